@@ -1,0 +1,220 @@
+// A Fly log entry as it moves through logferry, and the parsing that makes one from a
+// NATS message. Parsing never throws: a payload that is not a Fly JSON object becomes an
+// entry that keeps the raw text, flagged under `logferry.malformed`.
+import { LRUCache } from 'lru-cache';
+
+export interface LogEntry {
+  /** The entry as one line of JSON (no raw newline): Fly's original bytes whenever they were a valid JSON object. */
+  readonly line: string;
+  /** UTF-8 length of `line`; what buffers and batches are measured in. */
+  readonly bytes: number;
+  readonly app: string;
+  readonly region: string;
+  readonly instance: string;
+  /** RFC3339 as Fly sent it, nanoseconds intact (a JS Date would keep only milliseconds). */
+  readonly timestamp: string;
+  /** Wall clock when the agent received it (ms since epoch); for latency and age, never for the entry's time. */
+  readonly receivedAtMs: number;
+}
+
+export type MalformedReason = 'invalid_json' | 'not_an_object' | 'invalid_utf8';
+
+export type ParseResult =
+  | { readonly kind: 'entry'; readonly entry: LogEntry; readonly malformed?: MalformedReason }
+  | { readonly kind: 'dropped'; readonly reason: 'empty_payload' };
+
+/** The parts of a Fly entry logferry reads; everything else is kept untouched in `line`. */
+export interface FlyLogBody {
+  timestamp?: unknown;
+  message?: unknown;
+  log?: { level?: unknown; [k: string]: unknown };
+  fly?: { app?: { name?: unknown; instance?: unknown; process_group?: unknown; [k: string]: unknown }; region?: unknown; zone?: unknown; [k: string]: unknown };
+  host?: unknown;
+  event?: { provider?: unknown; [k: string]: unknown };
+  [k: string]: unknown;
+}
+
+interface SubjectParts {
+  readonly app: string;
+  readonly region: string;
+  readonly instance: string;
+}
+
+const EMPTY_PARTS: SubjectParts = { app: '', region: '', instance: '' };
+// Subjects repeat (one per app instance), so splitting each once is enough.
+const subjectCache = new LRUCache<string, SubjectParts>({ max: 20_000 });
+
+/** `logs.<app>.<region>.<instance>` → its parts; anything else gives empty strings where a part is missing. */
+export function parseSubject(subject: string): SubjectParts {
+  const cached = subjectCache.get(subject);
+  if (cached !== undefined) return cached;
+  const tokens = subject.split('.');
+  const parts: SubjectParts =
+    tokens[0] === 'logs'
+      ? { app: tokens[1] ?? '', region: tokens[2] ?? '', instance: tokens.slice(3).join('.') }
+      : EMPTY_PARTS;
+  subjectCache.set(subject, parts);
+  return parts;
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+const utf8Lossy = new TextDecoder('utf-8');
+const encoder = new TextEncoder();
+
+function str(v: unknown): string | undefined {
+  return typeof v === 'string' && v !== '' ? v : undefined;
+}
+
+/**
+ * Turns one NATS message into an entry. `data.length` is used as the byte size of the
+ * original line, so no re-encoding happens on the hot path.
+ */
+export function parseFlyMessage(subject: string, data: Uint8Array, receivedAtMs: number): ParseResult {
+  if (data.length === 0) return { kind: 'dropped', reason: 'empty_payload' };
+  const fromSubject = parseSubject(subject);
+  let text: string;
+  try {
+    text = utf8.decode(data);
+  } catch {
+    const lossy = utf8Lossy.decode(data);
+    return wrapMalformed(lossy, fromSubject, receivedAtMs, 'invalid_utf8', Buffer.from(data.buffer, data.byteOffset, data.length).toString('base64'));
+  }
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    return wrapMalformed(text, fromSubject, receivedAtMs, 'invalid_json');
+  }
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+    return wrapMalformed(text, fromSubject, receivedAtMs, 'not_an_object');
+  }
+  return { kind: 'entry', entry: entryFromBody(body as FlyLogBody, text, data.length, fromSubject, receivedAtMs) };
+}
+
+function entryFromBody(body: FlyLogBody, text: string, bytes: number, fromSubject: SubjectParts, receivedAtMs: number): LogEntry {
+  const fly = body.fly;
+  const flyApp = fly?.app;
+  let app = str(flyApp?.name);
+  let region = str(fly?.region);
+  let instance = str(flyApp?.instance);
+  let timestamp = str(body.timestamp);
+  // Pretty-printed JSON would break NDJSON framing; such payloads are rare, so re-serialising them is fine.
+  let rewrite = text.includes('\n') || text.includes('\r');
+  if (app === undefined || region === undefined || instance === undefined || timestamp === undefined) {
+    // Fill what the body lacks from the subject (and the receive time), so every sink sees the same fields.
+    const f = (body.fly ??= {});
+    const a = (f.app ??= {});
+    if (app === undefined && fromSubject.app !== '') a.name = app = fromSubject.app;
+    if (instance === undefined && fromSubject.instance !== '') a.instance = instance = fromSubject.instance;
+    if (region === undefined && fromSubject.region !== '') f.region = region = fromSubject.region;
+    if (timestamp === undefined) body.timestamp = timestamp = new Date(receivedAtMs).toISOString();
+    rewrite = true;
+  }
+  let line = text;
+  if (rewrite) {
+    line = JSON.stringify(body);
+    bytes = Buffer.byteLength(line);
+  }
+  return { line, bytes, app: app ?? '', region: region ?? '', instance: instance ?? '', timestamp, receivedAtMs };
+}
+
+function wrapMalformed(
+  text: string,
+  fromSubject: SubjectParts,
+  receivedAtMs: number,
+  reason: MalformedReason,
+  rawBase64?: string,
+): ParseResult {
+  const timestamp = new Date(receivedAtMs).toISOString();
+  const body = {
+    fly: { app: { name: fromSubject.app, instance: fromSubject.instance }, region: fromSubject.region },
+    log: { level: 'info' },
+    message: text,
+    timestamp,
+    logferry: rawBase64 === undefined ? { malformed: reason } : { malformed: reason, raw_base64: rawBase64 },
+  };
+  const line = JSON.stringify(body);
+  return {
+    kind: 'entry',
+    malformed: reason,
+    entry: {
+      line,
+      bytes: Buffer.byteLength(line),
+      app: fromSubject.app,
+      region: fromSubject.region,
+      instance: fromSubject.instance,
+      timestamp,
+      receivedAtMs,
+    },
+  };
+}
+
+/** Re-creates an entry from a line logferry produced earlier (spool replay, tests). Never throws. */
+export function entryFromLine(line: string, receivedAtMs: number): LogEntry {
+  const data = encoder.encode(line);
+  const parsed = parseFlyMessage('', data, receivedAtMs);
+  if (parsed.kind === 'entry') return parsed.entry;
+  return { line: '{}', bytes: 2, app: '', region: '', instance: '', timestamp: new Date(receivedAtMs).toISOString(), receivedAtMs };
+}
+
+/** The parsed body of an entry, for sinks that need fields beyond the routing ones. Parse once per batch, not per use. */
+export function parseBody(entry: LogEntry): FlyLogBody {
+  try {
+    const v: unknown = JSON.parse(entry.line);
+    if (v !== null && typeof v === 'object' && !Array.isArray(v)) return v as FlyLogBody;
+  } catch {
+    // Lines are produced by parseFlyMessage and are always JSON objects; this is belt and braces.
+  }
+  return { message: entry.line };
+}
+
+/** When the app logged JSON (`message` is a JSON object), its fields; otherwise undefined. */
+export function messageFields(body: FlyLogBody): Record<string, unknown> | undefined {
+  const m = body.message;
+  if (typeof m !== 'string' || m.length < 2 || m.charCodeAt(0) !== 123 /* { */) return undefined;
+  try {
+    const v: unknown = JSON.parse(m);
+    if (v !== null && typeof v === 'object' && !Array.isArray(v)) return v as Record<string, unknown>;
+  } catch {
+    // Not JSON after all; the message stays a plain string.
+  }
+  return undefined;
+}
+
+// pino and bunyan log numeric levels.
+const NUMERIC_LEVELS: Readonly<Record<number, string>> = { 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' };
+
+/** The entry's level: the app's own JSON `level` (or `severity`/`lvl`) when the message is JSON, else Fly's `log.level`. */
+export function entryLevel(body: FlyLogBody, fields: Record<string, unknown> | undefined = messageFields(body)): string {
+  if (fields !== undefined) {
+    const v = fields.level ?? fields.severity ?? fields.lvl;
+    if (typeof v === 'string' && v !== '') return v.toLowerCase();
+    if (typeof v === 'number') return NUMERIC_LEVELS[v] ?? String(v);
+  }
+  const l = body.log?.level;
+  return typeof l === 'string' && l !== '' ? l.toLowerCase() : 'unknown';
+}
+
+const RFC3339 = /^(\d{4}-\d{2}-\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:\d{2})$/i;
+
+/** Nanoseconds since the epoch as a decimal string, exact to the nanosecond. Undefined when not RFC3339. */
+export function timestampNanos(timestamp: string): string | undefined {
+  const m = RFC3339.exec(timestamp);
+  if (!m) return undefined;
+  const wholeSecondsMs = Date.parse(`${m[1]}T${m[2]}:${m[3]}:${m[4]}${m[6]!.toUpperCase()}`);
+  if (Number.isNaN(wholeSecondsMs)) return undefined;
+  const fraction = (m[5] ?? '').slice(0, 9).padEnd(9, '0');
+  return (BigInt(wholeSecondsMs) * 1_000_000n + BigInt(fraction)).toString();
+}
+
+/** UTC `YYYY-MM-DD` and `HH` of a timestamp, for date/hour partitions. Falls back to `fallbackMs` when unparseable. */
+export function utcDateHour(timestamp: string, fallbackMs: number): { date: string; hour: string } {
+  // Fly sends UTC ("...Z"): slicing is exact and cheap. Anything else goes through Date.
+  if (timestamp.length >= 20 && timestamp.charCodeAt(timestamp.length - 1) === 90 /* Z */ && timestamp.charCodeAt(10) === 84 /* T */) {
+    return { date: timestamp.slice(0, 10), hour: timestamp.slice(11, 13) };
+  }
+  let ms = Date.parse(timestamp);
+  if (Number.isNaN(ms)) ms = fallbackMs;
+  const iso = new Date(ms).toISOString();
+  return { date: iso.slice(0, 10), hour: iso.slice(11, 13) };
+}

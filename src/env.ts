@@ -1,0 +1,138 @@
+// Typed access to environment variables. Every getter validates once and throws a
+// ConfigError naming the variable; values of secret variables never reach a message.
+import { ConfigError } from './errors.js';
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+const DURATION_UNITS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const SIZE_UNITS: Readonly<Record<string, number>> = {
+  '': 1, b: 1, kb: 1000, mb: 1000 ** 2, gb: 1000 ** 3, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3, k: 1024, m: 1024 ** 2, g: 1024 ** 3,
+};
+
+/** Parses "500ms", "30s", "5m", "1h"; a bare number is seconds (as Vector's *_secs settings). */
+export function parseDuration(text: string): number | undefined {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/i.exec(text);
+  if (!m) return undefined;
+  const unit = (m[2] ?? 's').toLowerCase();
+  return Math.round(Number(m[1]) * (DURATION_UNITS[unit] ?? 1000));
+}
+
+/** Parses "1048576", "512KiB", "10MiB", "1MB", "2GiB". */
+export function parseSize(text: string): number | undefined {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(text);
+  if (!m) return undefined;
+  const factor = SIZE_UNITS[(m[2] ?? '').toLowerCase()];
+  if (factor === undefined) return undefined;
+  return Math.round(Number(m[1]) * factor);
+}
+
+export class EnvReader {
+  readonly #env: Env;
+  constructor(env: Env) {
+    this.#env = env;
+  }
+
+  /** The raw value, trimmed; undefined when unset or blank. */
+  raw(name: string): string | undefined {
+    const v = this.#env[name];
+    if (v === undefined) return undefined;
+    const t = v.trim();
+    return t === '' ? undefined : t;
+  }
+
+  has(name: string): boolean {
+    return this.raw(name) !== undefined;
+  }
+
+  /** First of several names that is set (fly-log-shipper compatibility aliases). */
+  firstSet(...names: string[]): string | undefined {
+    return names.find((n) => this.has(n));
+  }
+
+  string(name: string): string | undefined;
+  string(name: string, fallback: string): string;
+  string(name: string, fallback?: string): string | undefined {
+    return this.raw(name) ?? fallback;
+  }
+
+  required(name: string, expected: string): string {
+    const v = this.raw(name);
+    if (v === undefined) throw new ConfigError(name, `is required: ${expected}`);
+    return v;
+  }
+
+  bool(name: string, fallback: boolean): boolean {
+    const v = this.raw(name);
+    if (v === undefined) return fallback;
+    const l = v.toLowerCase();
+    if (['true', '1', 'yes', 'on'].includes(l)) return true;
+    if (['false', '0', 'no', 'off'].includes(l)) return false;
+    throw new ConfigError(name, `expected true or false, got "${v}"`);
+  }
+
+  int(name: string, fallback: number, opts: { min?: number; max?: number } = {}): number {
+    const v = this.raw(name);
+    if (v === undefined) return fallback;
+    const n = /^-?\d+$/.test(v) ? Number(v) : Number.NaN;
+    if (!Number.isSafeInteger(n)) throw new ConfigError(name, `expected a whole number, got "${v}"`);
+    this.#checkRange(name, n, opts, String(n));
+    return n;
+  }
+
+  duration(name: string, fallbackMs: number, opts: { min?: number; max?: number } = {}): number {
+    const v = this.raw(name);
+    if (v === undefined) return fallbackMs;
+    const ms = parseDuration(v);
+    if (ms === undefined) throw new ConfigError(name, `expected a duration such as 500ms, 30s, 5m or 1h, got "${v}"`);
+    this.#checkRange(name, ms, opts, v);
+    return ms;
+  }
+
+  size(name: string, fallbackBytes: number, opts: { min?: number; max?: number } = {}): number {
+    const v = this.raw(name);
+    if (v === undefined) return fallbackBytes;
+    const bytes = parseSize(v);
+    if (bytes === undefined) throw new ConfigError(name, `expected a size such as 1048576, 512KiB or 10MiB, got "${v}"`);
+    this.#checkRange(name, bytes, opts, v);
+    return bytes;
+  }
+
+  oneOf<T extends string>(name: string, allowed: readonly T[], fallback: T): T {
+    const v = this.raw(name);
+    if (v === undefined) return fallback;
+    const l = v.toLowerCase();
+    const hit = allowed.find((a) => a.toLowerCase() === l);
+    if (hit === undefined) throw new ConfigError(name, `expected one of ${allowed.join(', ')}, got "${v}"`);
+    return hit;
+  }
+
+  /** Comma-separated list, blanks removed. */
+  list(name: string): string[] {
+    const v = this.raw(name);
+    if (v === undefined) return [];
+    return v.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  }
+
+  /** An http(s) URL. `secret` keeps the value (which may hold credentials) out of the message. */
+  url(name: string, opts: { protocols?: readonly string[]; secret?: boolean } = {}): URL | undefined {
+    const v = this.raw(name);
+    if (v === undefined) return undefined;
+    const protocols = opts.protocols ?? ['http:', 'https:'];
+    const shown = opts.secret ? '' : `, got "${v}"`;
+    let url: URL;
+    try {
+      url = new URL(v);
+    } catch (cause) {
+      throw new ConfigError(name, `expected a URL such as ${protocols[0]}//host:port/path${shown}`, { cause });
+    }
+    if (!protocols.includes(url.protocol)) {
+      throw new ConfigError(name, `expected a ${protocols.join(' or ')} URL${shown}`);
+    }
+    return url;
+  }
+
+  #checkRange(name: string, n: number, opts: { min?: number; max?: number }, shown: string): void {
+    if (opts.min !== undefined && n < opts.min) throw new ConfigError(name, `must be at least ${opts.min}, got "${shown}"`);
+    if (opts.max !== undefined && n > opts.max) throw new ConfigError(name, `must be at most ${opts.max}, got "${shown}"`);
+  }
+}

@@ -1,0 +1,89 @@
+// The contract between the core and a sink plugin. A sink only encodes and sends:
+// batching, buffering, retrying, spooling and accounting belong to the core, so every
+// sink behaves the same. Plugins live in sinks/<kind>/ and are listed in sinks/index.ts.
+import type { FailureAction } from './errors.js';
+import type { LogEntry } from './entry.js';
+import type { EnvReader } from './env.js';
+import type { Logger } from './logger.js';
+
+export type SinkKind = 'http' | 'file' | 's3' | 'loki';
+
+/** When the core seals a batch. `maxBytes` is measured on the encoded (compressed, if the sink compresses) body. */
+export interface BatchSettings {
+  readonly maxEntries: number;
+  readonly maxBytes: number;
+  readonly maxAgeMs: number;
+}
+
+/** Core settings every sink gets, read from `<PREFIX>_*` variables with the plugin's defaults. */
+export interface PipelineSettings {
+  readonly batch: BatchSettings;
+  /** Requests in flight at once for this sink. */
+  readonly maxInFlight: number;
+  /** Entries held in memory (open, queued and in-flight batches), in bytes of their lines. */
+  readonly bufferMaxBytes: number;
+}
+
+export interface Batch {
+  /** Monotonic per sink; names the batch in logs and spool records. */
+  readonly id: number;
+  /** The partition key the sink asked for (empty string when it does not partition). */
+  readonly partition: string;
+  readonly entries: readonly LogEntry[];
+  /** Sum of the entries' line bytes. */
+  readonly bytes: number;
+}
+
+export interface EncodedBatch {
+  readonly body: Uint8Array;
+  /** How many entries the body carries (encode may leave out entries it cannot send; see `dropped`). */
+  readonly entryCount: number;
+  /** Entries encode had to leave out, by reason; the core counts them as dropped. */
+  readonly dropped?: Readonly<Record<string, number>>;
+  /** Entries encode changed to make them acceptable (truncated, label sanitised), by reason; counted, not dropped. */
+  readonly adjusted?: Readonly<Record<string, number>>;
+  /** Anything send needs that encode worked out (object key, content headers). */
+  readonly meta?: Readonly<Record<string, string>>;
+}
+
+/** What a successful send can report: a partial rejection the sink learnt of from a 2xx answer. */
+export interface SendResult {
+  readonly rejectedEntries?: number;
+  readonly rejectReason?: string;
+}
+
+export interface Sink {
+  /** Instance name, used as the `sink` label in metrics and logs. */
+  readonly name: string;
+  readonly kind: SinkKind;
+  /** Groups entries into batches (e.g. per app and hour for object storage). Omit to batch everything together. */
+  partitionKey?(entry: LogEntry): string;
+  /** Pure: turns a batch into one request body. May be async to compress off the main thread. */
+  encode(batch: Batch): EncodedBatch | Promise<EncodedBatch>;
+  /** One attempt, no retries; abortable. Throws SinkResponseError / SinkNetworkError / SinkIoError. */
+  send(encoded: EncodedBatch, batch: Batch, signal: AbortSignal): Promise<SendResult | void>;
+  /** What to do with a failed attempt: retry it, give up (count as rejected), or split the batch in halves. */
+  classify(error: unknown): FailureAction;
+  /** Checked once at start (and reported in /health); throws with a clear message when the sink cannot work. */
+  healthcheck?(signal: AbortSignal): Promise<void>;
+  close?(): Promise<void>;
+}
+
+export interface SinkContext {
+  readonly logger: Logger;
+  /** Unique per running agent (machine id + start time + random); object names use it so instances never collide. */
+  readonly agentInstanceId: string;
+}
+
+/** One sink kind: how it reads its config from the environment and builds a sink. */
+export interface SinkPlugin<Config = unknown> {
+  readonly kind: SinkKind;
+  /** Prefix of the core settings variables: `<PREFIX>_BATCH_MAX_ENTRIES`, `_BATCH_MAX_BYTES`, `_BATCH_MAX_AGE`, `_MAX_IN_FLIGHT`, `_BUFFER_MAX_BYTES`. */
+  readonly envPrefix: string;
+  readonly defaults: PipelineSettings;
+  /** Undefined when the sink is not configured. Throws ConfigError on invalid values. */
+  readConfig(env: EnvReader): Config | undefined;
+  /** One line for the start-up log: where it ships, never a secret. */
+  describe(config: Config): string;
+  create(config: Config, context: SinkContext): Sink;
+}
