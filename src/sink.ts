@@ -56,6 +56,8 @@ export interface Sink {
   /** Instance name, used as the `sink` label in metrics and logs. */
   readonly name: string;
   readonly kind: SinkKind;
+  /** Expected encoded/raw size ratio before the core has measured one (e.g. 0.15 for gzip). Default 1. */
+  readonly initialEncodedRatio?: number;
   /** Groups entries into batches (e.g. per app and hour for object storage). Omit to batch everything together. */
   partitionKey?(entry: LogEntry): string;
   /** Pure: turns a batch into one request body. May be async to compress off the main thread. */

@@ -1,0 +1,369 @@
+// Everything between "an entry for this sink" and "the sink acknowledged it": a buffer
+// bounded by bytes, batching per partition, at most N requests in flight, retries (via
+// retry.ts), splitting on 413, and the accounting that makes every entry end up
+// delivered, rejected, dropped (with a reason) or still pending.
+import type { LogEntry } from './entry.js';
+import { LogferryError, SinkResponseError, errorMessage, isAuthFailure } from './errors.js';
+import { Batcher } from './batcher.js';
+import type { Logger, ThrottledLog } from './logger.js';
+import { retryUntilDone, type RetryPolicy } from './retry.js';
+import type { Batch, EncodedBatch, PipelineSettings, SendResult, Sink } from './sink.js';
+import { bump, type SinkStats } from './stats.js';
+
+export type DropReason = 'buffer_full' | 'shutdown' | (string & {});
+
+/** Abort reason of a batch the core gave up on (buffer full, shutdown). */
+export class BatchDroppedError extends LogferryError {
+  readonly reason: DropReason;
+  constructor(reason: DropReason) {
+    super('BATCH_DROPPED', `batch dropped: ${reason}`);
+    this.reason = reason;
+  }
+}
+
+type Phase = 'encoding' | 'sending' | 'waiting';
+
+interface Delivery {
+  readonly batch: Batch;
+  readonly controller: AbortController;
+  phase: Phase;
+  /** Entries of this batch not yet counted as delivered, rejected or dropped. */
+  remaining: number;
+  /** Buffer bytes this delivery holds until it settles. */
+  heldBytes: number;
+}
+
+export interface PipelineDeps {
+  readonly sink: Sink;
+  readonly settings: PipelineSettings;
+  readonly retry: RetryPolicy;
+  readonly stats: SinkStats;
+  readonly logger: Logger;
+  readonly throttled: ThrottledLog;
+  readonly observeRequest?: (seconds: number, outcome: 'success' | 'failure') => void;
+}
+
+/** Reason label for a rejected batch: `http_<status>` or the error's code. */
+export function rejectReason(error: unknown): string {
+  if (error instanceof SinkResponseError) return `http_${error.status}`;
+  if (error instanceof LogferryError) return error.code.toLowerCase();
+  return 'error';
+}
+
+export class SinkPipeline {
+  readonly name: string;
+  readonly #sink: Sink;
+  readonly #settings: PipelineSettings;
+  readonly #retry: RetryPolicy;
+  readonly #stats: SinkStats;
+  readonly #logger: Logger;
+  readonly #throttled: ThrottledLog;
+  readonly #observe: PipelineDeps['observeRequest'];
+  readonly #batcher: Batcher;
+  readonly #partitionKey: ((entry: LogEntry) => string) | undefined;
+  readonly #queue: Batch[] = [];
+  readonly #inFlight = new Set<Delivery>();
+  #running = 0;
+  #encodedRatio: number;
+  #makingRoom = false;
+  #idleWaiters: Array<() => void> = [];
+
+  constructor(deps: PipelineDeps) {
+    this.#sink = deps.sink;
+    this.name = deps.sink.name;
+    this.#settings = deps.settings;
+    this.#retry = deps.retry;
+    this.#stats = deps.stats;
+    this.#logger = deps.logger;
+    this.#throttled = deps.throttled;
+    this.#observe = deps.observeRequest;
+    this.#encodedRatio = deps.sink.initialEncodedRatio ?? 1;
+    this.#partitionKey = deps.sink.partitionKey?.bind(deps.sink);
+    this.#batcher = new Batcher(deps.settings.batch, () => this.#encodedRatio, (batch) => this.#enqueue(batch));
+  }
+
+  get stats(): SinkStats {
+    return this.#stats;
+  }
+
+  /** Hot path: called once per entry. */
+  accept(entry: LogEntry): void {
+    const stats = this.#stats;
+    stats.received++;
+    const max = this.#settings.bufferMaxBytes;
+    if (stats.bufferedBytes + entry.bytes > max && !this.#makeRoom(entry.bytes)) {
+      this.#countDropped(1, 'buffer_full');
+      return;
+    }
+    stats.pending++;
+    stats.bufferedBytes += entry.bytes;
+    this.#batcher.add(this.#partitionKey === undefined ? '' : this.#partitionKey(entry), entry);
+    // Many partitions each holding a little must not fill the buffer while the sink is fine:
+    // past half the buffer in open batches, send the oldest early.
+    if (this.#batcher.openBytes > max / 2) this.#batcher.sealOldest();
+  }
+
+  /** Seals every open batch so it is sent now (shutdown, tests). */
+  flush(): void {
+    this.#batcher.sealAll();
+  }
+
+  get idle(): boolean {
+    return this.#stats.pending === 0 && this.#inFlight.size === 0 && this.#queue.length === 0;
+  }
+
+  /** Resolves true once everything pending is settled, false when `timeoutMs` passes first. */
+  whenIdle(timeoutMs: number): Promise<boolean> {
+    if (this.idle) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#idleWaiters = this.#idleWaiters.filter((w) => w !== done);
+        resolve(false);
+      }, timeoutMs);
+      timer.unref();
+      const done = (): void => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      this.#idleWaiters.push(done);
+    });
+  }
+
+  /** Gives up on everything still held (shutdown deadline): counted as dropped with `reason`. */
+  abandonAll(reason: DropReason): void {
+    this.#batcher.sealAll();
+    for (const batch of this.#queue.splice(0)) this.#dropQueued(batch, reason);
+    for (const d of [...this.#inFlight]) this.#dropDelivery(d, reason);
+    this.#checkIdle();
+  }
+
+  async close(): Promise<void> {
+    await this.#sink.close?.();
+  }
+
+  #enqueue(batch: Batch): void {
+    this.#queue.push(batch);
+    if (!this.#makingRoom) this.#pump();
+  }
+
+  #pump(): void {
+    while (this.#running < this.#settings.maxInFlight && this.#queue.length > 0) {
+      const batch = this.#queue.shift()!;
+      this.#running++;
+      const d = this.#newDelivery(batch);
+      void this.#deliver(d).finally(() => {
+        this.#running--;
+        this.#pump();
+        this.#checkIdle();
+      });
+    }
+  }
+
+  #newDelivery(batch: Batch): Delivery {
+    const d: Delivery = { batch, controller: new AbortController(), phase: 'encoding', remaining: batch.entries.length, heldBytes: batch.bytes };
+    this.#inFlight.add(d);
+    return d;
+  }
+
+  /** Frees buffer space for `need` more bytes by dropping the oldest batches. False when nothing can be dropped. */
+  #makeRoom(need: number): boolean {
+    const max = this.#settings.bufferMaxBytes;
+    this.#makingRoom = true;
+    try {
+      while (this.#stats.bufferedBytes + need > max) {
+        const queued = this.#queue.shift();
+        if (queued !== undefined) {
+          this.#dropQueued(queued, 'buffer_full');
+          continue;
+        }
+        // A batch waiting out a retry backoff is the next oldest; one mid-request is left to finish.
+        const waiting = [...this.#inFlight].find((d) => d.phase === 'waiting');
+        if (waiting !== undefined) {
+          this.#dropDelivery(waiting, 'buffer_full');
+          continue;
+        }
+        if (!this.#batcher.sealOldest()) return false;
+      }
+      return true;
+    } finally {
+      this.#makingRoom = false;
+      this.#pump();
+    }
+  }
+
+  #dropQueued(batch: Batch, reason: DropReason): void {
+    this.#stats.pending -= batch.entries.length;
+    this.#stats.bufferedBytes -= batch.bytes;
+    bump(this.#stats.batches, 'dropped');
+    this.#countDropped(batch.entries.length, reason);
+  }
+
+  #dropDelivery(d: Delivery, reason: DropReason): void {
+    this.#settle(d, 'dropped', d.remaining, reason);
+    this.#release(d);
+    bump(this.#stats.batches, 'dropped');
+    d.controller.abort(new BatchDroppedError(reason));
+  }
+
+  #countDropped(n: number, reason: string): void {
+    if (n <= 0) return;
+    bump(this.#stats.dropped, reason, n);
+    this.#throttled.warn(`${this.name}:dropped:${reason}`, { sink: this.name, reason, entries: n }, 'entries dropped');
+  }
+
+  #settle(d: Delivery, outcome: 'delivered' | 'rejected' | 'dropped', n: number, reason = ''): void {
+    const count = Math.min(n, d.remaining);
+    if (count <= 0) return;
+    d.remaining -= count;
+    const stats = this.#stats;
+    stats.pending -= count;
+    if (outcome === 'delivered') stats.delivered += count;
+    else if (outcome === 'rejected') bump(stats.rejected, reason, count);
+    else this.#countDropped(count, reason);
+  }
+
+  #release(d: Delivery): void {
+    if (!this.#inFlight.delete(d)) return;
+    this.#stats.bufferedBytes -= d.heldBytes;
+    d.heldBytes = 0;
+  }
+
+  async #deliver(d: Delivery): Promise<void> {
+    try {
+      await this.#attempt(d);
+    } catch (error) {
+      // Only reached on a bug in this file or a sink's encode; keep the books straight regardless.
+      this.#logger.error({ sink: this.name, err: error }, 'unexpected delivery failure');
+      this.#settle(d, 'dropped', d.remaining, 'internal_error');
+    } finally {
+      if (d.remaining > 0) this.#settle(d, 'dropped', d.remaining, 'internal_error');
+      this.#release(d);
+    }
+  }
+
+  async #attempt(d: Delivery): Promise<void> {
+    const { batch } = d;
+    const sink = this.#sink;
+    let encoded: EncodedBatch;
+    try {
+      encoded = await sink.encode(batch);
+    } catch (error) {
+      this.#throttled.error(`${this.name}:encode`, { sink: this.name, err: errorMessage(error) }, 'could not encode a batch; its entries are rejected');
+      this.#settle(d, 'rejected', d.remaining, 'encode_error');
+      bump(this.#stats.batches, 'rejected');
+      return;
+    }
+    if (d.controller.signal.aborted) return;
+    if (batch.bytes > 0) this.#learnRatio(encoded.body.length / batch.bytes);
+    if (encoded.dropped) for (const [reason, n] of Object.entries(encoded.dropped)) this.#settle(d, 'dropped', n, reason);
+    if (encoded.adjusted) for (const [reason, n] of Object.entries(encoded.adjusted)) bump(this.#stats.adjusted, reason, n);
+
+    let result: SendResult | void;
+    try {
+      result = await retryUntilDone(
+        async () => {
+          d.phase = 'sending';
+          const started = performance.now();
+          try {
+            const r = await sink.send(encoded, batch, d.controller.signal);
+            this.#observe?.((performance.now() - started) / 1000, 'success');
+            return r;
+          } catch (error) {
+            this.#observe?.((performance.now() - started) / 1000, 'failure');
+            d.phase = 'waiting';
+            this.#noteFailure(error);
+            throw error;
+          }
+        },
+        {
+          policy: this.#retry,
+          classify: (e) => sink.classify(e),
+          signal: d.controller.signal,
+          onRetry: (error, attemptNumber, delayMs) => {
+            this.#stats.retries++;
+            this.#throttled.warn(
+              `${this.name}:retry`,
+              { sink: this.name, err: errorMessage(error), attempt: attemptNumber, retryInMs: delayMs, entries: d.remaining },
+              'sink request failed; will retry',
+            );
+          },
+        },
+      );
+    } catch (error) {
+      if (d.remaining === 0 || d.controller.signal.aborted) return; // dropped while waiting; already counted
+      const action = sink.classify(error);
+      if (action === 'split' && batch.entries.length > 1) {
+        await this.#split(d);
+        return;
+      }
+      this.#reject(d, error);
+      return;
+    }
+    this.#stats.failingSince = undefined;
+    this.#stats.authFailed = false;
+    this.#stats.healthcheckError = undefined;
+    this.#stats.bytesSent += encoded.body.length;
+    const rejected = result?.rejectedEntries ?? 0;
+    if (rejected > 0) this.#settle(d, 'rejected', rejected, result?.rejectReason ?? 'partial');
+    this.#settle(d, 'delivered', d.remaining);
+    bump(this.#stats.batches, rejected > 0 ? 'partial' : 'delivered');
+  }
+
+  #noteFailure(error: unknown): void {
+    const stats = this.#stats;
+    stats.failingSince ??= Date.now();
+    stats.lastError = errorMessage(error);
+  }
+
+  #reject(d: Delivery, error: unknown): void {
+    const reason = rejectReason(error);
+    const n = error instanceof SinkResponseError && error.rejectedEntries !== undefined ? error.rejectedEntries : d.remaining;
+    if (isAuthFailure(error)) {
+      this.#stats.authFailed = true;
+      this.#logger.error({ sink: this.name, err: errorMessage(error) }, 'sink refused our credentials; check the sink secrets');
+    } else {
+      this.#throttled.error(`${this.name}:rejected:${reason}`, { sink: this.name, reason, entries: n, err: errorMessage(error) }, 'sink rejected a batch permanently; not retrying');
+    }
+    this.#settle(d, 'rejected', n, reason);
+    // A partial rejection (Loki 400): the rest of the batch was stored.
+    if (d.remaining > 0) this.#settle(d, 'delivered', d.remaining);
+    bump(this.#stats.batches, 'rejected');
+    // A permanent answer is still an answer: the sink is reachable.
+    this.#stats.failingSince = undefined;
+  }
+
+  /** 413: send the halves one after the other, each with its own retries and further splits. */
+  async #split(d: Delivery): Promise<void> {
+    bump(this.#stats.batches, 'split');
+    const { batch } = d;
+    const mid = Math.ceil(batch.entries.length / 2);
+    const halves = [batch.entries.slice(0, mid), batch.entries.slice(mid)];
+    // The halves take over the parent's entries and buffer bytes.
+    this.#inFlight.delete(d);
+    d.heldBytes = 0;
+    d.remaining = 0;
+    for (const entries of halves) {
+      let bytes = 0;
+      for (const e of entries) bytes += e.bytes;
+      const half = this.#newDelivery({ id: this.#batcher.nextId(), partition: batch.partition, entries, bytes });
+      try {
+        await this.#attempt(half);
+      } finally {
+        if (half.remaining > 0 && !half.controller.signal.aborted) this.#settle(half, 'dropped', half.remaining, 'internal_error');
+        this.#release(half);
+      }
+    }
+  }
+
+  #learnRatio(ratio: number): void {
+    // Moving average: compression varies with content, one odd batch must not swing batch sizes.
+    this.#encodedRatio = this.#encodedRatio * 0.8 + ratio * 0.2;
+  }
+
+  #checkIdle(): void {
+    if (!this.idle || this.#idleWaiters.length === 0) return;
+    const waiters = this.#idleWaiters;
+    this.#idleWaiters = [];
+    for (const w of waiters) w();
+  }
+}

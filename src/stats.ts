@@ -1,0 +1,66 @@
+// Plain counters, bumped on the hot path without allocation and read by the metrics
+// collector at scrape time. Per sink the identity holds at every moment:
+//   received = delivered + rejected + dropped + pending
+
+export type CountByReason = Map<string, number>;
+
+export function bump(map: CountByReason, reason: string, n = 1): void {
+  map.set(reason, (map.get(reason) ?? 0) + n);
+}
+
+export function total(map: CountByReason): number {
+  let sum = 0;
+  for (const v of map.values()) sum += v;
+  return sum;
+}
+
+export class SinkStats {
+  received = 0;
+  delivered = 0;
+  readonly rejected: CountByReason = new Map();
+  readonly dropped: CountByReason = new Map();
+  readonly adjusted: CountByReason = new Map();
+  /** Entries held in memory: open, queued and in-flight batches. */
+  pending = 0;
+  /** Line bytes of the pending entries; bounded by the sink's buffer size. */
+  bufferedBytes = 0;
+  retries = 0;
+  bytesSent = 0;
+  readonly batches: CountByReason = new Map();
+  /** Start of the current streak of failed attempts; undefined while the last attempt succeeded. */
+  failingSince: number | undefined;
+  lastError: string | undefined;
+  /** The last permanent failure was 401/403: credentials are refused. */
+  authFailed = false;
+  /** Why the start-up healthcheck failed, until a delivery succeeds. */
+  healthcheckError: string | undefined;
+
+  snapshot(): Record<string, unknown> {
+    return {
+      received: this.received,
+      delivered: this.delivered,
+      rejected: Object.fromEntries(this.rejected),
+      dropped: Object.fromEntries(this.dropped),
+      pending: this.pending,
+      retries: this.retries,
+    };
+  }
+}
+
+export class SourceStats {
+  messagesReceived = 0;
+  readonly dropped: CountByReason = new Map();
+  readonly malformed: CountByReason = new Map();
+  connected = false;
+  /** When the connection was last lost; undefined while connected. */
+  disconnectedSince: number | undefined = Date.now();
+  reconnects = 0;
+  disconnects = 0;
+  slowConsumer = 0;
+  stalls = 0;
+  resubscribes = 0;
+  /** Wall clock of the last message received, or of (re)subscribing. */
+  lastMessageAt = Date.now();
+  /** A stall was detected and no message has arrived since. */
+  stalled = false;
+}
