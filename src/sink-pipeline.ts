@@ -137,6 +137,20 @@ export class SinkPipeline {
     this.#checkIdle();
   }
 
+  /** Runs the sink's start-up check; returns the failure message (also kept for /health), or undefined when fine. */
+  async healthcheck(timeoutMs: number): Promise<string | undefined> {
+    if (this.#sink.healthcheck === undefined) return undefined;
+    try {
+      await this.#sink.healthcheck(AbortSignal.timeout(timeoutMs));
+      return undefined;
+    } catch (error) {
+      const message = errorMessage(error);
+      // A delivery that succeeded meanwhile proves the sink works; don't overwrite that.
+      if (this.#stats.delivered === 0) this.#stats.healthcheckError = message;
+      return message;
+    }
+  }
+
   async close(): Promise<void> {
     await this.#sink.close?.();
   }

@@ -1,0 +1,14 @@
+// Every sink plugin logferry knows. The core reads each one's config from the
+// environment; a sink is on when its variables are set.
+import type { SinkCatalogue } from '../src/config.js';
+import type { SinkPlugin } from '../src/sink.js';
+import { plugin as file } from './file/index.js';
+import { defaultFileSinkConfig } from './file/config.js';
+import { plugin as http } from './http/index.js';
+import { plugin as loki } from './loki/index.js';
+import { plugin as s3 } from './s3/index.js';
+
+export const catalogue: SinkCatalogue = {
+  plugins: [http, loki, s3, file] as unknown as SinkPlugin<unknown>[],
+  fallback: { plugin: file as unknown as SinkPlugin<unknown>, config: defaultFileSinkConfig },
+};

@@ -1,0 +1,167 @@
+// Environment → one frozen, typed configuration, validated once at start. Errors name
+// the variable and what is expected, never a secret's value. Variable names follow
+// superfly/fly-log-shipper so existing secrets keep working.
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { ConfigError } from './errors.js';
+import { EnvReader, type Env } from './env.js';
+import type { LogLevel } from './logger.js';
+import type { RetryPolicy } from './retry.js';
+import type { PipelineSettings, SinkPlugin } from './sink.js';
+
+export interface NatsConfig {
+  readonly servers: readonly string[];
+  readonly user: string | undefined;
+  readonly pass: string | undefined;
+  readonly subject: string;
+  readonly queue: string | undefined;
+}
+
+export interface ConfiguredSink {
+  readonly plugin: SinkPlugin<unknown>;
+  readonly config: unknown;
+  readonly settings: PipelineSettings;
+  readonly description: string;
+}
+
+export interface AgentConfig {
+  readonly logLevel: LogLevel;
+  /** Running as a Fly app (FLY_APP_NAME set). */
+  readonly onFly: boolean;
+  readonly ownApp: string | undefined;
+  readonly nats: NatsConfig;
+  /** Apps whose entries are dropped at the source (counted as excluded_app). */
+  readonly excludeApps: ReadonlySet<string>;
+  readonly metricsPort: number;
+  readonly stallTimeoutMs: number;
+  readonly shutdownTimeoutMs: number;
+  readonly healthFailAfterMs: number;
+  /** How often a recurring warning (drops, retries) may be logged. */
+  readonly logIntervalMs: number;
+  readonly retry: RetryPolicy;
+  readonly agentInstanceId: string;
+  readonly sinks: readonly ConfiguredSink[];
+}
+
+const LOG_LEVELS: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+const NATS_PROTOCOLS = ['nats:', 'tls:', 'ws:', 'wss:'];
+// What a user has to set to configure a sink, for the "no sink" error.
+const SINK_SECRETS = 'HTTP_URL, LOKI_URL, AWS_BUCKET (or BUCKET_NAME), or DATA_DIR on a Fly volume';
+
+function readNatsServers(env: EnvReader, onFly: boolean): string[] {
+  const raw = env.list('NATS_URL');
+  if (raw.length === 0) {
+    const network = env.string('NETWORK', 'fdaa');
+    if (!/^[0-9a-f:]+$/i.test(network)) throw new ConfigError('NETWORK', `expected an IPv6 prefix such as fdaa, got "${network}"`);
+    return [onFly ? `nats://[${network}::3]:4223` : 'nats://127.0.0.1:4222'];
+  }
+  for (const server of raw) {
+    const withScheme = server.includes('://') ? server : `nats://${server}`;
+    let url: URL;
+    try {
+      url = new URL(withScheme);
+    } catch (cause) {
+      throw new ConfigError('NATS_URL', `expected nats://host:port (comma-separated for several), got "${server}"`, { cause });
+    }
+    if (!NATS_PROTOCOLS.includes(url.protocol) || url.hostname === '') {
+      throw new ConfigError('NATS_URL', `expected nats://host:port, tls://host:port or ws(s)://host:port, got "${server}"`);
+    }
+  }
+  return raw;
+}
+
+function readCredentials(env: EnvReader, onFly: boolean): { user: string | undefined; pass: string | undefined } {
+  const user = env.raw('ORG');
+  let pass = env.raw('ACCESS_TOKEN');
+  // `fly tokens create` prints "FlyV1 fm2_…"; NATS wants the token alone.
+  if (pass !== undefined && /^FlyV1\s+/i.test(pass)) pass = pass.replace(/^FlyV1\s+/i, '');
+  if (onFly && user === undefined) throw new ConfigError('ORG', 'is required on Fly: your organisation slug (fly orgs list)');
+  if (onFly && (pass === undefined || pass === '')) throw new ConfigError('ACCESS_TOKEN', 'is required on Fly: fly tokens create readonly <org>');
+  if (user !== undefined && pass === undefined) throw new ConfigError('ACCESS_TOKEN', 'is required when ORG is set (it is the NATS password)');
+  if (pass !== undefined && user === undefined) throw new ConfigError('ORG', 'is required when ACCESS_TOKEN is set (it is the NATS user)');
+  return { user, pass };
+}
+
+function readSubject(env: EnvReader): string {
+  const subject = env.string('SUBJECT', 'logs.>');
+  // A NATS subject: dot-separated tokens, no spaces; `*` and `>` wildcards.
+  if (!/^[^\s.]+(\.[^\s.]+)*$/.test(subject) || /(^|\.)>(?!$)/.test(subject)) {
+    throw new ConfigError('SUBJECT', `expected a NATS subject such as logs.> or logs.my-app.>, got "${subject}"`);
+  }
+  return subject;
+}
+
+export function readPipelineSettings(env: EnvReader, prefix: string, defaults: PipelineSettings): PipelineSettings {
+  const p = prefix;
+  const batch = {
+    maxEntries: env.int(`${p}_BATCH_MAX_ENTRIES`, defaults.batch.maxEntries, { min: 1, max: 10_000_000 }),
+    maxBytes: env.size(`${p}_BATCH_MAX_BYTES`, defaults.batch.maxBytes, { min: 1024 }),
+    maxAgeMs: env.duration(`${p}_BATCH_MAX_AGE`, defaults.batch.maxAgeMs, { min: 10 }),
+  };
+  const maxInFlight = env.int(`${p}_MAX_IN_FLIGHT`, defaults.maxInFlight, { min: 1, max: 256 });
+  const bufferVar = env.has(`${p}_BUFFER_MAX_BYTES`) ? `${p}_BUFFER_MAX_BYTES` : 'BUFFER_MAX_BYTES';
+  const bufferMaxBytes = env.size(bufferVar, defaults.bufferMaxBytes, { min: 64 * 1024 });
+  return Object.freeze({ batch: Object.freeze(batch), maxInFlight, bufferMaxBytes });
+}
+
+function makeAgentInstanceId(env: EnvReader): string {
+  const machine = env.raw('FLY_MACHINE_ID') ?? env.raw('FLY_ALLOC_ID') ?? hostname();
+  // The random part keeps a restarted process from reusing its predecessor's object names.
+  return `${machine.replace(/[^A-Za-z0-9_-]/g, '').slice(0, 32) || 'agent'}-${randomBytes(3).toString('hex')}`;
+}
+
+export interface SinkCatalogue {
+  readonly plugins: readonly SinkPlugin<unknown>[];
+  /** The local default when nothing is configured (the file sink under ./data). */
+  readonly fallback: { readonly plugin: SinkPlugin<unknown>; readonly config: () => unknown };
+}
+
+export function loadConfig(rawEnv: Env, catalogue: SinkCatalogue): AgentConfig {
+  const env = new EnvReader(rawEnv);
+  const ownApp = env.raw('FLY_APP_NAME');
+  const onFly = ownApp !== undefined;
+  const logLevel = env.oneOf('LOG_LEVEL', LOG_LEVELS, 'info');
+  const servers = readNatsServers(env, onFly);
+  const { user, pass } = readCredentials(env, onFly);
+  const nats: NatsConfig = Object.freeze({ servers: Object.freeze(servers), user, pass, subject: readSubject(env), queue: env.raw('QUEUE') });
+
+  const excludeApps = new Set(env.list('EXCLUDE_APPS'));
+  // The agent's own lines come back through the stream; shipping them would echo every warning.
+  if (ownApp !== undefined && !env.bool('SHIP_OWN_LOGS', false)) excludeApps.add(ownApp);
+  else if (ownApp === undefined) env.bool('SHIP_OWN_LOGS', false); // still validated
+
+  const sinks: ConfiguredSink[] = [];
+  for (const plugin of catalogue.plugins) {
+    const config = plugin.readConfig(env);
+    if (config === undefined) continue;
+    sinks.push(Object.freeze({ plugin, config, settings: readPipelineSettings(env, plugin.envPrefix, plugin.defaults), description: plugin.describe(config) }));
+  }
+  if (sinks.length === 0) {
+    if (onFly) throw new ConfigError('no sink configured', `on Fly the local disk is ephemeral; set ${SINK_SECRETS}`);
+    const { plugin, config } = catalogue.fallback;
+    const c = config();
+    sinks.push(Object.freeze({ plugin, config: c, settings: readPipelineSettings(env, plugin.envPrefix, plugin.defaults), description: plugin.describe(c) }));
+  }
+
+  const retry: RetryPolicy = Object.freeze({
+    initialBackoffMs: env.duration('RETRY_INITIAL_BACKOFF', 500, { min: 1, max: 3_600_000 }),
+    maxBackoffMs: env.duration('RETRY_MAX_BACKOFF', 60_000, { min: 1, max: 3_600_000 }),
+  });
+  if (retry.maxBackoffMs < retry.initialBackoffMs) throw new ConfigError('RETRY_MAX_BACKOFF', 'must not be shorter than RETRY_INITIAL_BACKOFF');
+
+  return Object.freeze({
+    logLevel,
+    onFly,
+    ownApp,
+    nats,
+    excludeApps,
+    metricsPort: env.int('METRICS_PORT', 9598, { min: 1, max: 65_535 }),
+    stallTimeoutMs: env.duration('STALL_TIMEOUT', 5 * 60_000, { min: 100 }),
+    shutdownTimeoutMs: env.duration('SHUTDOWN_TIMEOUT', 25_000, { min: 0 }),
+    healthFailAfterMs: env.duration('HEALTH_FAIL_AFTER', 60_000, { min: 0 }),
+    logIntervalMs: env.duration('LOG_INTERVAL', 30_000, { min: 100 }),
+    retry,
+    agentInstanceId: makeAgentInstanceId(env),
+    sinks: Object.freeze(sinks),
+  });
+}

@@ -1,0 +1,72 @@
+// What /health says: NATS connection and stall state, and each sink's state. 503 when
+// NATS has been down or stalled past the threshold, or a sink has failed every attempt
+// for longer than it (or refuses our credentials, or failed its start-up check).
+import type { SinkStats, SourceStats } from './stats.js';
+
+export type SinkState = 'ok' | 'retrying' | 'failing' | 'auth_failed' | 'unhealthy';
+
+export interface HealthInputs {
+  readonly source: SourceStats;
+  readonly sinks: ReadonlyArray<{ readonly name: string; readonly stats: SinkStats; readonly extra?: () => Record<string, unknown> }>;
+  readonly failAfterMs: number;
+  readonly stallTimeoutMs: number;
+}
+
+export interface HealthReport {
+  readonly httpStatus: 200 | 503;
+  readonly body: {
+    status: 'ok' | 'failing';
+    nats: Record<string, unknown>;
+    sinks: Record<string, Record<string, unknown>>;
+  };
+}
+
+export function sinkState(stats: SinkStats, failAfterMs: number, now = Date.now()): SinkState {
+  if (stats.authFailed) return 'auth_failed';
+  if (stats.failingSince !== undefined) return now - stats.failingSince >= failAfterMs ? 'failing' : 'retrying';
+  if (stats.healthcheckError !== undefined) return 'unhealthy';
+  return 'ok';
+}
+
+export function isSinkHealthy(state: SinkState): boolean {
+  return state === 'ok' || state === 'retrying';
+}
+
+export function healthReport(inputs: HealthInputs, now = Date.now()): HealthReport {
+  const { source, failAfterMs } = inputs;
+  const downFor = source.disconnectedSince === undefined ? 0 : now - source.disconnectedSince;
+  const silentFor = now - source.lastMessageAt;
+  const natsFailing = (!source.connected && downFor >= failAfterMs) || (source.stalled && silentFor >= Math.min(failAfterMs, inputs.stallTimeoutMs));
+  const sinks: Record<string, Record<string, unknown>> = {};
+  let sinksFailing = false;
+  for (const s of inputs.sinks) {
+    const state = sinkState(s.stats, failAfterMs, now);
+    if (!isSinkHealthy(state)) sinksFailing = true;
+    sinks[s.name] = {
+      state,
+      pending: s.stats.pending,
+      bufferedBytes: s.stats.bufferedBytes,
+      delivered: s.stats.delivered,
+      ...(s.stats.failingSince !== undefined ? { failingForMs: now - s.stats.failingSince } : {}),
+      ...(s.stats.lastError !== undefined && state !== 'ok' ? { lastError: s.stats.lastError } : {}),
+      ...(s.stats.healthcheckError !== undefined ? { healthcheckError: s.stats.healthcheckError } : {}),
+      ...(s.extra?.() ?? {}),
+    };
+  }
+  const failing = natsFailing || sinksFailing;
+  return {
+    httpStatus: failing ? 503 : 200,
+    body: {
+      status: failing ? 'failing' : 'ok',
+      nats: {
+        connected: source.connected,
+        ...(source.connected ? {} : { disconnectedForMs: downFor }),
+        lastMessageAgoMs: silentFor,
+        stalled: source.stalled,
+        stalls: source.stalls,
+        reconnects: source.reconnects,
+      },
+      sinks,
+    },
+  };
+}

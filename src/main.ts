@@ -1,0 +1,151 @@
+// Wiring only: config → sinks and their pipelines → router → NATS source, plus the
+// ops listener, the stall watchdog, start-up healthchecks and graceful shutdown.
+import { catalogue } from '../sinks/index.js';
+import { loadConfig, type AgentConfig } from './config.js';
+import { ConfigError, errorMessage } from './errors.js';
+import { healthReport, isSinkHealthy, sinkState } from './health.js';
+import { startOpsServer } from './http-server.js';
+import { createLogger, ThrottledLog, type Logger } from './logger.js';
+import { createMetrics } from './metrics.js';
+import { NatsSource } from './nats-source.js';
+import { EntryRouter } from './router.js';
+import { SinkPipeline } from './sink-pipeline.js';
+import { StallWatchdog } from './stall-watchdog.js';
+import { SinkStats, SourceStats } from './stats.js';
+
+const HEALTHCHECK_TIMEOUT_MS = 15_000;
+
+function readConfigOrExit(): AgentConfig {
+  try {
+    return loadConfig(process.env, catalogue);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`logferry: invalid configuration: ${error.message}\n`);
+      process.exit(2);
+    }
+    throw error;
+  }
+}
+
+async function main(): Promise<void> {
+  const config = readConfigOrExit();
+  const logger = createLogger(config.logLevel);
+  const throttled = new ThrottledLog(logger, config.logIntervalMs);
+  const sourceStats = new SourceStats();
+  const sinkStats: Array<{ name: string; stats: SinkStats }> = [];
+  const metrics = createMetrics({
+    source: sourceStats,
+    sinks: sinkStats,
+    sinkUp: (name) => {
+      const s = sinkStats.find((x) => x.name === name);
+      return s !== undefined && isSinkHealthy(sinkState(s.stats, config.healthFailAfterMs));
+    },
+  });
+
+  const pipelines = config.sinks.map((configured) => {
+    const sink = configured.plugin.create(configured.config, {
+      logger: logger.child({ sink: configured.plugin.kind }),
+      agentInstanceId: config.agentInstanceId,
+    });
+    const stats = new SinkStats();
+    sinkStats.push({ name: sink.name, stats });
+    return new SinkPipeline({
+      sink,
+      settings: configured.settings,
+      retry: config.retry,
+      stats,
+      logger,
+      throttled,
+      observeRequest: metrics.observeRequest(sink.name),
+    });
+  });
+
+  const server = await startOpsServer({
+    port: config.metricsPort,
+    registry: metrics.registry,
+    logger,
+    health: () => healthReport({ source: sourceStats, sinks: sinkStats, failAfterMs: config.healthFailAfterMs, stallTimeoutMs: config.stallTimeoutMs }),
+  }).catch((err: unknown) => {
+    logger.fatal({ err: errorMessage(err), port: config.metricsPort }, 'cannot listen for /metrics and /health (METRICS_PORT)');
+    process.exit(1);
+  });
+
+  const router = new EntryRouter(pipelines, config.excludeApps, sourceStats, throttled);
+  const source = new NatsSource(config.nats, sourceStats, logger, throttled, router.handle);
+  const watchdog = new StallWatchdog(sourceStats, config.stallTimeoutMs, { resubscribe: () => source.subscribe(), reconnect: () => source.reconnect() }, logger);
+
+  logger.info(
+    {
+      sinks: config.sinks.map((s) => s.description),
+      nats: config.nats.servers,
+      subject: config.nats.subject,
+      queue: config.nats.queue,
+      excludeApps: [...config.excludeApps],
+      metricsPort: config.metricsPort,
+    },
+    'logferry started',
+  );
+
+  for (const [i, configured] of config.sinks.entries()) {
+    const pipeline = pipelines[i]!;
+    void pipeline.healthcheck(HEALTHCHECK_TIMEOUT_MS).then((error) => {
+      if (error !== undefined) logger.error({ sink: pipeline.name, err: error }, `sink healthcheck failed: ${error}`);
+      else logger.debug({ sink: pipeline.name, target: configured.description }, 'sink healthcheck passed');
+    });
+  }
+
+  let shuttingDown: Promise<void> | undefined;
+  const shutdown = (why: string, exitCode: number): Promise<void> => {
+    shuttingDown ??= (async () => {
+      logger.info({ why, timeoutMs: config.shutdownTimeoutMs }, 'shutting down: stop receiving, flush, wait for in-flight requests');
+      const deadline = Date.now() + config.shutdownTimeoutMs;
+      watchdog.stop();
+      await Promise.race([source.drain(), new Promise((r) => setTimeout(r, Math.max(0, deadline - Date.now())).unref())]);
+      router.stopAccepting();
+      for (const p of pipelines) p.flush();
+      const idle = await Promise.all(pipelines.map((p) => p.whenIdle(Math.max(0, deadline - Date.now()))));
+      pipelines.forEach((p, i) => {
+        if (!idle[i]) {
+          logger.warn({ sink: p.name, pending: p.stats.pending }, 'SHUTDOWN_TIMEOUT reached; giving up on what is still pending');
+          p.abandonAll('shutdown');
+        }
+      });
+      await Promise.all(pipelines.map((p) => p.close().catch(() => undefined)));
+      server.close();
+      logger.info(
+        {
+          counters: {
+            nats: { received: sourceStats.messagesReceived, dropped: Object.fromEntries(sourceStats.dropped), malformed: Object.fromEntries(sourceStats.malformed) },
+            sinks: Object.fromEntries(sinkStats.map((s) => [s.name, s.stats.snapshot()])),
+          },
+        },
+        'logferry stopped',
+      );
+      logger.flush(() => process.exit(exitCode));
+    })();
+    return shuttingDown;
+  };
+  // Fly stops machines with SIGINT (kill_signal in fly.toml); SIGTERM for everything else.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      if (shuttingDown !== undefined) {
+        logger.warn({ signal }, 'second signal during shutdown; exiting now');
+        pipelines.forEach((p) => p.abandonAll('shutdown'));
+        logger.flush(() => process.exit(1));
+        return;
+      }
+      void shutdown(signal, 0);
+    });
+  }
+
+  watchdog.start();
+  await source.start((error) => {
+    logger.fatal({ err: error.message }, 'NATS connection lost for good (check ORG and ACCESS_TOKEN); flushing and exiting');
+    void shutdown('nats closed', 1);
+  });
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`logferry: fatal: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exit(1);
+});

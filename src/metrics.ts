@@ -1,0 +1,119 @@
+// Prometheus metrics. The hot path bumps plain counters (stats.ts); this module turns
+// them into prom-client series only when /metrics is scraped.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { CountByReason, SinkStats, SourceStats } from './stats.js';
+
+export interface MetricsSources {
+  readonly source: SourceStats;
+  readonly sinks: ReadonlyArray<{ readonly name: string; readonly stats: SinkStats }>;
+  /** 1 when the sink is healthy, per sink name (see health.ts). */
+  readonly sinkUp: (name: string) => boolean;
+}
+
+export interface Metrics {
+  readonly registry: Registry;
+  /** Request latency observer for one sink, handed to its pipeline. */
+  observeRequest(sink: string): (seconds: number, outcome: 'success' | 'failure') => void;
+}
+
+type Labelled = Counter<string> | Gauge<string>;
+
+function setCounter(metric: Counter, value: number): void {
+  metric.reset();
+  metric.inc(value);
+}
+
+function setByReason(metric: Labelled, base: Record<string, string>, key: string, map: CountByReason): void {
+  for (const [reason, n] of map) {
+    const labels = { ...base, [key]: reason };
+    if (metric instanceof Counter) metric.inc(labels, n);
+    else metric.set(labels, n);
+  }
+}
+
+export function createMetrics(sources: MetricsSources): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'logferry_' });
+  const { source, sinks } = sources;
+
+  const simple = (name: string, help: string, read: () => number, type: 'counter' | 'gauge' = 'counter'): void => {
+    if (type === 'counter') {
+      new Counter({ name, help, registers: [registry], collect() { setCounter(this, read()); } });
+    } else {
+      new Gauge({ name, help, registers: [registry], collect() { this.set(read()); } });
+    }
+  };
+
+  simple('logferry_nats_messages_received_total', 'Messages received from NATS.', () => source.messagesReceived);
+  simple('logferry_nats_connected', '1 while connected to NATS.', () => (source.connected ? 1 : 0), 'gauge');
+  simple('logferry_nats_reconnects_total', 'Reconnections to NATS.', () => source.reconnects);
+  simple('logferry_nats_disconnects_total', 'Disconnections from NATS.', () => source.disconnects);
+  simple('logferry_nats_slow_consumer_total', 'Slow-consumer events reported for our subscription.', () => source.slowConsumer);
+  simple('logferry_nats_stalls_total', 'Times no message arrived for STALL_TIMEOUT.', () => source.stalls);
+  simple('logferry_nats_resubscribes_total', 'Resubscriptions by the stall watchdog.', () => source.resubscribes);
+  simple('logferry_nats_last_message_age_seconds', 'Seconds since the last message arrived.', () => (Date.now() - source.lastMessageAt) / 1000, 'gauge');
+
+  new Counter({
+    name: 'logferry_source_dropped_total',
+    help: 'Messages dropped before reaching any sink, by reason.',
+    labelNames: ['reason'],
+    registers: [registry],
+    collect() { this.reset(); setByReason(this, {}, 'reason', source.dropped); },
+  });
+  new Counter({
+    name: 'logferry_entries_malformed_total',
+    help: 'Messages that were not a Fly JSON object; shipped with the raw text, flagged logferry.malformed.',
+    labelNames: ['reason'],
+    registers: [registry],
+    collect() { this.reset(); setByReason(this, {}, 'reason', source.malformed); },
+  });
+
+  const perSink = (name: string, help: string, read: (s: SinkStats, name: string) => number, type: 'counter' | 'gauge' = 'counter'): void => {
+    const collect = function (this: Counter<'sink'> | Gauge<'sink'>): void {
+      this.reset();
+      for (const s of sinks) {
+        if (this instanceof Counter) this.inc({ sink: s.name }, read(s.stats, s.name));
+        else this.set({ sink: s.name }, read(s.stats, s.name));
+      }
+    };
+    if (type === 'counter') new Counter({ name, help, labelNames: ['sink'], registers: [registry], collect });
+    else new Gauge({ name, help, labelNames: ['sink'], registers: [registry], collect });
+  };
+  perSink('logferry_sink_entries_received_total', 'Entries handed to the sink.', (s) => s.received);
+  perSink('logferry_sink_entries_delivered_total', 'Entries the sink acknowledged.', (s) => s.delivered);
+  perSink('logferry_sink_entries_pending', 'Entries held in memory for the sink.', (s) => s.pending, 'gauge');
+  perSink('logferry_sink_buffer_bytes', 'Bytes of entries held in memory for the sink.', (s) => s.bufferedBytes, 'gauge');
+  perSink('logferry_sink_retries_total', 'Failed attempts that were retried.', (s) => s.retries);
+  perSink('logferry_sink_bytes_sent_total', 'Encoded bytes the sink acknowledged.', (s) => s.bytesSent);
+  perSink('logferry_sink_up', '1 while the sink is healthy (see /health).', (_s, name) => (sources.sinkUp(name) ? 1 : 0), 'gauge');
+
+  const byReason = (name: string, help: string, labelName: 'reason' | 'outcome', read: (s: SinkStats) => CountByReason): void => {
+    new Counter({
+      name,
+      help,
+      labelNames: ['sink', labelName],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const s of sinks) setByReason(this, { sink: s.name }, labelName, read(s.stats));
+      },
+    });
+  };
+  byReason('logferry_sink_entries_rejected_total', 'Entries the sink refused permanently, by reason.', 'reason', (s) => s.rejected);
+  byReason('logferry_sink_entries_dropped_total', 'Entries given up on, by reason.', 'reason', (s) => s.dropped);
+  byReason('logferry_sink_entries_adjusted_total', 'Entries changed to be acceptable to the sink (truncated, sanitised), by reason.', 'reason', (s) => s.adjusted);
+  byReason('logferry_sink_batches_total', 'Batches by outcome.', 'outcome', (s) => s.batches);
+
+  const latency = new Histogram({
+    name: 'logferry_sink_request_duration_seconds',
+    help: 'Duration of one request to a sink.',
+    labelNames: ['sink', 'outcome'],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [registry],
+  });
+
+  return {
+    registry,
+    observeRequest: (sink) => (seconds, outcome) => latency.observe({ sink, outcome }, seconds),
+  };
+}
