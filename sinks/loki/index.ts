@@ -1,0 +1,26 @@
+// The Loki sink plugin: ships to Grafana Loki (self-hosted or Grafana Cloud) through the
+// documented push API. Configured by LOKI_URL (fly-log-shipper's name).
+import type { SinkPlugin } from '../../src/sink.js';
+import { describeLokiConfig, readLokiConfig, type LokiConfig } from './config.js';
+import { LokiSink } from './sink.js';
+
+const MiB = 1024 * 1024;
+
+export const plugin: SinkPlugin<LokiConfig> = {
+  kind: 'loki',
+  envPrefix: 'LOKI',
+  defaults: {
+    // Loki wants frequent, modest pushes: a second of delay keeps live tailing live, and a
+    // push must stay under Loki's ingestion burst (6 MB of lines by default) or it meets
+    // 429 on every attempt; 1 MiB of gzip is about 5 MiB of lines.
+    batch: { maxEntries: 10_000, maxBytes: 1 * MiB, maxAgeMs: 1000 },
+    maxInFlight: 4,
+    bufferMaxBytes: 32 * MiB,
+  },
+  readConfig: readLokiConfig,
+  describe: describeLokiConfig,
+  create: (config, context) => new LokiSink(config, context),
+};
+
+export type { LokiConfig } from './config.js';
+export { LokiSink } from './sink.js';

@@ -1,0 +1,182 @@
+// The Loki sink: encodes a batch into one gzip push and POSTs it, once. Status handling
+// follows Loki's semantics: a 400 means Loki refused some entries and may have stored the
+// rest, so it is never retried whole; the count of refused entries rides on the error.
+import { gzipSync } from 'node:zlib';
+import { request, type Agent, type Dispatcher } from 'undici';
+import { classifyFailure, SinkNetworkError, SinkResponseError, errorMessage } from '../../src/errors.js';
+import { createHttpAgent, excerpt, hostOf, httpRequest, parseRetryAfter } from '../../src/http-request.js';
+import type { Batch, EncodedBatch, SendResult, Sink, SinkContext } from '../../src/sink.js';
+import type { FailureAction } from '../../src/errors.js';
+import type { LokiConfig } from './config.js';
+import { encodePush, type LokiEncodeOptions } from './encode.js';
+
+const USER_AGENT = 'logferry';
+const MAX_BODY_READ = 64 * 1024;
+// An empty push: Loki answers it like any push (auth, tenant, path) and stores nothing.
+const EMPTY_PUSH = gzipSync('{"streams":[]}');
+// Connections open on demand; the cap only has to stay above any sensible max-in-flight
+// (create() does not see the pipeline settings).
+const MAX_CONNECTIONS = 32;
+
+/** Sum of Loki's "total ignored: N out of M" (one per failing stream); undefined when absent. */
+export function parseIgnoredCount(body: string): number | undefined {
+  let total: number | undefined;
+  for (const m of body.matchAll(/total ignored: (\d+) out of \d+/g)) total = (total ?? 0) + Number(m[1]);
+  return total;
+}
+
+async function readLimited(body: Dispatcher.ResponseData['body']): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    // Keep draining so the connection is reused, but keep only the start.
+    if (size < MAX_BODY_READ) {
+      chunks.push(chunk);
+      size += chunk.length;
+    }
+  }
+  return Buffer.concat(chunks).subarray(0, MAX_BODY_READ).toString('utf8');
+}
+
+export class LokiSink implements Sink {
+  readonly name: string;
+  readonly kind = 'loki' as const;
+  /** Gzip'd Loki JSON is about a fifth of the lines' size; the core learns the real ratio from there. */
+  readonly initialEncodedRatio = 0.2;
+  readonly #config: LokiConfig;
+  readonly #agent: Agent;
+  readonly #headers: Record<string, string>;
+  readonly #encodeOptions: LokiEncodeOptions;
+  readonly #where: string;
+
+  constructor(config: LokiConfig, _context: SinkContext, options: { name?: string; maxConnections?: number } = {}) {
+    this.name = options.name ?? 'loki';
+    this.#config = config;
+    this.#agent = createHttpAgent(options.maxConnections ?? MAX_CONNECTIONS);
+    const headers: Record<string, string> = { 'user-agent': USER_AGENT };
+    if (config.auth?.kind === 'basic') {
+      headers.authorization = `Basic ${Buffer.from(`${config.auth.username}:${config.auth.password}`).toString('base64')}`;
+    } else if (config.auth?.kind === 'bearer') {
+      headers.authorization = `Bearer ${config.auth.token}`;
+    }
+    if (config.tenant !== undefined) headers['x-scope-orgid'] = config.tenant;
+    this.#headers = headers;
+    this.#encodeOptions = {
+      labels: config.labels,
+      staticLabels: config.staticLabels,
+      structuredMetadata: config.structuredMetadata,
+      lineFormat: config.lineFormat,
+      maxLineBytes: config.maxLineBytes,
+    };
+    this.#where = `${config.pushUrl.host}${config.pushUrl.pathname}`;
+  }
+
+  encode(batch: Batch): Promise<EncodedBatch> {
+    return encodePush(batch.entries, this.#encodeOptions);
+  }
+
+  async send(encoded: EncodedBatch, _batch: Batch, signal: AbortSignal): Promise<SendResult | void> {
+    await this.#push(encoded.body, encoded.entryCount, signal);
+  }
+
+  classify(error: unknown): FailureAction {
+    // 400 → permanent (partial rejection, counted), 413 → split, 429/5xx → retry with
+    // Retry-After, 401/403 → permanent (the core reports auth failures loudly).
+    return classifyFailure(error);
+  }
+
+  /** `/ready` (the root when a gateway such as Grafana Cloud hides it), then an empty push to check credentials and path. */
+  async healthcheck(signal: AbortSignal): Promise<void> {
+    const base = this.#config.baseUrl;
+    try {
+      await this.#get(new URL('ready', base), signal);
+    } catch (error) {
+      if (!(error instanceof SinkResponseError && error.status === 404)) throw this.#healthError(error, 'readiness check (/ready)');
+      try {
+        await this.#get(base, signal);
+      } catch (rootError) {
+        throw this.#healthError(rootError, 'readiness check (/ready and /)');
+      }
+    }
+    try {
+      await this.#push(EMPTY_PUSH, 0, signal);
+    } catch (error) {
+      throw this.#healthError(error, 'test push');
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.#agent.close();
+  }
+
+  #get(url: URL, signal: AbortSignal): Promise<unknown> {
+    return httpRequest(this.#agent, { url, method: 'GET', headers: this.#headers, signal, timeoutMs: this.#config.timeoutMs });
+  }
+
+  #healthError(error: unknown, what: string): Error {
+    const host = this.#config.baseUrl.host;
+    if (error instanceof SinkResponseError) {
+      const detail = error.bodyExcerpt ? `: ${excerpt(error.bodyExcerpt, 160)}` : '';
+      let message: string;
+      if (error.status === 401 || error.status === 403) {
+        message = `Loki at ${host} refused the credentials (HTTP ${error.status}${detail}); check LOKI_USERNAME/LOKI_PASSWORD, LOKI_TOKEN or LOKI_TENANT`;
+      } else if (error.status === 404) {
+        message = `Loki ${what} at ${host} found nothing (HTTP 404${detail}); check that LOKI_URL points at Loki`;
+      } else if (error.status === 503) {
+        message = `Loki at ${host} is not ready yet (HTTP 503${detail})`;
+      } else {
+        message = `Loki ${what} at ${host} failed (HTTP ${error.status}${detail})`;
+      }
+      return new SinkResponseError(error.status, error.bodyExcerpt, { message, retryAfterMs: error.retryAfterMs, cause: error });
+    }
+    if (error instanceof SinkNetworkError) return new SinkNetworkError(`Loki at ${host} is unreachable: ${error.message}`, { cause: error });
+    return error instanceof Error ? error : new Error(errorMessage(error));
+  }
+
+  /** One POST of a gzip push body. Throws SinkResponseError (with rejectedEntries on 400) or SinkNetworkError. */
+  async #push(body: Uint8Array, entryCount: number, signal: AbortSignal): Promise<void> {
+    const timeoutMs = this.#config.timeoutMs;
+    const timeout = AbortSignal.timeout(timeoutMs);
+    let status: number;
+    let retryAfter: string | string[] | undefined;
+    let text: string;
+    try {
+      const res = await request(this.#config.pushUrl, {
+        dispatcher: this.#agent,
+        method: 'POST',
+        headers: { ...this.#headers, 'content-type': 'application/json', 'content-encoding': 'gzip' },
+        body,
+        signal: AbortSignal.any([signal, timeout]),
+        headersTimeout: timeoutMs,
+        bodyTimeout: timeoutMs,
+      });
+      status = res.statusCode;
+      retryAfter = res.headers['retry-after'];
+      text = await readLimited(res.body);
+    } catch (cause) {
+      const why = timeout.aborted && !signal.aborted ? `timed out after ${timeoutMs} ms` : errorMessage(cause);
+      const code = (cause as { code?: string } | undefined)?.code;
+      throw new SinkNetworkError(`POST ${hostOf(this.#config.pushUrl)} failed: ${why}${code ? ` (${code})` : ''}`, { cause });
+    }
+    if (status >= 200 && status < 300) return;
+
+    const shown = excerpt(text);
+    const retryAfterMs = parseRetryAfter(retryAfter);
+    if (status === 400) {
+      // Loki stored what it could and names what it refused; without a count, the whole batch is refused.
+      const ignored = parseIgnoredCount(text);
+      const rejected = ignored === undefined ? entryCount : Math.min(ignored, entryCount);
+      throw new SinkResponseError(status, shown, {
+        rejectedEntries: rejected,
+        message: `Loki rejected ${rejected} of ${entryCount} entries (HTTP 400): ${shown}`,
+      });
+    }
+    let message: string | undefined;
+    if (status === 401 || status === 403) {
+      message = `Loki at ${this.#where} refused the credentials (HTTP ${status}${shown ? `: ${shown}` : ''}); check LOKI_USERNAME/LOKI_PASSWORD, LOKI_TOKEN or LOKI_TENANT`;
+    } else if (status === 404) {
+      message = `Loki push endpoint ${this.#where} not found (HTTP 404${shown ? `: ${shown}` : ''}); check LOKI_URL`;
+    }
+    throw new SinkResponseError(status, shown, { retryAfterMs, message });
+  }
+}
