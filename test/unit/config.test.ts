@@ -1,0 +1,102 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfig, type SinkCatalogue } from '../../src/config.js';
+import { ConfigError } from '../../src/errors.js';
+import type { SinkPlugin } from '../../src/sink.js';
+
+const defaults = { batch: { maxEntries: 100, maxBytes: 1_000_000, maxAgeMs: 1000 }, maxInFlight: 2, bufferMaxBytes: 8 * 1024 * 1024 };
+
+function fakePlugin(kind: 'http' | 'file', variable: string): SinkPlugin<{ target: string }> {
+  return {
+    kind,
+    envPrefix: kind.toUpperCase(),
+    defaults,
+    readConfig: (env) => (env.has(variable) ? { target: env.raw(variable)! } : undefined),
+    describe: (c) => `${kind} → ${c.target}`,
+    create: () => {
+      throw new Error('not used');
+    },
+  };
+}
+
+const http = fakePlugin('http', 'HTTP_URL');
+const file = fakePlugin('file', 'DATA_DIR');
+const catalogue: SinkCatalogue = {
+  plugins: [http, file] as unknown as SinkPlugin<unknown>[],
+  fallback: { plugin: file as unknown as SinkPlugin<unknown>, config: () => ({ target: './data' }) },
+};
+
+function errorOf(env: Record<string, string>): ConfigError {
+  try {
+    loadConfig(env, catalogue);
+  } catch (e) {
+    if (e instanceof ConfigError) return e;
+    throw e;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('loadConfig', () => {
+  it('has local defaults and falls back to the file sink', () => {
+    const c = loadConfig({}, catalogue);
+    expect(c.nats.servers).toEqual(['nats://127.0.0.1:4222']);
+    expect(c.nats.subject).toBe('logs.>');
+    expect(c.metricsPort).toBe(9598);
+    expect(c.stallTimeoutMs).toBe(300_000);
+    expect(c.sinks.map((s) => s.description)).toEqual(['file → ./data']);
+    expect(Object.isFrozen(c)).toBe(true);
+  });
+
+  it('derives the Fly NATS address from NETWORK and requires credentials on Fly', () => {
+    const c = loadConfig({ FLY_APP_NAME: 'logferry', ORG: 'acme', ACCESS_TOKEN: 'FlyV1 fm2_secret', HTTP_URL: 'https://x' }, catalogue);
+    expect(c.nats.servers).toEqual(['nats://[fdaa::3]:4223']);
+    expect(c.nats.user).toBe('acme');
+    expect(c.nats.pass).toBe('fm2_secret');
+    expect(c.excludeApps.has('logferry')).toBe(true);
+    expect(loadConfig({ FLY_APP_NAME: 'lf', ORG: 'a', ACCESS_TOKEN: 't', HTTP_URL: 'x', NETWORK: 'fdab', SHIP_OWN_LOGS: 'true' }, catalogue)).toMatchObject({
+      nats: { servers: ['nats://[fdab::3]:4223'] },
+    });
+    expect(loadConfig({ FLY_APP_NAME: 'lf', ORG: 'a', ACCESS_TOKEN: 't', HTTP_URL: 'x', SHIP_OWN_LOGS: 'true' }, catalogue).excludeApps.has('lf')).toBe(false);
+    expect(errorOf({ FLY_APP_NAME: 'lf', HTTP_URL: 'x' }).variable).toBe('ORG');
+    expect(errorOf({ FLY_APP_NAME: 'lf', ORG: 'a', HTTP_URL: 'x' }).variable).toBe('ACCESS_TOKEN');
+  });
+
+  it('refuses to start on Fly with no sink, naming the secrets to set', () => {
+    const e = errorOf({ FLY_APP_NAME: 'lf', ORG: 'a', ACCESS_TOKEN: 't' });
+    expect(e.message).toMatch(/HTTP_URL.*LOKI_URL.*AWS_BUCKET/);
+  });
+
+  it('accepts IPv6 and several NATS servers, rejects other schemes', () => {
+    expect(loadConfig({ NATS_URL: 'nats://[fdaa::3]:4223,nats://[fdaa::4]:4223' }, catalogue).nats.servers).toHaveLength(2);
+    expect(errorOf({ NATS_URL: 'ftp://x' }).variable).toBe('NATS_URL');
+  });
+
+  it('names the variable and never echoes the token', () => {
+    const e = errorOf({ ACCESS_TOKEN: 'super-secret-token' });
+    expect(e.variable).toBe('ORG');
+    expect(e.message).not.toContain('super-secret-token');
+  });
+
+  it('reads per-sink pipeline settings with a global buffer fallback', () => {
+    const c = loadConfig({ HTTP_URL: 'x', HTTP_BATCH_MAX_ENTRIES: '5', HTTP_BATCH_MAX_AGE: '200ms', BUFFER_MAX_BYTES: '16MiB' }, catalogue);
+    expect(c.sinks[0]!.settings).toEqual({ batch: { maxEntries: 5, maxBytes: 1_000_000, maxAgeMs: 200 }, maxInFlight: 2, bufferMaxBytes: 16 * 1024 * 1024 });
+    expect(errorOf({ HTTP_URL: 'x', HTTP_BATCH_MAX_ENTRIES: '0' }).variable).toBe('HTTP_BATCH_MAX_ENTRIES');
+  });
+
+  it('validates every knob', () => {
+    expect(errorOf({ METRICS_PORT: '99999' }).variable).toBe('METRICS_PORT');
+    expect(errorOf({ STALL_TIMEOUT: 'soon' }).variable).toBe('STALL_TIMEOUT');
+    expect(errorOf({ LOG_LEVEL: 'loud' }).variable).toBe('LOG_LEVEL');
+    expect(errorOf({ SUBJECT: 'logs. x' }).variable).toBe('SUBJECT');
+    expect(errorOf({ SUBJECT: 'logs.>.x' }).variable).toBe('SUBJECT');
+    expect(errorOf({ SHIP_OWN_LOGS: 'perhaps' }).variable).toBe('SHIP_OWN_LOGS');
+    expect(errorOf({ RETRY_INITIAL_BACKOFF: '10s', RETRY_MAX_BACKOFF: '1s' }).variable).toBe('RETRY_MAX_BACKOFF');
+    expect(errorOf({ NETWORK: 'zz!' }).variable).toBe('NETWORK');
+  });
+
+  it('gives each agent a distinct instance id', () => {
+    const a = loadConfig({ FLY_MACHINE_ID: '148e272f6e7d89' }, catalogue).agentInstanceId;
+    const b = loadConfig({ FLY_MACHINE_ID: '148e272f6e7d89' }, catalogue).agentInstanceId;
+    expect(a).toMatch(/^148e272f6e7d89-[0-9a-f]{6}$/);
+    expect(a).not.toBe(b);
+  });
+});

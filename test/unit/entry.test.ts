@@ -1,0 +1,129 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { entryLevel, messageFields, parseBody, parseFlyMessage, parseSubject, timestampNanos, utcDateHour, type LogEntry } from '../../src/entry.js';
+
+const enc = new TextEncoder();
+const samples = readFileSync(new URL('../fixtures/fly-log-samples.ndjson', import.meta.url), 'utf8').split('\n').filter((l) => l !== '');
+
+function parse(subject: string, payload: string | Uint8Array): ReturnType<typeof parseFlyMessage> {
+  return parseFlyMessage(subject, typeof payload === 'string' ? enc.encode(payload) : payload, Date.parse('2026-11-26T12:00:00Z'));
+}
+
+function entryOf(result: ReturnType<typeof parseFlyMessage>): LogEntry {
+  if (result.kind !== 'entry') throw new Error(`expected an entry, got ${result.kind}`);
+  return result.entry;
+}
+
+describe('parseFlyMessage', () => {
+  it('keeps every sample line byte-identical and reads the routing fields', () => {
+    expect(samples.length).toBeGreaterThanOrEqual(10);
+    for (const line of samples) {
+      const body = JSON.parse(line);
+      const entry = entryOf(parse(`logs.${body.fly.app.name}.${body.fly.region}.${body.fly.app.instance}`, line));
+      expect(entry.line).toBe(line);
+      expect(entry.bytes).toBe(Buffer.byteLength(line));
+      expect(entry.app).toBe(body.fly.app.name);
+      expect(entry.region).toBe(body.fly.region);
+      expect(entry.instance).toBe(body.fly.app.instance);
+      expect(entry.timestamp).toBe(body.timestamp);
+    }
+  });
+
+  it('takes app, region and instance from the subject when the body lacks them', () => {
+    const entry = entryOf(parse('logs.shop.ams.abc123', '{"message":"hi","timestamp":"2026-11-26T20:34:37.253080674Z"}'));
+    expect(entry).toMatchObject({ app: 'shop', region: 'ams', instance: 'abc123' });
+    expect(JSON.parse(entry.line)).toEqual({
+      message: 'hi',
+      timestamp: '2026-11-26T20:34:37.253080674Z',
+      fly: { app: { name: 'shop', instance: 'abc123' }, region: 'ams' },
+    });
+  });
+
+  it('keeps unknown fields', () => {
+    const line = '{"fly":{"app":{"name":"a","instance":"i"},"region":"r"},"message":"m","timestamp":"2026-11-26T20:34:37Z","extra":{"deep":[1,2]}}';
+    expect(entryOf(parse('logs.a.r.i', line)).line).toBe(line);
+  });
+
+  it('re-serialises pretty-printed JSON onto one line', () => {
+    const entry = entryOf(parse('logs.a.r.i', '{\n "message": "m",\n "timestamp": "2026-11-26T20:34:37Z", "fly":{"app":{"name":"a","instance":"i"},"region":"r"}\n}'));
+    expect(entry.line).not.toMatch(/\n/);
+    expect(JSON.parse(entry.line).message).toBe('m');
+  });
+
+  it('wraps invalid JSON with its raw text, flagged', () => {
+    const r = parse('logs.a.r.i', 'not json {');
+    expect(r.kind === 'entry' && r.malformed).toBe('invalid_json');
+    const body = JSON.parse(entryOf(r).line);
+    expect(body.message).toBe('not json {');
+    expect(body.logferry.malformed).toBe('invalid_json');
+    expect(body.fly.app.name).toBe('a');
+  });
+
+  it('wraps JSON that is not an object', () => {
+    for (const payload of ['[1,2]', '"str"', '42', 'null']) {
+      const r = parse('logs.a.r.i', payload);
+      expect(r.kind === 'entry' && r.malformed).toBe('not_an_object');
+      expect(JSON.parse(entryOf(r).line).message).toBe(payload);
+    }
+  });
+
+  it('keeps non-UTF-8 bytes as base64 next to a lossy text', () => {
+    const bytes = new Uint8Array([0x66, 0x6f, 0xff, 0xfe, 0x6f]);
+    const r = parse('logs.a.r.i', bytes);
+    expect(r.kind === 'entry' && r.malformed).toBe('invalid_utf8');
+    const body = JSON.parse(entryOf(r).line);
+    expect(Buffer.from(body.logferry.raw_base64, 'base64')).toEqual(Buffer.from(bytes));
+  });
+
+  it('drops an empty payload with a reason', () => {
+    expect(parse('logs.a.r.i', '')).toEqual({ kind: 'dropped', reason: 'empty_payload' });
+  });
+
+  it('handles a payload near the 1 MiB NATS limit', () => {
+    const message = 'x'.repeat(1024 * 1024 - 200);
+    const line = JSON.stringify({ message, timestamp: '2026-11-26T20:34:37Z', fly: { app: { name: 'a', instance: 'i' }, region: 'r' } });
+    expect(entryOf(parse('logs.a.r.i', line)).bytes).toBe(line.length);
+  });
+});
+
+describe('subjects', () => {
+  it('splits logs.<app>.<region>.<instance>', () => {
+    expect(parseSubject('logs.my-app.sjc.0e286551c30586')).toEqual({ app: 'my-app', region: 'sjc', instance: '0e286551c30586' });
+    expect(parseSubject('other.thing')).toEqual({ app: '', region: '', instance: '' });
+  });
+});
+
+describe('JSON in message and levels', () => {
+  it("uses the app's own JSON level over Fly's log.level", () => {
+    const body = parseBody(entryOf(parse('logs.shop-api.ams.x', samples[2]!)));
+    expect(messageFields(body)).toMatchObject({ level: 'error', order_id: 48211 });
+    expect(entryLevel(body)).toBe('error');
+  });
+
+  it('maps pino numeric levels', () => {
+    expect(entryLevel({ message: '{"level":30,"msg":"x"}', log: { level: 'info' } })).toBe('info');
+    expect(entryLevel({ message: '{"level":50}', log: { level: 'info' } })).toBe('error');
+  });
+
+  it("falls back to log.level for plain messages and messages that only look like JSON", () => {
+    expect(entryLevel({ message: 'plain', log: { level: 'WARN' } })).toBe('warn');
+    expect(entryLevel({ message: '{not json', log: { level: 'error' } })).toBe('error');
+    expect(entryLevel({ message: '' })).toBe('unknown');
+  });
+});
+
+describe('timestamps', () => {
+  it('keeps nanosecond precision', () => {
+    expect(timestampNanos('2026-11-26T20:34:37.253080674Z')).toBe('1795725277253080674');
+    expect(timestampNanos('1970-01-01T00:00:00.000000001Z')).toBe('1');
+    expect(timestampNanos('2026-11-26T20:34:37Z')).toBe('1795725277000000000');
+    expect(timestampNanos('2026-11-26T21:34:37.5+01:00')).toBe('1795725277500000000');
+    expect(timestampNanos('yesterday')).toBeUndefined();
+  });
+
+  it('gives UTC date and hour', () => {
+    expect(utcDateHour('2026-11-26T20:34:37.253080674Z', 0)).toEqual({ date: '2026-11-26', hour: '20' });
+    expect(utcDateHour('2026-11-27T00:30:00+01:00', 0)).toEqual({ date: '2026-11-26', hour: '23' });
+    expect(utcDateHour('garbage', Date.parse('2026-01-02T03:04:05Z'))).toEqual({ date: '2026-01-02', hour: '03' });
+  });
+});

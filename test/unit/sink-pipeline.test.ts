@@ -1,0 +1,210 @@
+import { describe, expect, it } from 'vitest';
+import { pino } from 'pino';
+import { SinkNetworkError, SinkResponseError, classifyFailure } from '../../src/errors.js';
+import { ThrottledLog } from '../../src/logger.js';
+import { SinkPipeline } from '../../src/sink-pipeline.js';
+import type { Batch, EncodedBatch, PipelineSettings, SendResult, Sink } from '../../src/sink.js';
+import { SinkStats, total } from '../../src/stats.js';
+import type { LogEntry } from '../../src/entry.js';
+import { waitFor } from '../support/poll.js';
+
+const logger = pino({ level: 'silent' });
+
+function entry(i: number, app = 'app', bytes = 100): LogEntry {
+  return { line: `{"i":${i}}`, bytes, app, region: 'r', instance: 'x', timestamp: '2026-11-26T00:00:00Z', receivedAtMs: Date.now() };
+}
+
+type SendFn = (batch: Batch, attempt: number) => Promise<SendResult | void>;
+
+class FakeSink implements Sink {
+  readonly name = 'fake';
+  readonly kind = 'http' as const;
+  readonly sent: Batch[] = [];
+  attempts = 0;
+  partitionKey?: (e: LogEntry) => string;
+  readonly behaviour: SendFn;
+  constructor(behaviour: SendFn = async () => undefined, partitioned = false) {
+    this.behaviour = behaviour;
+    if (partitioned) this.partitionKey = (e) => e.app;
+  }
+  encode(batch: Batch): EncodedBatch {
+    return { body: new Uint8Array(batch.bytes), entryCount: batch.entries.length };
+  }
+  async send(_encoded: EncodedBatch, batch: Batch, signal: AbortSignal): Promise<SendResult | void> {
+    signal.throwIfAborted();
+    this.attempts++;
+    const r = await this.behaviour(batch, this.attempts);
+    this.sent.push(batch);
+    return r;
+  }
+  classify = classifyFailure;
+}
+
+function settings(over: Partial<PipelineSettings> & { batch?: Partial<PipelineSettings['batch']> } = {}): PipelineSettings {
+  return {
+    maxInFlight: over.maxInFlight ?? 2,
+    bufferMaxBytes: over.bufferMaxBytes ?? 1_000_000,
+    batch: { maxEntries: 10, maxBytes: 1_000_000, maxAgeMs: 20, ...over.batch },
+  };
+}
+
+function pipeline(sink: Sink, s = settings()): { p: SinkPipeline; stats: SinkStats } {
+  const stats = new SinkStats();
+  const p = new SinkPipeline({ sink, settings: s, retry: { initialBackoffMs: 5, maxBackoffMs: 20 }, stats, logger, throttled: new ThrottledLog(logger, 60_000) });
+  return { p, stats };
+}
+
+function accounted(stats: SinkStats): number {
+  return stats.delivered + total(stats.rejected) + total(stats.dropped) + stats.pending;
+}
+
+describe('SinkPipeline', () => {
+  it('batches by max entries and by age, and delivers everything', async () => {
+    const sink = new FakeSink();
+    const { p, stats } = pipeline(sink);
+    for (let i = 0; i < 25; i++) p.accept(entry(i));
+    await waitFor(() => stats.delivered === 25, { what: 'all delivered' });
+    expect(sink.sent.map((b) => b.entries.length)).toEqual([10, 10, 5]);
+    expect(stats.pending).toBe(0);
+    expect(stats.bufferedBytes).toBe(0);
+    expect(accounted(stats)).toBe(stats.received);
+  });
+
+  it('batches by estimated encoded bytes', async () => {
+    const sink = new FakeSink();
+    const { p, stats } = pipeline(sink, settings({ batch: { maxEntries: 1000, maxBytes: 1000 } }));
+    for (let i = 0; i < 25; i++) p.accept(entry(i));
+    await waitFor(() => stats.delivered === 25, { what: 'all delivered' });
+    for (const b of sink.sent) expect(b.bytes).toBeLessThanOrEqual(1000);
+  });
+
+  it('batches per partition', async () => {
+    const sink = new FakeSink(async () => undefined, true);
+    const { p, stats } = pipeline(sink);
+    for (let i = 0; i < 6; i++) p.accept(entry(i, i % 2 === 0 ? 'a' : 'b'));
+    await waitFor(() => stats.delivered === 6, { what: 'all delivered' });
+    for (const b of sink.sent) expect(new Set(b.entries.map((e) => e.app)).size).toBe(1);
+    expect(sink.sent.map((b) => b.partition).sort()).toEqual(['a', 'b']);
+  });
+
+  it('retries transient failures until they pass', async () => {
+    const sink = new FakeSink(async (_b, attempt) => {
+      if (attempt <= 3) throw new SinkResponseError(503, 'down');
+    });
+    const { p, stats } = pipeline(sink);
+    for (let i = 0; i < 5; i++) p.accept(entry(i));
+    await waitFor(() => stats.delivered === 5, { what: 'delivered after retries' });
+    expect(stats.retries).toBe(3);
+    expect(stats.failingSince).toBeUndefined();
+  });
+
+  it('never retries a permanent failure and counts it as rejected by status', async () => {
+    const sink = new FakeSink(async (b) => {
+      if (b.entries.some((e) => e.line === '{"i":0}')) throw new SinkResponseError(400, 'bad');
+    });
+    const { p, stats } = pipeline(sink);
+    for (let i = 0; i < 15; i++) p.accept(entry(i));
+    await waitFor(() => stats.pending === 0, { what: 'settled' });
+    expect(stats.rejected.get('http_400')).toBe(10);
+    expect(stats.delivered).toBe(5);
+    expect(stats.retries).toBe(0);
+    expect(accounted(stats)).toBe(15);
+  });
+
+  it('counts a partial rejection and delivers the rest', async () => {
+    const sink = new FakeSink(async () => {
+      throw new SinkResponseError(400, 'total ignored: 3 out of 10', { rejectedEntries: 3 });
+    });
+    const { p, stats } = pipeline(sink);
+    for (let i = 0; i < 10; i++) p.accept(entry(i));
+    await waitFor(() => stats.pending === 0, { what: 'settled' });
+    expect(stats.rejected.get('http_400')).toBe(3);
+    expect(stats.delivered).toBe(7);
+  });
+
+  it('splits a batch on 413 until the halves fit', async () => {
+    const sink = new FakeSink(async (b) => {
+      if (b.entries.length > 3) throw new SinkResponseError(413, 'too big');
+    });
+    const { p, stats } = pipeline(sink);
+    for (let i = 0; i < 10; i++) p.accept(entry(i));
+    await waitFor(() => stats.pending === 0, { what: 'settled' });
+    expect(stats.delivered).toBe(10);
+    expect(sink.sent.every((b) => b.entries.length <= 3)).toBe(true);
+    expect(sink.sent.flatMap((b) => b.entries.map((e) => e.line)).sort()).toEqual([...Array(10).keys()].map((i) => `{"i":${i}}`).sort());
+    expect(stats.bufferedBytes).toBe(0);
+  });
+
+  it('rejects a single entry that is still too large', async () => {
+    const sink = new FakeSink(async () => {
+      throw new SinkResponseError(413, 'too big');
+    });
+    const { p, stats } = pipeline(sink);
+    p.accept(entry(1));
+    await waitFor(() => stats.pending === 0, { what: 'settled' });
+    expect(stats.rejected.get('http_413')).toBe(1);
+  });
+
+  it('drops the oldest batches when the buffer is full, and counts them', async () => {
+    const sink = new FakeSink(async () => {
+      throw new SinkNetworkError('refused');
+    });
+    const { p, stats } = pipeline(sink, settings({ bufferMaxBytes: 2000, maxInFlight: 1, batch: { maxEntries: 5 } }));
+    for (let i = 0; i < 100; i++) p.accept(entry(i));
+    expect(stats.bufferedBytes).toBeLessThanOrEqual(2000);
+    expect(stats.dropped.get('buffer_full')).toBeGreaterThan(0);
+    expect(accounted(stats)).toBe(100);
+    p.abandonAll('shutdown');
+    expect(stats.pending).toBe(0);
+    expect(stats.bufferedBytes).toBe(0);
+    expect(accounted(stats)).toBe(100);
+  });
+
+  it('keeps retrying while the buffer has room and delivers after recovery', async () => {
+    let up = false;
+    const sink = new FakeSink(async () => {
+      if (!up) throw new SinkNetworkError('refused');
+    });
+    const { p, stats } = pipeline(sink);
+    for (let i = 0; i < 30; i++) p.accept(entry(i));
+    await waitFor(() => stats.retries >= 5, { what: 'retrying' });
+    expect(stats.failingSince).toBeDefined();
+    up = true;
+    await waitFor(() => stats.delivered === 30, { what: 'delivered after recovery' });
+    expect(total(stats.dropped)).toBe(0);
+  });
+
+  it('whenIdle resolves after flush, and abandonAll counts what is left as shutdown', async () => {
+    const sink = new FakeSink(async () => {
+      throw new SinkNetworkError('refused');
+    });
+    const { p, stats } = pipeline(sink, settings({ batch: { maxAgeMs: 60_000 } }));
+    for (let i = 0; i < 3; i++) p.accept(entry(i));
+    p.flush();
+    expect(await p.whenIdle(50)).toBe(false);
+    p.abandonAll('shutdown');
+    expect(await p.whenIdle(1000)).toBe(true);
+    expect(stats.dropped.get('shutdown')).toBe(3);
+  });
+
+  it('rejects entries whose batch cannot be encoded', async () => {
+    const sink = new FakeSink();
+    sink.encode = () => {
+      throw new Error('boom');
+    };
+    const { p, stats } = pipeline(sink);
+    p.accept(entry(1));
+    await waitFor(() => stats.pending === 0, { what: 'settled' });
+    expect(stats.rejected.get('encode_error')).toBe(1);
+  });
+
+  it('marks credentials refused', async () => {
+    const sink = new FakeSink(async () => {
+      throw new SinkResponseError(401, 'no');
+    });
+    const { p, stats } = pipeline(sink);
+    p.accept(entry(1));
+    await waitFor(() => stats.pending === 0, { what: 'settled' });
+    expect(stats.authFailed).toBe(true);
+  });
+});
