@@ -1,0 +1,36 @@
+// The S3-compatible archive sink (Tigris, AWS S3, R2, MinIO): gzip NDJSON objects under
+// Hive-style keys, queryable in place with DuckDB, Athena, ClickHouse or Spark.
+import type { SinkPlugin } from '../../src/sink.js';
+import { S3Address } from './address.js';
+import { readS3Config, type S3Config } from './config.js';
+import { S3Sink } from './sink.js';
+
+const MiB = 1024 * 1024;
+
+export const plugin: SinkPlugin<S3Config> = {
+  kind: 's3',
+  envPrefix: 'S3',
+  // Objects of several MiB compressed and at most a few minutes old: few, large PUTs are
+  // what object stores (and the engines that query them) handle best.
+  defaults: {
+    batch: { maxEntries: 1_000_000, maxBytes: 8 * MiB, maxAgeMs: 5 * 60_000 },
+    maxInFlight: 4,
+    bufferMaxBytes: 64 * MiB,
+  },
+  readConfig: readS3Config,
+  describe(config) {
+    const address = new S3Address(config);
+    const extras = [
+      `region ${config.region}`,
+      address.pathStyle ? 'path-style' : 'virtual-hosted',
+      config.storageClass === undefined ? undefined : `storage class ${config.storageClass}`,
+      config.sse === undefined ? undefined : `SSE ${config.sse}${config.sseKmsKeyId === undefined ? '' : ' with a KMS key'}`,
+    ].filter((x) => x !== undefined);
+    const template = config.partitionTemplate.template;
+    const keys = `${config.keyPrefix}${template === '' ? '' : `${template}/`}<time>-<agent>-<seq>.ndjson.gz`;
+    return `s3 bucket "${config.bucket}" at ${address.location.host} (${extras.join(', ')}), keys ${keys}`;
+  },
+  create(config, context) {
+    return new S3Sink(config, context);
+  },
+};

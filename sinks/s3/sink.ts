@@ -1,0 +1,182 @@
+// Archives batches as gzip NDJSON objects under Hive-style keys. One PUT per batch; the
+// core batches per partition (app/date/hour by default), retries and counts.
+import type { Agent } from 'undici';
+import type { LogEntry } from '../../src/entry.js';
+import { SinkIoError, SinkNetworkError, type FailureAction } from '../../src/errors.js';
+import { createHttpAgent, httpRequest } from '../../src/http-request.js';
+import type { Logger } from '../../src/logger.js';
+import { objectFileName, type PartitionTemplate } from '../../src/object-key.js';
+import type { Batch, EncodedBatch, Sink, SinkContext } from '../../src/sink.js';
+import { S3Address } from './address.js';
+import type { S3Config } from './config.js';
+import { gzipNdjson, sha256Hex } from './encode.js';
+import { S3ResponseError, classifyS3Failure, toS3Error } from './errors.js';
+import { EMPTY_PAYLOAD_SHA256, signS3Request } from './signing.js';
+
+// Stored as the bytes of a .ndjson.gz file, not as "NDJSON with Content-Encoding: gzip":
+// with Content-Encoding set, browsers, CDNs and some S3 tools decompress on GET, so a
+// downloaded `.gz` would no longer be gzip. DuckDB, Athena, Spark and zcat all want the
+// stored bytes to be gzip and tell so by the `.gz` name.
+const CONTENT_TYPE = 'application/gzip';
+
+// Whole-answer timeouts: an upload of several MiB over a slow link takes a while; a
+// bucket listing does not.
+const PUT_TIMEOUT_MS = 120_000;
+const HEALTHCHECK_TIMEOUT_MS = 15_000;
+// Objects are few and large; more connections than requests in flight buy nothing.
+const MAX_CONNECTIONS = 16;
+
+/** Entry time for object names; the receive time when the timestamp does not parse. */
+function entryTimeMs(entry: LogEntry): number {
+  const ms = Date.parse(entry.timestamp);
+  return Number.isNaN(ms) ? entry.receivedAtMs : ms;
+}
+
+function s3Message(error: S3ResponseError): string {
+  const colon = error.bodyExcerpt.indexOf(': ');
+  return error.s3Code !== '' && colon >= 0 ? `: ${error.bodyExcerpt.slice(colon + 2)}` : '';
+}
+
+export class S3Sink implements Sink {
+  readonly name: string;
+  readonly kind = 's3' as const;
+  /** gzip shrinks Fly's JSON lines to roughly this; the core learns the real ratio from there. */
+  readonly initialEncodedRatio = 0.15;
+  readonly #config: S3Config;
+  readonly #address: S3Address;
+  readonly #template: PartitionTemplate;
+  readonly #agentInstanceId: string;
+  readonly #logger: Logger;
+  readonly #agent: Agent;
+  /** Headers every PUT carries besides the signature: content type, storage class, encryption. */
+  readonly #putHeaders: Readonly<Record<string, string>>;
+  #seq = 0;
+  #closed = false;
+
+  constructor(config: S3Config, context: SinkContext, name = 's3') {
+    this.name = name;
+    this.#config = config;
+    this.#address = new S3Address(config);
+    this.#template = config.partitionTemplate;
+    this.#agentInstanceId = context.agentInstanceId;
+    this.#logger = context.logger;
+    this.#agent = createHttpAgent(MAX_CONNECTIONS);
+    const headers: Record<string, string> = { 'content-type': CONTENT_TYPE };
+    if (config.storageClass !== undefined) headers['x-amz-storage-class'] = config.storageClass;
+    if (config.sse !== undefined) headers['x-amz-server-side-encryption'] = config.sse;
+    if (config.sseKmsKeyId !== undefined) headers['x-amz-server-side-encryption-aws-kms-key-id'] = config.sseKmsKeyId;
+    this.#putHeaders = headers;
+  }
+
+  /** Where objects go, for tests and the start-up line. */
+  get address(): S3Address {
+    return this.#address;
+  }
+
+  partitionKey(entry: LogEntry): string {
+    return this.#template.render(entry);
+  }
+
+  /**
+   * Compresses the batch and names its object. Deterministic in the body; the key differs
+   * between calls only by its sequence number, so every encode gets a fresh, unique key
+   * (`meta.key`), and retries of one encoded batch overwrite the same object.
+   */
+  async encode(batch: Batch): Promise<EncodedBatch> {
+    // Taken before compressing, so sequence numbers follow the order batches were handed over.
+    const seq = ++this.#seq;
+    const body = await gzipNdjson(batch.entries);
+    const sha256 = await sha256Hex(body);
+    const first = batch.entries[0];
+    const firstMs = first === undefined ? Date.now() : entryTimeMs(first);
+    // The core batches by partitionKey; a batch without one (replayed, hand-made) is placed by its first entry.
+    const folder = batch.partition !== '' || first === undefined ? batch.partition : this.#template.render(first);
+    const file = objectFileName(firstMs, this.#agentInstanceId, seq);
+    const key = `${this.#config.keyPrefix}${folder === '' ? '' : `${folder}/`}${file}`;
+    return { body, entryCount: batch.entries.length, meta: { key, sha256 } };
+  }
+
+  async send(encoded: EncodedBatch, _batch: Batch, signal: AbortSignal): Promise<void> {
+    const key = encoded.meta?.key;
+    const sha256 = encoded.meta?.sha256;
+    if (key === undefined || sha256 === undefined) throw new SinkIoError('s3: encoded batch has no object key (encoded by another sink?)', false);
+    const { origin, host } = this.#address.location;
+    const signed = signS3Request({
+      method: 'PUT',
+      host,
+      path: this.#address.objectPath(key),
+      headers: this.#putHeaders,
+      payloadSha256: sha256,
+      region: this.#config.region,
+      credentials: this.#config.credentials,
+    });
+    try {
+      await httpRequest(this.#agent, { url: origin + signed.path, method: 'PUT', headers: signed.headers, body: encoded.body, signal, timeoutMs: PUT_TIMEOUT_MS });
+    } catch (error) {
+      throw toS3Error(error, `PUT ${key} in bucket "${this.#config.bucket}" at ${host}`);
+    }
+  }
+
+  classify(error: unknown): FailureAction {
+    return classifyS3Failure(error);
+  }
+
+  /** Lists at most one key: proves the bucket exists and the credentials are accepted, and writes nothing. */
+  async healthcheck(signal: AbortSignal): Promise<void> {
+    const { origin, host } = this.#address.location;
+    const signed = signS3Request({
+      method: 'GET',
+      host,
+      path: this.#address.bucketPath('list-type=2&max-keys=1'),
+      headers: {},
+      payloadSha256: EMPTY_PAYLOAD_SHA256,
+      region: this.#config.region,
+      credentials: this.#config.credentials,
+    });
+    try {
+      await httpRequest(this.#agent, { url: origin + signed.path, method: 'GET', headers: signed.headers, signal, timeoutMs: HEALTHCHECK_TIMEOUT_MS });
+    } catch (error) {
+      const failure = this.#healthFailure(toS3Error(error, `list bucket "${this.#config.bucket}" at ${host}`), host);
+      if (failure !== undefined) throw failure;
+    }
+  }
+
+  /** One clear line per cause; undefined when the answer does not mean the sink cannot work. */
+  #healthFailure(error: unknown, host: string): Error | undefined {
+    const bucket = this.#config.bucket;
+    if (error instanceof SinkNetworkError) {
+      return new SinkNetworkError(`S3 endpoint ${host} is unreachable: ${error.message}`, { cause: error });
+    }
+    if (!(error instanceof S3ResponseError)) return error instanceof Error ? error : new Error(String(error));
+    const code = error.s3Code;
+    const says = code === '' ? `HTTP ${error.status}` : `${code}, HTTP ${error.status}`;
+    let line: string | undefined;
+    if (code === 'NoSuchBucket' || (code === '' && error.status === 404)) {
+      line = `bucket "${bucket}" does not exist at ${host} (${says}); create it or fix AWS_BUCKET/BUCKET_NAME`;
+    } else if (code === 'InvalidAccessKeyId') {
+      line = `S3 at ${host} does not know the access key in AWS_ACCESS_KEY_ID (${says})`;
+    } else if (code === 'SignatureDoesNotMatch') {
+      line = `S3 at ${host} refused the signature: AWS_SECRET_ACCESS_KEY does not belong to AWS_ACCESS_KEY_ID (${says})`;
+    } else if (code === 'ExpiredToken' || code === 'InvalidToken' || code === 'TokenRefreshRequired') {
+      line = `S3 at ${host} refused AWS_SESSION_TOKEN (${says})`;
+    } else if (code === 'AccessDenied') {
+      // Signed correctly, but not allowed to list: a write-only key is good practice for a
+      // shipper, so this is no reason to call the sink broken. Writes will tell.
+      this.#logger.warn({ sink: this.name, bucket, host }, 'S3 credentials may not list the bucket (AccessDenied); cannot check it exists before the first upload');
+      return undefined;
+    } else if (code === 'AuthorizationHeaderMalformed' || code === 'PermanentRedirect' || error.status === 301) {
+      // S3's own message names the region it expected.
+      line = `bucket "${bucket}" at ${host} is not in region "${this.#config.region}" (${says}${s3Message(error)}); set AWS_REGION to the bucket's region`;
+    } else if (error.status === 401 || error.status === 403) {
+      line = `S3 at ${host} refused the credentials for bucket "${bucket}" (${says}${s3Message(error)})`;
+    }
+    if (line === undefined) return error;
+    return new S3ResponseError(error.status, code, error.bodyExcerpt, line, { retryAfterMs: error.retryAfterMs, cause: error });
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#agent.close();
+  }
+}
