@@ -1,0 +1,32 @@
+# syntax=docker/dockerfile:1
+# Build stage: compile TypeScript with the dev dependencies.
+FROM node:24-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json ./
+COPY src ./src
+COPY sinks ./sinks
+COPY bench ./bench
+COPY test ./test
+RUN npx tsc -p tsconfig.json
+
+# Production dependencies only, in their own stage so the runtime image has no dev tooling.
+FROM node:24-slim AS deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+
+FROM node:24-slim
+ENV NODE_ENV=production
+WORKDIR /app
+COPY --from=deps /app/node_modules ./node_modules
+COPY --from=build /app/dist/src ./dist/src
+COPY --from=build /app/dist/sinks ./dist/sinks
+COPY package.json ./
+# The spool and file sink write here when DATA_DIR/SPOOL_DIR point at a mounted volume.
+RUN mkdir -p /data && chown node:node /data
+USER node
+EXPOSE 9598
+# node directly (not npm) so SIGINT reaches the agent and its shutdown runs.
+CMD ["node", "dist/src/main.js"]
