@@ -4,12 +4,10 @@ FROM node:24-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
-COPY tsconfig.json ./
+COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY sinks ./sinks
-COPY bench ./bench
-COPY test ./test
-RUN npx tsc -p tsconfig.json
+RUN npx tsc -p tsconfig.build.json
 
 # Production dependencies only, in their own stage so the runtime image has no dev tooling.
 FROM node:24-slim AS deps
