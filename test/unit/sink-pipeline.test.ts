@@ -40,7 +40,7 @@ class FakeSink implements Sink {
   classify = classifyFailure;
 }
 
-function settings(over: Partial<PipelineSettings> & { batch?: Partial<PipelineSettings['batch']> } = {}): PipelineSettings {
+function settings(over: { maxInFlight?: number; bufferMaxBytes?: number; batch?: Partial<PipelineSettings['batch']> } = {}): PipelineSettings {
   return {
     maxInFlight: over.maxInFlight ?? 2,
     bufferMaxBytes: over.bufferMaxBytes ?? 1_000_000,
