@@ -126,14 +126,18 @@ async function main(): Promise<void> {
     return shuttingDown;
   };
   // Fly stops machines with SIGINT (kill_signal in fly.toml); SIGTERM for everything else.
+  let firstSignalAt = 0;
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.on(signal, () => {
-      if (shuttingDown !== undefined) {
+      // Ctrl-C under `npm start` delivers SIGINT twice at once (terminal and npm); only a later one forces exit.
+      if (shuttingDown !== undefined && Date.now() - firstSignalAt > 1000) {
         logger.warn({ signal }, 'second signal during shutdown; exiting now');
         pipelines.forEach((p) => p.abandonAll('shutdown'));
         logger.flush(() => process.exit(1));
         return;
       }
+      if (shuttingDown !== undefined) return;
+      firstSignalAt = Date.now();
       void shutdown(signal, 0);
     });
   }
