@@ -58,6 +58,8 @@ export interface ReceivedRequest {
   /** Path and query as sent. */
   readonly path: string;
   readonly headers: IncomingHttpHeaders;
+  /** The client's port: requests on one kept-alive connection share it. */
+  readonly remotePort: number | undefined;
   /** Bytes on the wire (still compressed); empty when keepBodies is false or the body was too large. */
   readonly body: Buffer;
   /** Bytes after content-encoding was undone; empty when keepBodies is false. */
@@ -237,6 +239,7 @@ export async function startHttpReceiver(options: HttpReceiverOptions = {}): Prom
       method: req.method ?? '',
       path: req.url ?? '',
       headers: req.headers,
+      remotePort: req.socket.remotePort,
       body: keepBodies ? raw : EMPTY,
       decoded: keepBodies ? decoded : EMPTY,
       rawBytes,

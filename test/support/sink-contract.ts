@@ -213,8 +213,8 @@ export function sinkContractSuite(kind: string, makeHarness: () => Promise<Contr
       const [batch] = batchesFor(sink, sampleEntries());
       await sendBatch(sink, batch!);
       // Idempotent: the core closes on shutdown and harnesses close again in their teardown.
-      await expect(Promise.resolve(sink.close?.())).resolves.toBeUndefined();
-      await expect(Promise.resolve(sink.close?.())).resolves.toBeUndefined();
+      await sink.close?.();
+      await sink.close?.();
     });
   });
 }

@@ -1,0 +1,23 @@
+// The HTTP sink plugin: any endpoint that takes NDJSON or a JSON array by POST/PUT.
+import type { SinkPlugin } from '../../src/sink.js';
+import { describeHttpSink, readHttpSinkConfig, type HttpSinkConfig } from './config.js';
+import { HttpSink } from './sink.js';
+
+const DEFAULTS = {
+  batch: { maxEntries: 10_000, maxBytes: 1024 * 1024, maxAgeMs: 1000 },
+  maxInFlight: 4,
+  bufferMaxBytes: 32 * 1024 * 1024,
+} as const;
+
+export const plugin: SinkPlugin<HttpSinkConfig> = {
+  kind: 'http',
+  envPrefix: 'HTTP',
+  defaults: DEFAULTS,
+  readConfig: readHttpSinkConfig,
+  describe: describeHttpSink,
+  // The pool matches the default in-flight limit; the core never has more requests open.
+  create: (config) => new HttpSink(config, { maxConnections: DEFAULTS.maxInFlight }),
+};
+
+export type { HttpSinkConfig } from './config.js';
+export { HttpSink } from './sink.js';
