@@ -23,6 +23,8 @@ export interface SubscriptionInfo {
   readonly cid: number;
   /** The client's connection name, when it set one. */
   readonly connectionName: string | undefined;
+  /** Subscription id within the connection: a resubscription gets a new one. */
+  readonly sid: string;
   readonly subject: string;
   readonly queue: string | undefined;
   /** Messages the server delivered on this subscription. */
@@ -131,6 +133,7 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
         out.push({
           cid: Number(conn.cid),
           connectionName: typeof conn.name === 'string' && conn.name !== '' ? conn.name : undefined,
+          sid: String(d.sid),
           subject: String(d.subject),
           queue: typeof d.qgroup === 'string' && d.qgroup !== '' ? d.qgroup : undefined,
           msgs: Number(d.msgs ?? 0),

@@ -38,9 +38,11 @@ export function parseMetrics(text: string): ParsedMetrics {
 }
 
 function parseValue(text: string, line: string): number {
-  if (text === '+Inf' || text === 'Inf') return Number.POSITIVE_INFINITY;
-  if (text === '-Inf') return Number.NEGATIVE_INFINITY;
-  if (text === 'NaN') return Number.NaN;
+  // prom-client writes NaN as "Nan"; accept any case.
+  const l = text.toLowerCase();
+  if (l === '+inf' || l === 'inf') return Number.POSITIVE_INFINITY;
+  if (l === '-inf') return Number.NEGATIVE_INFINITY;
+  if (l === 'nan') return Number.NaN;
   const n = Number(text);
   if (Number.isNaN(n)) throw new Error(`bad sample value in metrics line: ${line}`);
   return n;

@@ -62,6 +62,7 @@ describe('prometheus text', () => {
     'logferry_sink_request_duration_seconds_count{sink="http"} 4',
     'weird{a="quote \\" and \\\\ and \\n",b="x, y"} 1.5e3 1700000000000',
     '# TYPE logferry_declared_only_total counter',
+    'logferry_nodejs_eventloop_lag_mean_seconds Nan',
   ].join('\n');
 
   it('parses labels with escapes, exponents and timestamps', () => {
@@ -70,6 +71,7 @@ describe('prometheus text', () => {
     expect(weird.labels).toEqual({ a: 'quote " and \\ and \n', b: 'x, y' });
     expect(weird.value).toBe(1500);
     expect(metricSeries(parsed, 'logferry_sink_request_duration_seconds_bucket')[0]!.value).toBe(4);
+    expect(metricSeries(parsed, 'logferry_nodejs_eventloop_lag_mean_seconds')[0]!.value).toBeNaN();
   });
 
   it('sums series matching a label subset', () => {
