@@ -48,6 +48,7 @@ export class LokiSink implements Sink {
   readonly #headers: Record<string, string>;
   readonly #encodeOptions: LokiEncodeOptions;
   readonly #where: string;
+  #closing: Promise<void> | undefined;
 
   constructor(config: LokiConfig, _context: SinkContext, options: { name?: string; maxConnections?: number } = {}) {
     this.name = options.name ?? 'loki';
@@ -105,8 +106,10 @@ export class LokiSink implements Sink {
     }
   }
 
-  async close(): Promise<void> {
-    await this.#agent.close();
+  /** Idempotent: the core closes on shutdown and owners may close again. */
+  close(): Promise<void> {
+    this.#closing ??= this.#agent.close();
+    return this.#closing;
   }
 
   #get(url: URL, signal: AbortSignal): Promise<unknown> {
