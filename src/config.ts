@@ -24,6 +24,15 @@ export interface ConfiguredSink {
   readonly description: string;
 }
 
+export interface SpoolConfig {
+  /** Each sink spools under `<dir>/<sink name>`. */
+  readonly dir: string;
+  /** Per sink. */
+  readonly maxBytes: number;
+  readonly whenFull: 'drop_oldest' | 'drop_newest';
+  readonly fsync: boolean;
+}
+
 export interface AgentConfig {
   readonly logLevel: LogLevel;
   /** Running as a Fly app (FLY_APP_NAME set). */
@@ -41,6 +50,8 @@ export interface AgentConfig {
   readonly retry: RetryPolicy;
   readonly agentInstanceId: string;
   readonly sinks: readonly ConfiguredSink[];
+  /** Undefined without SPOOL_DIR: memory only. */
+  readonly spool: SpoolConfig | undefined;
 }
 
 const LOG_LEVELS: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
@@ -104,6 +115,15 @@ export function readPipelineSettings(env: EnvReader, prefix: string, defaults: P
   return Object.freeze({ batch: Object.freeze(batch), maxInFlight, bufferMaxBytes });
 }
 
+function readSpool(env: EnvReader): SpoolConfig | undefined {
+  const dir = env.raw('SPOOL_DIR');
+  const maxBytes = env.size('SPOOL_MAX_BYTES', 1024 ** 3, { min: 1024 * 1024 });
+  const whenFull = env.oneOf('SPOOL_WHEN_FULL', ['drop_oldest', 'drop_newest'] as const, 'drop_oldest');
+  const fsync = env.bool('SPOOL_FSYNC', true);
+  if (dir === undefined) return undefined;
+  return Object.freeze({ dir, maxBytes, whenFull, fsync });
+}
+
 function makeAgentInstanceId(env: EnvReader): string {
   const machine = env.raw('FLY_MACHINE_ID') ?? env.raw('FLY_ALLOC_ID') ?? hostname();
   // The random part keeps a restarted process from reusing its predecessor's object names.
@@ -163,5 +183,6 @@ export function loadConfig(rawEnv: Env, catalogue: SinkCatalogue): AgentConfig {
     retry,
     agentInstanceId: makeAgentInstanceId(env),
     sinks: Object.freeze(sinks),
+    spool: readSpool(env),
   });
 }

@@ -50,6 +50,9 @@ export function healthReport(inputs: HealthInputs, now = Date.now()): HealthRepo
       ...(s.stats.failingSince !== undefined ? { failingForMs: now - s.stats.failingSince } : {}),
       ...(s.stats.lastError !== undefined && state !== 'ok' ? { lastError: s.stats.lastError } : {}),
       ...(s.stats.healthcheckError !== undefined ? { healthcheckError: s.stats.healthcheckError } : {}),
+      ...(s.stats.spoolState !== 'off'
+        ? { spool: { state: s.stats.spoolState, entries: s.stats.spooledEntries, ...(s.stats.spoolError !== undefined ? { error: s.stats.spoolError } : {}) } }
+        : {}),
       ...(s.extra?.() ?? {}),
     };
   }

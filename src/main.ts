@@ -104,12 +104,13 @@ async function main(): Promise<void> {
       router.stopAccepting();
       for (const p of pipelines) p.flush();
       const idle = await Promise.all(pipelines.map((p) => p.whenIdle(Math.max(0, deadline - Date.now()))));
-      pipelines.forEach((p, i) => {
-        if (!idle[i]) {
-          logger.warn({ sink: p.name, pending: p.stats.pending }, 'SHUTDOWN_TIMEOUT reached; giving up on what is still pending');
-          p.abandonAll('shutdown');
-        }
-      });
+      await Promise.all(
+        pipelines.map((p, i) => {
+          if (idle[i]) return undefined;
+          logger.warn({ sink: p.name, pending: p.stats.pending }, 'SHUTDOWN_TIMEOUT reached; spooling or giving up on what is still pending');
+          return p.abandonAll('shutdown');
+        }),
+      );
       await Promise.all(pipelines.map((p) => p.close().catch(() => undefined)));
       server.close();
       logger.info(
@@ -132,7 +133,7 @@ async function main(): Promise<void> {
       // Ctrl-C under `npm start` delivers SIGINT twice at once (terminal and npm); only a later one forces exit.
       if (shuttingDown !== undefined && Date.now() - firstSignalAt > 1000) {
         logger.warn({ signal }, 'second signal during shutdown; exiting now');
-        pipelines.forEach((p) => p.abandonAll('shutdown'));
+        pipelines.forEach((p) => void p.abandonAll('shutdown'));
         logger.flush(() => process.exit(1));
         return;
       }

@@ -3,9 +3,17 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { CountByReason, SinkStats, SourceStats } from './stats.js';
 
+/** The numbers metrics read off a spool store. */
+export interface SpoolStoreStats {
+  readonly bytes: number;
+  readonly records: number;
+  readonly written: number;
+  readonly corruptSkipped: number;
+}
+
 export interface MetricsSources {
   readonly source: SourceStats;
-  readonly sinks: ReadonlyArray<{ readonly name: string; readonly stats: SinkStats }>;
+  readonly sinks: ReadonlyArray<{ readonly name: string; readonly stats: SinkStats; readonly spool?: () => SpoolStoreStats | undefined }>;
   /** 1 when the sink is healthy, per sink name (see health.ts). */
   readonly sinkUp: (name: string) => boolean;
 }
@@ -85,6 +93,9 @@ export function createMetrics(sources: MetricsSources): Metrics {
   perSink('logferry_sink_buffer_bytes', 'Bytes of entries held in memory for the sink.', (s) => s.bufferedBytes, 'gauge');
   perSink('logferry_sink_retries_total', 'Failed attempts that were retried.', (s) => s.retries);
   perSink('logferry_sink_bytes_sent_total', 'Encoded bytes the sink acknowledged.', (s) => s.bytesSent);
+  perSink('logferry_spool_entries', 'Pending entries held in the disk spool.', (s) => s.spooledEntries, 'gauge');
+  perSink('logferry_spool_records_replayed_total', 'Spool records read back and settled.', (s) => s.spoolReplayed);
+  perSink('logferry_spool_up', '1 while the spool works, 0 when it degraded to memory-only or is off.', (s) => (s.spoolState === 'ok' ? 1 : 0), 'gauge');
   perSink('logferry_sink_up', '1 while the sink is healthy (see /health).', (_s, name) => (sources.sinkUp(name) ? 1 : 0), 'gauge');
 
   const byReason = (name: string, help: string, labelName: 'reason' | 'outcome', read: (s: SinkStats) => CountByReason): void => {
@@ -103,6 +114,25 @@ export function createMetrics(sources: MetricsSources): Metrics {
   byReason('logferry_sink_entries_dropped_total', 'Entries given up on, by reason.', 'reason', (s) => s.dropped);
   byReason('logferry_sink_entries_adjusted_total', 'Entries changed to be acceptable to the sink (truncated, sanitised), by reason.', 'reason', (s) => s.adjusted);
   byReason('logferry_sink_batches_total', 'Batches by outcome.', 'outcome', (s) => s.batches);
+
+  // What the spool store itself knows (bytes and records on disk, corrupt records skipped).
+  const spoolGauge = (name: string, help: string, key: keyof SpoolStoreStats, type: 'counter' | 'gauge'): void => {
+    const collect = function (this: Counter<'sink'> | Gauge<'sink'>): void {
+      this.reset();
+      for (const s of sinks) {
+        const st = s.spool?.();
+        if (st === undefined) continue;
+        if (this instanceof Counter) this.inc({ sink: s.name }, st[key]);
+        else this.set({ sink: s.name }, st[key]);
+      }
+    };
+    if (type === 'counter') new Counter({ name, help, labelNames: ['sink'], registers: [registry], collect });
+    else new Gauge({ name, help, labelNames: ['sink'], registers: [registry], collect });
+  };
+  spoolGauge('logferry_spool_bytes', 'Bytes of the disk spool.', 'bytes', 'gauge');
+  spoolGauge('logferry_spool_records', 'Unacknowledged records in the disk spool.', 'records', 'gauge');
+  spoolGauge('logferry_spool_records_written_total', 'Records appended to the disk spool.', 'written', 'counter');
+  spoolGauge('logferry_spool_records_corrupt_total', 'Damaged spool records skipped (torn writes, checksum mismatches).', 'corruptSkipped', 'counter');
 
   const latency = new Histogram({
     name: 'logferry_sink_request_duration_seconds',

@@ -1,8 +1,12 @@
 // Everything between "an entry for this sink" and "the sink acknowledged it": a buffer
 // bounded by bytes, batching per partition, at most N requests in flight, retries (via
-// retry.ts), splitting on 413, and the accounting that makes every entry end up
-// delivered, rejected, dropped (with a reason) or still pending.
-import type { LogEntry } from './entry.js';
+// retry.ts), splitting on 413, the optional disk spool, and the accounting that makes
+// every entry end up delivered, rejected, dropped (with a reason) or still pending.
+//
+// With a spool, a batch gets one attempt from memory; if that fails transiently (or the
+// memory buffer is full) it moves to disk, and a single drainer delivers the spool in
+// order, retrying with backoff, while new batches keep flowing from memory.
+import { entryFromLine, type LogEntry } from './entry.js';
 import { LogferryError, SinkResponseError, errorMessage, isAuthFailure } from './errors.js';
 import { Batcher } from './batcher.js';
 import type { Logger, ThrottledLog } from './logger.js';
@@ -21,13 +25,25 @@ export class BatchDroppedError extends LogferryError {
   }
 }
 
+/** What the pipeline needs of a spool (src/spool.ts implements it). */
+export interface BatchSpool {
+  append(partition: string, lines: readonly string[]): Promise<{ readonly stored: boolean; readonly evictedEntries: number }>;
+  next(): Promise<{ readonly seq: number; readonly partition: string; readonly lines: readonly string[] } | undefined>;
+  ack(seq: number): Promise<void>;
+  release(seq: number): void;
+  readonly recoveredEntries: number;
+  close(): Promise<void>;
+}
+
 type Phase = 'encoding' | 'sending' | 'waiting';
 
 interface Delivery {
   readonly batch: Batch;
   readonly controller: AbortController;
+  /** Read back from the spool: its entries count as spooled until settled, and it is never dropped for memory. */
+  readonly fromSpool: boolean;
   phase: Phase;
-  /** Entries of this batch not yet counted as delivered, rejected or dropped. */
+  /** Entries of this batch not yet counted as delivered, rejected, dropped or moved to the spool. */
   remaining: number;
   /** Buffer bytes this delivery holds until it settles. */
   heldBytes: number;
@@ -41,6 +57,8 @@ export interface PipelineDeps {
   readonly logger: Logger;
   readonly throttled: ThrottledLog;
   readonly observeRequest?: (seconds: number, outcome: 'success' | 'failure') => void;
+  /** Undefined: memory only. */
+  readonly spool?: BatchSpool;
 }
 
 /** Reason label for a rejected batch: `http_<status>` or the error's code. */
@@ -67,6 +85,12 @@ export class SinkPipeline {
   #encodedRatio: number;
   #makingRoom = false;
   #idleWaiters: Array<() => void> = [];
+  #spool: BatchSpool | undefined;
+  /** Spool writes under way; shutdown waits for them. */
+  readonly #spoolWrites = new Set<Promise<void>>();
+  #drainer: Promise<void> | undefined;
+  #wakeDrainer: (() => void) | undefined;
+  #stopping = false;
 
   constructor(deps: PipelineDeps) {
     this.#sink = deps.sink;
@@ -80,6 +104,16 @@ export class SinkPipeline {
     this.#encodedRatio = deps.sink.initialEncodedRatio ?? 1;
     this.#partitionKey = deps.sink.partitionKey?.bind(deps.sink);
     this.#batcher = new Batcher(deps.settings.batch, () => this.#encodedRatio, (batch) => this.#enqueue(batch));
+    this.#spool = deps.spool;
+    if (this.#spool !== undefined) {
+      const recovered = this.#spool.recoveredEntries;
+      // Entries found on disk at start count as received by this process, so the identity holds across restarts.
+      this.#stats.received += recovered;
+      this.#stats.pending += recovered;
+      this.#stats.spooledEntries = recovered;
+      this.#stats.spoolState = 'ok';
+      this.#drainer = this.#drainSpool();
+    }
   }
 
   get stats(): SinkStats {
@@ -108,11 +142,14 @@ export class SinkPipeline {
     this.#batcher.sealAll();
   }
 
+  /** Nothing in memory, and the spool is empty or cannot be drained now (the sink is failing). */
   get idle(): boolean {
-    return this.#stats.pending === 0 && this.#inFlight.size === 0 && this.#queue.length === 0;
+    const s = this.#stats;
+    const memoryIdle = s.pending - s.spooledEntries === 0 && this.#inFlight.size === 0 && this.#queue.length === 0 && this.#spoolWrites.size === 0;
+    return memoryIdle && (s.spooledEntries === 0 || s.failingSince !== undefined || this.#spool === undefined);
   }
 
-  /** Resolves true once everything pending is settled, false when `timeoutMs` passes first. */
+  /** Resolves true once `idle`, false when `timeoutMs` passes first. */
   whenIdle(timeoutMs: number): Promise<boolean> {
     if (this.idle) return Promise.resolve(true);
     return new Promise((resolve) => {
@@ -129,11 +166,25 @@ export class SinkPipeline {
     });
   }
 
-  /** Gives up on everything still held (shutdown deadline): counted as dropped with `reason`. */
-  abandonAll(reason: DropReason): void {
+  /**
+   * Shutdown deadline: what memory still holds goes to the spool when there is one
+   * (delivered after the restart), else it is counted as dropped with `reason`.
+   */
+  async abandonAll(reason: DropReason): Promise<void> {
+    this.#stopping = true;
     this.#batcher.sealAll();
-    for (const batch of this.#queue.splice(0)) this.#dropQueued(batch, reason);
-    for (const d of [...this.#inFlight]) this.#dropDelivery(d, reason);
+    for (const batch of this.#queue.splice(0)) this.#evictQueued(batch, reason);
+    for (const d of [...this.#inFlight]) {
+      if (d.fromSpool) {
+        // Its record stays unacknowledged on disk and is sent again after the restart.
+        d.controller.abort(new BatchDroppedError(reason));
+        continue;
+      }
+      this.#evictDelivery(d, reason);
+    }
+    this.#wakeDrainer?.();
+    await Promise.all([...this.#spoolWrites]);
+    await this.#drainer;
     this.#checkIdle();
   }
 
@@ -152,6 +203,12 @@ export class SinkPipeline {
   }
 
   async close(): Promise<void> {
+    this.#stopping = true;
+    // A spool record being retried stays on disk, unacknowledged, for the next start.
+    for (const d of this.#inFlight) if (d.fromSpool) d.controller.abort(new BatchDroppedError('shutdown'));
+    this.#wakeDrainer?.();
+    await this.#drainer;
+    await this.#spool?.close().catch(() => undefined);
     await this.#sink.close?.();
   }
 
@@ -161,10 +218,10 @@ export class SinkPipeline {
   }
 
   #pump(): void {
-    while (this.#running < this.#settings.maxInFlight && this.#queue.length > 0) {
+    while (this.#running < this.#settings.maxInFlight && this.#queue.length > 0 && !this.#stopping) {
       const batch = this.#queue.shift()!;
       this.#running++;
-      const d = this.#newDelivery(batch);
+      const d = this.#newDelivery(batch, false);
       void this.#deliver(d).finally(() => {
         this.#running--;
         this.#pump();
@@ -173,13 +230,20 @@ export class SinkPipeline {
     }
   }
 
-  #newDelivery(batch: Batch): Delivery {
-    const d: Delivery = { batch, controller: new AbortController(), phase: 'encoding', remaining: batch.entries.length, heldBytes: batch.bytes };
+  #newDelivery(batch: Batch, fromSpool: boolean): Delivery {
+    const d: Delivery = {
+      batch,
+      controller: new AbortController(),
+      fromSpool,
+      phase: 'encoding',
+      remaining: batch.entries.length,
+      heldBytes: fromSpool ? 0 : batch.bytes,
+    };
     this.#inFlight.add(d);
     return d;
   }
 
-  /** Frees buffer space for `need` more bytes by dropping the oldest batches. False when nothing can be dropped. */
+  /** Frees buffer space for `need` more bytes by moving out the oldest batches. False when nothing can be moved. */
   #makeRoom(need: number): boolean {
     const max = this.#settings.bufferMaxBytes;
     this.#makingRoom = true;
@@ -187,13 +251,13 @@ export class SinkPipeline {
       while (this.#stats.bufferedBytes + need > max) {
         const queued = this.#queue.shift();
         if (queued !== undefined) {
-          this.#dropQueued(queued, 'buffer_full');
+          this.#evictQueued(queued, 'buffer_full');
           continue;
         }
         // A batch waiting out a retry backoff is the next oldest; one mid-request is left to finish.
-        const waiting = [...this.#inFlight].find((d) => d.phase === 'waiting');
+        const waiting = [...this.#inFlight].find((d) => d.phase === 'waiting' && !d.fromSpool);
         if (waiting !== undefined) {
-          this.#dropDelivery(waiting, 'buffer_full');
+          this.#evictDelivery(waiting, 'buffer_full');
           continue;
         }
         if (!this.#batcher.sealOldest()) return false;
@@ -205,18 +269,78 @@ export class SinkPipeline {
     }
   }
 
-  #dropQueued(batch: Batch, reason: DropReason): void {
-    this.#stats.pending -= batch.entries.length;
+  /** A queued batch must leave memory: to the spool when there is one, else dropped. */
+  #evictQueued(batch: Batch, reason: DropReason): void {
     this.#stats.bufferedBytes -= batch.bytes;
+    if (this.#spool !== undefined && this.#stats.spoolState === 'ok') {
+      this.#toSpool(batch);
+      return;
+    }
+    this.#stats.pending -= batch.entries.length;
     bump(this.#stats.batches, 'dropped');
     this.#countDropped(batch.entries.length, reason);
   }
 
-  #dropDelivery(d: Delivery, reason: DropReason): void {
-    this.#settle(d, 'dropped', d.remaining, reason);
+  #evictDelivery(d: Delivery, reason: DropReason): void {
+    if (this.#spool !== undefined && this.#stats.spoolState === 'ok' && d.remaining === d.batch.entries.length) {
+      this.#moveToSpool(d);
+    } else {
+      this.#settle(d, 'dropped', d.remaining, reason);
+      bump(this.#stats.batches, 'dropped');
+    }
     this.#release(d);
-    bump(this.#stats.batches, 'dropped');
     d.controller.abort(new BatchDroppedError(reason));
+  }
+
+  /** The delivery's entries leave memory for the spool; they stay pending. */
+  #moveToSpool(d: Delivery): void {
+    d.remaining = 0;
+    this.#toSpool(d.batch);
+  }
+
+  /** Appends a batch (whose entries are counted pending, not in the memory buffer) to the spool. */
+  #toSpool(batch: Batch): void {
+    const spool = this.#spool!;
+    const n = batch.entries.length;
+    const stats = this.#stats;
+    stats.spooledEntries += n;
+    const lines = batch.entries.map((e) => e.line);
+    const write = spool
+      .append(batch.partition, lines)
+      .then(
+        (result) => {
+          if (result.evictedEntries > 0) this.#spoolLoss(result.evictedEntries, 'spool_full');
+          if (!result.stored) this.#spoolLoss(n, 'spool_full');
+          this.#wakeDrainer?.();
+        },
+        (error: unknown) => {
+          // A broken disk must not stop shipping: go memory-only and keep this batch in memory.
+          this.#degradeSpool(error);
+          stats.spooledEntries -= n;
+          stats.bufferedBytes += batch.bytes;
+          this.#queue.unshift(batch);
+          this.#pump();
+        },
+      )
+      .finally(() => {
+        this.#spoolWrites.delete(write);
+        this.#checkIdle();
+      });
+    this.#spoolWrites.add(write);
+    bump(stats.batches, 'spooled');
+  }
+
+  #spoolLoss(n: number, reason: string): void {
+    this.#stats.spooledEntries -= n;
+    this.#stats.pending -= n;
+    this.#countDropped(n, reason);
+  }
+
+  #degradeSpool(error: unknown): void {
+    if (this.#stats.spoolState !== 'ok') return;
+    this.#stats.spoolState = 'degraded';
+    this.#stats.spoolError = errorMessage(error);
+    this.#logger.error({ sink: this.name, err: this.#stats.spoolError }, 'spool write failed; running memory-only for this sink (entries are dropped when the memory buffer fills)');
   }
 
   #countDropped(n: number, reason: string): void {
@@ -231,6 +355,7 @@ export class SinkPipeline {
     d.remaining -= count;
     const stats = this.#stats;
     stats.pending -= count;
+    if (d.fromSpool) stats.spooledEntries -= count;
     if (outcome === 'delivered') stats.delivered += count;
     else if (outcome === 'rejected') bump(stats.rejected, reason, count);
     else this.#countDropped(count, reason);
@@ -246,13 +371,17 @@ export class SinkPipeline {
     try {
       await this.#attempt(d);
     } catch (error) {
-      // Only reached on a bug in this file or a sink's encode; keep the books straight regardless.
-      this.#logger.error({ sink: this.name, err: error }, 'unexpected delivery failure');
-      this.#settle(d, 'dropped', d.remaining, 'internal_error');
+      // Only reached on a bug in this file; keep the books straight regardless.
+      this.#logger.error({ sink: this.name, err: errorMessage(error) }, 'unexpected delivery failure');
     } finally {
-      if (d.remaining > 0) this.#settle(d, 'dropped', d.remaining, 'internal_error');
+      if (d.remaining > 0 && !d.controller.signal.aborted) this.#settle(d, 'dropped', d.remaining, 'internal_error');
       this.#release(d);
     }
+  }
+
+  /** Memory batches get a single attempt when a spool can take over the retrying. */
+  #spoolTakesRetries(d: Delivery): boolean {
+    return !d.fromSpool && this.#spool !== undefined && this.#stats.spoolState === 'ok' && !this.#stopping;
   }
 
   async #attempt(d: Delivery): Promise<void> {
@@ -272,6 +401,7 @@ export class SinkPipeline {
     if (encoded.dropped) for (const [reason, n] of Object.entries(encoded.dropped)) this.#settle(d, 'dropped', n, reason);
     if (encoded.adjusted) for (const [reason, n] of Object.entries(encoded.adjusted)) bump(this.#stats.adjusted, reason, n);
 
+    const singleAttempt = this.#spoolTakesRetries(d);
     let result: SendResult | void;
     try {
       result = await retryUntilDone(
@@ -291,21 +421,27 @@ export class SinkPipeline {
         },
         {
           policy: this.#retry,
-          classify: (e) => sink.classify(e),
+          classify: (e) => (singleAttempt && sink.classify(e) === 'retry' ? 'permanent' : sink.classify(e)),
           signal: d.controller.signal,
           onRetry: (error, attemptNumber, delayMs) => {
             this.#stats.retries++;
             this.#throttled.warn(
               `${this.name}:retry`,
-              { sink: this.name, err: errorMessage(error), attempt: attemptNumber, retryInMs: delayMs, entries: d.remaining },
+              { sink: this.name, err: errorMessage(error), attempt: attemptNumber, retryInMs: delayMs, entries: d.remaining, fromSpool: d.fromSpool },
               'sink request failed; will retry',
             );
           },
         },
       );
     } catch (error) {
-      if (d.remaining === 0 || d.controller.signal.aborted) return; // dropped while waiting; already counted
+      if (d.remaining === 0 || d.controller.signal.aborted) return; // moved or dropped while waiting; already counted
       const action = sink.classify(error);
+      if (action === 'retry' && singleAttempt) {
+        // Transient failure: the spool keeps the batch and its drainer retries it in order.
+        this.#stats.retries++;
+        this.#moveToSpool(d);
+        return;
+      }
       if (action === 'split' && batch.entries.length > 1) {
         await this.#split(d);
         return;
@@ -327,6 +463,7 @@ export class SinkPipeline {
     const stats = this.#stats;
     stats.failingSince ??= Date.now();
     stats.lastError = errorMessage(error);
+    this.#checkIdle();
   }
 
   #reject(d: Delivery, error: unknown): void {
@@ -354,12 +491,14 @@ export class SinkPipeline {
     const halves = [batch.entries.slice(0, mid), batch.entries.slice(mid)];
     // The halves take over the parent's entries and buffer bytes.
     this.#inFlight.delete(d);
+    const heldPerEntry = batch.entries.length > 0 ? d.heldBytes / batch.entries.length : 0;
     d.heldBytes = 0;
     d.remaining = 0;
     for (const entries of halves) {
       let bytes = 0;
       for (const e of entries) bytes += e.bytes;
-      const half = this.#newDelivery({ id: this.#batcher.nextId(), partition: batch.partition, entries, bytes });
+      const half = this.#newDelivery({ id: this.#batcher.nextId(), partition: batch.partition, entries, bytes }, d.fromSpool);
+      half.heldBytes = heldPerEntry * entries.length;
       try {
         await this.#attempt(half);
       } finally {
@@ -369,13 +508,54 @@ export class SinkPipeline {
     }
   }
 
+  /** Delivers the spool oldest first, one record at a time, until stopped. */
+  async #drainSpool(): Promise<void> {
+    const spool = this.#spool!;
+    while (!this.#stopping) {
+      let record: Awaited<ReturnType<BatchSpool['next']>>;
+      try {
+        record = await spool.next();
+      } catch (error) {
+        this.#throttled.error(`${this.name}:spool-read`, { sink: this.name, err: errorMessage(error) }, 'spool read failed; will try again');
+        record = undefined;
+      }
+      if (record === undefined) {
+        await new Promise<void>((resolve) => {
+          this.#wakeDrainer = resolve;
+          // Also look again now and then: records may have been skipped or released.
+          setTimeout(resolve, 1000).unref();
+        });
+        this.#wakeDrainer = undefined;
+        continue;
+      }
+      const now = Date.now();
+      const entries = record.lines.map((line) => entryFromLine(line, now));
+      let bytes = 0;
+      for (const e of entries) bytes += e.bytes;
+      const d = this.#newDelivery({ id: this.#batcher.nextId(), partition: record.partition, entries, bytes }, true);
+      try {
+        await this.#attempt(d);
+      } finally {
+        this.#release(d);
+      }
+      if (d.controller.signal.aborted) {
+        spool.release(record.seq);
+        break;
+      }
+      if (d.remaining > 0) this.#settle(d, 'dropped', d.remaining, 'internal_error');
+      this.#stats.spoolReplayed++;
+      await spool.ack(record.seq).catch((error: unknown) => this.#degradeSpool(error));
+      this.#checkIdle();
+    }
+  }
+
   #learnRatio(ratio: number): void {
     // Moving average: compression varies with content, one odd batch must not swing batch sizes.
     this.#encodedRatio = this.#encodedRatio * 0.8 + ratio * 0.2;
   }
 
   #checkIdle(): void {
-    if (!this.idle || this.#idleWaiters.length === 0) return;
+    if (this.#idleWaiters.length === 0 || !this.idle) return;
     const waiters = this.#idleWaiters;
     this.#idleWaiters = [];
     for (const w of waiters) w();

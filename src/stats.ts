@@ -34,6 +34,13 @@ export class SinkStats {
   authFailed = false;
   /** Why the start-up healthcheck failed, until a delivery succeeds. */
   healthcheckError: string | undefined;
+  /** Pending entries that live in the disk spool (part of `pending`). */
+  spooledEntries = 0;
+  /** Spool records delivered (or rejected) after being read back from disk. */
+  spoolReplayed = 0;
+  /** off: no SPOOL_DIR; ok; degraded: disk failed, memory-only now. */
+  spoolState: 'off' | 'ok' | 'degraded' = 'off';
+  spoolError: string | undefined;
 
   snapshot(): Record<string, unknown> {
     return {
@@ -42,6 +49,7 @@ export class SinkStats {
       rejected: Object.fromEntries(this.rejected),
       dropped: Object.fromEntries(this.dropped),
       pending: this.pending,
+      ...(this.spoolState !== 'off' ? { spooled: this.spooledEntries, spool: this.spoolState } : {}),
       retries: this.retries,
     };
   }

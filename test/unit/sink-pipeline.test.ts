@@ -154,7 +154,7 @@ describe('SinkPipeline', () => {
     expect(stats.bufferedBytes).toBeLessThanOrEqual(2000);
     expect(stats.dropped.get('buffer_full')).toBeGreaterThan(0);
     expect(accounted(stats)).toBe(100);
-    p.abandonAll('shutdown');
+    await p.abandonAll('shutdown');
     expect(stats.pending).toBe(0);
     expect(stats.bufferedBytes).toBe(0);
     expect(accounted(stats)).toBe(100);
@@ -182,7 +182,7 @@ describe('SinkPipeline', () => {
     for (let i = 0; i < 3; i++) p.accept(entry(i));
     p.flush();
     expect(await p.whenIdle(50)).toBe(false);
-    p.abandonAll('shutdown');
+    await p.abandonAll('shutdown');
     expect(await p.whenIdle(1000)).toBe(true);
     expect(stats.dropped.get('shutdown')).toBe(3);
   });

@@ -1,0 +1,138 @@
+import { describe, expect, it } from 'vitest';
+import { pino } from 'pino';
+import { SinkNetworkError, classifyFailure } from '../../src/errors.js';
+import { ThrottledLog } from '../../src/logger.js';
+import { SinkPipeline, type BatchSpool } from '../../src/sink-pipeline.js';
+import type { Batch, EncodedBatch, PipelineSettings, Sink } from '../../src/sink.js';
+import { SinkStats, total } from '../../src/stats.js';
+import type { LogEntry } from '../../src/entry.js';
+import { waitFor } from '../support/poll.js';
+
+const logger = pino({ level: 'silent' });
+
+function entry(i: number): LogEntry {
+  const line = `{"fly":{"app":{"name":"a","instance":"x"},"region":"r"},"message":"m${i}","timestamp":"2026-11-26T00:00:00Z"}`;
+  return { line, bytes: line.length, app: 'a', region: 'r', instance: 'x', timestamp: '2026-11-26T00:00:00Z', receivedAtMs: Date.now() };
+}
+
+/** An in-memory stand-in for src/spool.ts with the same contract. */
+class MemorySpool implements BatchSpool {
+  readonly records: Array<{ seq: number; partition: string; lines: readonly string[]; out: boolean; acked: boolean }> = [];
+  recoveredEntries = 0;
+  failWrites = false;
+  #seq = 0;
+  async append(partition: string, lines: readonly string[]) {
+    if (this.failWrites) throw new Error('EROFS: read-only file system');
+    this.records.push({ seq: ++this.#seq, partition, lines, out: false, acked: false });
+    return { stored: true, evictedEntries: 0 };
+  }
+  async next() {
+    const r = this.records.find((x) => !x.out && !x.acked);
+    if (r === undefined) return undefined;
+    r.out = true;
+    return { seq: r.seq, partition: r.partition, lines: r.lines };
+  }
+  async ack(seq: number) {
+    this.records.find((x) => x.seq === seq)!.acked = true;
+  }
+  release(seq: number) {
+    this.records.find((x) => x.seq === seq)!.out = false;
+  }
+  async close() {}
+  get unacked(): number {
+    return this.records.filter((r) => !r.acked).reduce((n, r) => n + r.lines.length, 0);
+  }
+}
+
+class SwitchSink implements Sink {
+  readonly name = 'sw';
+  readonly kind = 'http' as const;
+  up = false;
+  readonly delivered: string[] = [];
+  encode(batch: Batch): EncodedBatch {
+    return { body: new Uint8Array(1), entryCount: batch.entries.length };
+  }
+  async send(_e: EncodedBatch, batch: Batch, signal: AbortSignal): Promise<void> {
+    signal.throwIfAborted();
+    if (!this.up) throw new SinkNetworkError('refused');
+    for (const e of batch.entries) this.delivered.push(JSON.parse(e.line).message);
+  }
+  classify = classifyFailure;
+}
+
+const settings: PipelineSettings = { maxInFlight: 2, bufferMaxBytes: 64 * 1024, batch: { maxEntries: 10, maxBytes: 1_000_000, maxAgeMs: 10 } };
+
+function setup(spool: MemorySpool) {
+  const sink = new SwitchSink();
+  const stats = new SinkStats();
+  const p = new SinkPipeline({ sink, settings, retry: { initialBackoffMs: 5, maxBackoffMs: 20 }, stats, logger, throttled: new ThrottledLog(logger, 60_000), spool });
+  return { sink, stats, p };
+}
+
+const identity = (s: SinkStats) => s.delivered + total(s.rejected) + total(s.dropped) + s.pending;
+
+describe('SinkPipeline with a spool', () => {
+  it('moves batches that fail to the spool and delivers them in order after recovery', async () => {
+    const spool = new MemorySpool();
+    const { sink, stats, p } = setup(spool);
+    for (let i = 0; i < 50; i++) p.accept(entry(i));
+    await waitFor(() => stats.spooledEntries === 50 && stats.pending === 50, { what: 'all spooled' });
+    expect(stats.bufferedBytes).toBe(0);
+    expect(identity(stats)).toBe(50);
+    sink.up = true;
+    await waitFor(() => stats.delivered === 50, { what: 'spool drained' });
+    expect(sink.delivered).toEqual([...Array(50).keys()].map((i) => `m${i}`));
+    expect(spool.unacked).toBe(0);
+    expect(total(stats.dropped)).toBe(0);
+    await p.close();
+  });
+
+  it('sends new entries directly while the spool drains', async () => {
+    const spool = new MemorySpool();
+    const { sink, stats, p } = setup(spool);
+    for (let i = 0; i < 20; i++) p.accept(entry(i));
+    await waitFor(() => stats.spooledEntries === 20, { what: 'spooled' });
+    sink.up = true;
+    for (let i = 20; i < 30; i++) p.accept(entry(i));
+    await waitFor(() => stats.delivered === 30, { what: 'all delivered' });
+    expect(new Set(sink.delivered).size).toBe(30);
+    await p.close();
+  });
+
+  it('counts what was on disk at start as received and pending, then delivers it', async () => {
+    const spool = new MemorySpool();
+    spool.records.push({ seq: 1, partition: '', lines: [entry(1).line, entry(2).line], out: false, acked: false });
+    spool.recoveredEntries = 2;
+    const { sink, stats, p } = setup(spool);
+    expect(stats.received).toBe(2);
+    expect(stats.pending).toBe(2);
+    sink.up = true;
+    await waitFor(() => stats.delivered === 2, { what: 'recovered entries delivered' });
+    expect(identity(stats)).toBe(2);
+    await p.close();
+  });
+
+  it('spools what memory holds at the shutdown deadline instead of dropping it', async () => {
+    const spool = new MemorySpool();
+    const { stats, p } = setup(spool);
+    for (let i = 0; i < 5; i++) p.accept(entry(i));
+    await p.abandonAll('shutdown');
+    await p.close();
+    expect(total(stats.dropped)).toBe(0);
+    expect(spool.unacked).toBe(5);
+    expect(stats.pending).toBe(5);
+  });
+
+  it('degrades to memory-only when the disk fails, keeping the batch', async () => {
+    const spool = new MemorySpool();
+    spool.failWrites = true;
+    const { sink, stats, p } = setup(spool);
+    for (let i = 0; i < 10; i++) p.accept(entry(i));
+    await waitFor(() => stats.spoolState === 'degraded', { what: 'degraded' });
+    expect(stats.spoolError).toMatch(/read-only/);
+    sink.up = true;
+    await waitFor(() => stats.delivered === 10, { what: 'delivered from memory' });
+    expect(total(stats.dropped)).toBe(0);
+    await p.close();
+  });
+});
