@@ -1,0 +1,66 @@
+// File sink settings. The sink is on when DATA_DIR is set; with no sink configured at all
+// the core falls back to defaultFileSinkConfig() (./data), so logs are never shipped nowhere.
+import { resolve } from 'node:path';
+import { EnvReader } from '../../src/env.js';
+import { DEFAULT_PARTITION_TEMPLATE, PartitionTemplate } from '../../src/object-key.js';
+
+export interface FileSinkConfig {
+  /** Absolute path of the root folder. */
+  readonly dataDir: string;
+  readonly partitions: PartitionTemplate;
+  /** A partition's current file is closed for appends once it is this large (compressed bytes). */
+  readonly rotateBytes: number;
+  /** ...or once it is this old (since its first append). */
+  readonly rotateAgeMs: number;
+  /** gzip level 1..9. */
+  readonly compressionLevel: number;
+}
+
+export const DEFAULT_DATA_DIR = './data';
+
+export const FILE_DEFAULTS = {
+  rotateBytes: 64 * 1024 * 1024,
+  rotateAgeMs: 15 * 60_000,
+  compressionLevel: 6,
+} as const;
+
+export function readFileSinkConfig(env: EnvReader): FileSinkConfig | undefined {
+  const dataDir = env.raw('DATA_DIR');
+  if (dataDir === undefined) return undefined;
+  return read(env, dataDir);
+}
+
+/**
+ * The local default (./data). Pass the environment so FILE_* settings apply to the
+ * fallback too; without it every setting is the default.
+ */
+export function defaultFileSinkConfig(env: EnvReader = new EnvReader({})): FileSinkConfig {
+  return read(env, env.raw('DATA_DIR') ?? DEFAULT_DATA_DIR);
+}
+
+function read(env: EnvReader, dataDir: string): FileSinkConfig {
+  return {
+    dataDir: resolve(dataDir),
+    partitions: new PartitionTemplate(env.string('FILE_PARTITION_TEMPLATE', DEFAULT_PARTITION_TEMPLATE), 'FILE_PARTITION_TEMPLATE'),
+    rotateBytes: env.size('FILE_ROTATE_BYTES', FILE_DEFAULTS.rotateBytes, { min: 1024 }),
+    rotateAgeMs: env.duration('FILE_ROTATE_AGE', FILE_DEFAULTS.rotateAgeMs, { min: 1000 }),
+    compressionLevel: env.int('FILE_COMPRESSION_LEVEL', FILE_DEFAULTS.compressionLevel, { min: 1, max: 9 }),
+  };
+}
+
+export function describeFileSink(config: FileSinkConfig): string {
+  return `file → ${config.dataDir}/${config.partitions.template} (ndjson.gz, rotate at ${formatBytes(config.rotateBytes)} or ${formatAge(config.rotateAgeMs)})`;
+}
+
+function formatBytes(n: number): string {
+  if (n % (1024 * 1024) === 0) return `${n / (1024 * 1024)} MiB`;
+  if (n % 1024 === 0) return `${n / 1024} KiB`;
+  return `${n} bytes`;
+}
+
+function formatAge(ms: number): string {
+  if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
+  if (ms % 60_000 === 0) return `${ms / 60_000}m`;
+  if (ms % 1000 === 0) return `${ms / 1000}s`;
+  return `${ms}ms`;
+}
