@@ -13,7 +13,7 @@ export const plugin: SinkPlugin<S3Config> = {
   // Objects of several MiB compressed and at most a few minutes old: few, large PUTs are
   // what object stores (and the engines that query them) handle best.
   defaults: {
-    batch: { maxEntries: 1_000_000, maxBytes: 8 * MiB, maxAgeMs: 5 * 60_000 },
+    batch: { maxEntries: 1_000_000, maxBytes: 4 * MiB, maxAgeMs: 5 * 60_000 },
     maxInFlight: 4,
     bufferMaxBytes: 64 * MiB,
   },
