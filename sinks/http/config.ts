@@ -50,7 +50,7 @@ const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const BAD_VALUE_CHAR = /[\r\n\0]/;
 
 export function readHttpSinkConfig(env: EnvReader): HttpSinkConfig | undefined {
-  const parsedUrl = env.url('HTTP_URL', { secret: true });
+  const parsedUrl = readUrl(env);
   if (parsedUrl === undefined) {
     const stray = DEPENDENT_VARIABLES.find((name) => env.has(name));
     if (stray !== undefined) throw new ConfigError('HTTP_URL', `is required when ${stray} is set`);
@@ -75,6 +75,17 @@ export function readHttpSinkConfig(env: EnvReader): HttpSinkConfig | undefined {
     method: env.oneOf('HTTP_METHOD', ['POST', 'PUT'] as const, HTTP_DEFAULTS.method),
     timeoutMs: env.duration('HTTP_TIMEOUT', HTTP_DEFAULTS.timeoutMs, { min: 100, max: 600_000 }),
   };
+}
+
+function readUrl(env: EnvReader): URL | undefined {
+  try {
+    return env.url('HTTP_URL', { secret: true });
+  } catch (error) {
+    // The URL parser's TypeError (the ConfigError's cause) keeps the input in `input`;
+    // an error logger serialising the cause would print the secret. Drop the cause.
+    if (error instanceof ConfigError) throw new ConfigError(error.variable, error.message.slice(error.variable.length + 2));
+    throw error;
+  }
 }
 
 function readAuth(env: EnvReader, urlUser: string, urlPassword: string): HttpAuth {

@@ -1,5 +1,5 @@
 // The HTTP sink plugin: any endpoint that takes NDJSON or a JSON array by POST/PUT.
-import type { SinkPlugin } from '../../src/sink.js';
+import type { PipelineSettings, SinkContext, SinkPlugin } from '../../src/sink.js';
 import { describeHttpSink, readHttpSinkConfig, type HttpSinkConfig } from './config.js';
 import { HttpSink } from './sink.js';
 
@@ -15,8 +15,11 @@ export const plugin: SinkPlugin<HttpSinkConfig> = {
   defaults: DEFAULTS,
   readConfig: readHttpSinkConfig,
   describe: describeHttpSink,
-  // The pool matches the default in-flight limit; the core never has more requests open.
-  create: (config) => new HttpSink(config, { maxConnections: DEFAULTS.maxInFlight }),
+  // The pool matches the in-flight limit: the core never has more requests open, and a
+  // smaller pool would queue requests inside undici while their timeout runs. SinkContext
+  // does not carry the settings (yet); when it does, HTTP_MAX_IN_FLIGHT sizes the pool.
+  create: (config, context: SinkContext & { readonly settings?: PipelineSettings }) =>
+    new HttpSink(config, { maxConnections: context.settings?.maxInFlight ?? DEFAULTS.maxInFlight }),
 };
 
 export type { HttpSinkConfig } from './config.js';

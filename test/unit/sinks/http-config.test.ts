@@ -125,7 +125,9 @@ describe('HTTP sink config', () => {
       const error = configError(env);
       expect(error.variable).toBe(variable);
       expect(error.message.startsWith(`${variable}: `)).toBe(true);
-      for (const secret of [URL_SECRET, HEADER_SECRET, TOKEN_SECRET, PASSWORD_SECRET]) expect(error.message).not.toContain(secret);
+      // Nowhere in the error: message, cause, or any property an error logger would print.
+      const everything = JSON.stringify(error, Object.getOwnPropertyNames(error)) + JSON.stringify(error.cause ?? null, error.cause instanceof Error ? Object.getOwnPropertyNames(error.cause) : undefined) + String(error.stack);
+      for (const secret of [URL_SECRET, HEADER_SECRET, TOKEN_SECRET, PASSWORD_SECRET]) expect(everything).not.toContain(secret);
     });
   });
 
