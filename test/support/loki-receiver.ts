@@ -24,8 +24,8 @@
 // refusal is also recorded in violations(), so a test can assert the sink sent none.
 //
 // Auth (when `auth` is set) and tenant (when `tenant` is set) are required on pushes only,
-// as behind a typical gateway: 401 otherwise. An empty push (`{"streams":[]}`) is answered
-// 204 like any push. Success is 204 No Content, as Loki answers.
+// as behind a typical gateway: 401 otherwise. A push without streams is answered 422, as
+// Loki 3.2+ does (`emptyPushStatus: 204` for older Loki). Success is 204 No Content.
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { promisify } from 'node:util';
@@ -59,6 +59,8 @@ export interface LokiReceiverOptions {
   readonly rejectOlderThanMs?: number;
   /** Refuse streams whose values are not sorted by timestamp. Default true (a check on the sink; Loki itself accepts them). */
   readonly requireSorted?: boolean;
+  /** Answer to a push without streams: 422 as Loki 3.2+ (default), or 204 as older Loki. */
+  readonly emptyPushStatus?: 204 | 422;
   /** Keep stored entries (default true). When false only counters are kept (benchmarks). */
   readonly keepEntries?: boolean;
 }
@@ -428,6 +430,11 @@ export async function startLokiReceiver(options: LokiReceiverOptions = {}): Prom
       const headers: Record<string, string> = {};
       if (scripted.options.retryAfter !== undefined) headers['retry-after'] = String(scripted.options.retryAfter);
       answer(scripted.status, scripted.options.body ?? defaultBody(scripted.status, push), headers);
+      return;
+    }
+    if (streams.length === 0) {
+      const status = options.emptyPushStatus ?? 422;
+      answer(status, status === 422 ? 'push request contains no streams' : '');
       return;
     }
     const refusal = ingest(streams, push, scripted);

@@ -427,11 +427,26 @@ describe('Loki sink healthcheck', () => {
     return sink.healthcheck(AbortSignal.timeout(5000)).then(() => undefined, (e: unknown) => e);
   };
 
-  it('passes on /ready and an empty push, which stores nothing', async () => {
+  it('passes on /ready and an empty push, which stores nothing (Loki 3.2+ answers it 422)', async () => {
     expect(await check()).toBeUndefined();
     expect(rx.requests.map((r) => `${r.method} ${r.path}`)).toEqual(['GET /ready', 'POST /loki/api/v1/push']);
-    expect(rx.pushes[0]!.status).toBe(204);
+    expect(rx.pushes[0]!.status).toBe(422);
+    expect(rx.pushes[0]!.headers.authorization).toBeDefined();
     expect(rx.entries()).toEqual([]);
+  });
+
+  it('passes against an older Loki that answers the empty push 204', async () => {
+    await rx.close();
+    rx = await startLokiReceiver({ emptyPushStatus: 204 });
+    expect(await check({})).toBeUndefined();
+    expect(rx.pushes[0]!.status).toBe(204);
+  });
+
+  it('fails when the push path answers something else', async () => {
+    rx.failNext(500);
+    const e = (await check()) as SinkResponseError;
+    expect(e.status).toBe(500);
+    expect(e.message).toContain(`Loki test push at 127.0.0.1:${rx.port} failed (HTTP 500`);
   });
 
   it('passes behind a gateway that hides /ready (Grafana Cloud answers 404 there, 200 on /)', async () => {
