@@ -250,7 +250,8 @@ export function buildPushBody(entries: readonly LogEntry[], o: LokiEncodeOptions
 
     let ts = nanosOf(entry.timestamp, seconds);
     if (ts === undefined) {
-      ts = `${Math.max(0, Math.trunc(entry.receivedAtMs))}000000`;
+      const ms = Math.trunc(entry.receivedAtMs);
+      ts = ms > 0 ? `${ms}000000` : '0';
       badTime++;
     }
 

@@ -41,7 +41,7 @@ async function readLimited(body: Dispatcher.ResponseData['body']): Promise<strin
 export class LokiSink implements Sink {
   readonly name: string;
   readonly kind = 'loki' as const;
-  /** Gzip'd Loki JSON is about a fifth of the lines' size; the core learns the real ratio from there. */
+  /** A first guess of gzip'd push size over line bytes (Fly logs compress well); the core learns the real ratio. */
   readonly initialEncodedRatio = 0.2;
   readonly #config: LokiConfig;
   readonly #agent: Agent;
