@@ -38,7 +38,7 @@ export class Batcher {
 
   add(partition: string, entry: LogEntry): void {
     let open = this.#open.get(partition);
-    if (open !== undefined && (open.bytes + entry.bytes) * this.#encodedRatio() > this.#settings.maxBytes) {
+    if (open !== undefined && this.#wouldOverflow(open.bytes + entry.bytes)) {
       // Seal before adding, so the encoded batch stays within maxBytes.
       this.#seal(open);
       open = undefined;
@@ -50,6 +50,11 @@ export class Batcher {
     if (open.entries.length >= this.#settings.maxEntries || open.bytes * this.#encodedRatio() >= this.#settings.maxBytes) {
       this.#seal(open);
     }
+  }
+
+  #wouldOverflow(lineBytes: number): boolean {
+    const { maxBytes, maxLineBytes } = this.#settings;
+    return lineBytes * this.#encodedRatio() > maxBytes || (maxLineBytes !== undefined && lineBytes > maxLineBytes);
   }
 
   /** Seals the oldest open batch (memory pressure with many partitions). False when none is open. */

@@ -59,6 +59,11 @@ const NATS_PROTOCOLS = ['nats:', 'tls:', 'ws:', 'wss:'];
 // What a user has to set to configure a sink, for the "no sink" error.
 const SINK_SECRETS = 'HTTP_URL, LOKI_URL, AWS_BUCKET (or BUCKET_NAME), or DATA_DIR on a Fly volume';
 
+/** A server URL as it may be shown in an error: user and password masked. */
+function shownServer(server: string): string {
+  return server.replace(/\/\/[^/@]*@/, '//***@');
+}
+
 function readNatsServers(env: EnvReader, onFly: boolean): string[] {
   const raw = env.list('NATS_URL');
   if (raw.length === 0) {
@@ -72,10 +77,10 @@ function readNatsServers(env: EnvReader, onFly: boolean): string[] {
     try {
       url = new URL(withScheme);
     } catch (cause) {
-      throw new ConfigError('NATS_URL', `expected nats://host:port (comma-separated for several), got "${server}"`, { cause });
+      throw new ConfigError('NATS_URL', `expected nats://host:port (comma-separated for several), got "${shownServer(server)}"`, { cause: cause instanceof Error ? cause.message.replace(server, shownServer(server)) : undefined });
     }
     if (!NATS_PROTOCOLS.includes(url.protocol) || url.hostname === '') {
-      throw new ConfigError('NATS_URL', `expected nats://host:port, tls://host:port or ws(s)://host:port, got "${server}"`);
+      throw new ConfigError('NATS_URL', `expected nats://host:port, tls://host:port or ws(s)://host:port, got "${shownServer(server)}"`);
     }
   }
   return raw;
@@ -108,6 +113,7 @@ export function readPipelineSettings(env: EnvReader, prefix: string, defaults: P
     maxEntries: env.int(`${p}_BATCH_MAX_ENTRIES`, defaults.batch.maxEntries, { min: 1, max: 10_000_000 }),
     maxBytes: env.size(`${p}_BATCH_MAX_BYTES`, defaults.batch.maxBytes, { min: 1024 }),
     maxAgeMs: env.duration(`${p}_BATCH_MAX_AGE`, defaults.batch.maxAgeMs, { min: 10 }),
+    ...(defaults.batch.maxLineBytes !== undefined ? { maxLineBytes: defaults.batch.maxLineBytes } : {}),
   };
   const maxInFlight = env.int(`${p}_MAX_IN_FLIGHT`, defaults.maxInFlight, { min: 1, max: 256 });
   const bufferVar = env.has(`${p}_BUFFER_MAX_BYTES`) ? `${p}_BUFFER_MAX_BYTES` : 'BUFFER_MAX_BYTES';
@@ -133,7 +139,7 @@ function makeAgentInstanceId(env: EnvReader): string {
 export interface SinkCatalogue {
   readonly plugins: readonly SinkPlugin<unknown>[];
   /** The local default when nothing is configured (the file sink under ./data). */
-  readonly fallback: { readonly plugin: SinkPlugin<unknown>; readonly config: () => unknown };
+  readonly fallback: { readonly plugin: SinkPlugin<unknown>; readonly config: (env: EnvReader) => unknown };
 }
 
 export function loadConfig(rawEnv: Env, catalogue: SinkCatalogue): AgentConfig {
@@ -159,7 +165,7 @@ export function loadConfig(rawEnv: Env, catalogue: SinkCatalogue): AgentConfig {
   if (sinks.length === 0) {
     if (onFly) throw new ConfigError('no sink configured', `on Fly the local disk is ephemeral; set ${SINK_SECRETS}`);
     const { plugin, config } = catalogue.fallback;
-    const c = config();
+    const c = config(env);
     sinks.push(Object.freeze({ plugin, config: c, settings: readPipelineSettings(env, plugin.envPrefix, plugin.defaults), description: plugin.describe(c) }));
   }
 

@@ -123,7 +123,8 @@ export class EnvReader {
     try {
       url = new URL(v);
     } catch (cause) {
-      throw new ConfigError(name, `expected a URL such as ${protocols[0]}//host:port/path${shown}`, { cause });
+      // The parser's error carries the input; for a secret URL it must not travel along as the cause.
+      throw new ConfigError(name, `expected a URL such as ${protocols[0]}//host:port/path${shown}`, opts.secret ? undefined : { cause });
     }
     if (!protocols.includes(url.protocol)) {
       throw new ConfigError(name, `expected a ${protocols.join(' or ')} URL${shown}`);

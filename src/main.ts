@@ -45,6 +45,7 @@ async function main(): Promise<void> {
   const pipelines = config.sinks.map((configured) => {
     const sink = configured.plugin.create(configured.config, {
       logger: logger.child({ sink: configured.plugin.kind }),
+      settings: configured.settings,
       agentInstanceId: config.agentInstanceId,
     });
     const stats = new SinkStats();

@@ -13,6 +13,8 @@ export interface BatchSettings {
   readonly maxEntries: number;
   readonly maxBytes: number;
   readonly maxAgeMs: number;
+  /** Cap on the batch's line bytes before encoding, for sinks with a raw-size limit (Loki's ingestion burst). */
+  readonly maxLineBytes?: number;
 }
 
 /** Core settings every sink gets, read from `<PREFIX>_*` variables with the plugin's defaults. */
@@ -73,6 +75,8 @@ export interface Sink {
 
 export interface SinkContext {
   readonly logger: Logger;
+  /** The core settings this sink runs with (e.g. to size a connection pool to maxInFlight). */
+  readonly settings?: PipelineSettings;
   /** Unique per running agent (machine id + start time + random); object names use it so instances never collide. */
   readonly agentInstanceId: string;
 }

@@ -13,7 +13,7 @@ export const plugin: SinkPlugin<LokiConfig> = {
     // Loki wants frequent, modest pushes: a second of delay keeps live tailing live, and a
     // push must stay under Loki's ingestion burst (6 MB of lines by default) or it meets
     // 429 on every attempt; 1 MiB of gzip is about 5 MiB of lines.
-    batch: { maxEntries: 10_000, maxBytes: 1 * MiB, maxAgeMs: 1000 },
+    batch: { maxEntries: 10_000, maxBytes: 1 * MiB, maxAgeMs: 1000, maxLineBytes: 4 * MiB },
     maxInFlight: 4,
     bufferMaxBytes: 32 * MiB,
   },

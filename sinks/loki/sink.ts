@@ -50,10 +50,10 @@ export class LokiSink implements Sink {
   readonly #where: string;
   #closing: Promise<void> | undefined;
 
-  constructor(config: LokiConfig, _context: SinkContext, options: { name?: string; maxConnections?: number } = {}) {
+  constructor(config: LokiConfig, context: SinkContext, options: { name?: string; maxConnections?: number } = {}) {
     this.name = options.name ?? 'loki';
     this.#config = config;
-    this.#agent = createHttpAgent(options.maxConnections ?? MAX_CONNECTIONS);
+    this.#agent = createHttpAgent(options.maxConnections ?? context.settings?.maxInFlight ?? MAX_CONNECTIONS);
     const headers: Record<string, string> = { 'user-agent': USER_AGENT };
     if (config.auth?.kind === 'basic') {
       headers.authorization = `Basic ${Buffer.from(`${config.auth.username}:${config.auth.password}`).toString('base64')}`;

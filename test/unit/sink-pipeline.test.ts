@@ -19,6 +19,7 @@ type SendFn = (batch: Batch, attempt: number) => Promise<SendResult | void>;
 class FakeSink implements Sink {
   readonly name = 'fake';
   readonly kind = 'http' as const;
+  initialEncodedRatio = 1;
   readonly sent: Batch[] = [];
   attempts = 0;
   partitionKey?: (e: LogEntry) => string;
@@ -206,5 +207,16 @@ describe('SinkPipeline', () => {
     p.accept(entry(1));
     await waitFor(() => stats.pending === 0, { what: 'settled' });
     expect(stats.authFailed).toBe(true);
+  });
+});
+
+describe('Batcher line-bytes cap', () => {
+  it('seals before a batch exceeds maxLineBytes, whatever the encoded estimate', async () => {
+    const sink = new FakeSink();
+    sink.initialEncodedRatio = 0.01;
+    const { p, stats } = pipeline(sink, { maxInFlight: 2, bufferMaxBytes: 1_000_000, batch: { maxEntries: 1000, maxBytes: 1_000_000, maxAgeMs: 20, maxLineBytes: 1000 } });
+    for (let i = 0; i < 25; i++) p.accept(entry(i));
+    await waitFor(() => stats.delivered === 25, { what: 'all delivered' });
+    for (const b of sink.sent) expect(b.bytes).toBeLessThanOrEqual(1000);
   });
 });
