@@ -1,0 +1,97 @@
+// The agent as the benchmark runs it: `node [node flags] dist/src/main.js` with only the
+// environment given (plus PATH and HOME), its metrics listener on a free port, stopped with
+// SIGINT as Fly stops it. Node flags are how bench:profile adds --cpu-prof.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { waitFor } from '../test/support/poll.js';
+import { freePort } from '../test/support/ports.js';
+import { AGENT_MAIN, REPO_ROOT } from './paths.js';
+
+export interface AgentProcess {
+  readonly label: string;
+  readonly pid: number;
+  readonly metricsPort: number;
+  metrics(): Promise<string>;
+  /** Last log lines and stderr, for error messages. */
+  tail(lines?: number): string;
+  waitForReady(timeoutMs: number): Promise<void>;
+  isRunning(): boolean;
+  /** SIGINT and wait for exit (SIGKILL after `timeoutMs`); resolves with the exit code. */
+  stop(timeoutMs?: number): Promise<number | null>;
+  kill(): Promise<void>;
+}
+
+const running = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
+export async function startAgentProcess(
+  env: Readonly<Record<string, string>>,
+  options: { label: string; nodeFlags?: readonly string[]; echo?: boolean },
+): Promise<AgentProcess> {
+  if (!existsSync(AGENT_MAIN)) throw new Error(`${AGENT_MAIN} is missing: run \`npx tsc -p tsconfig.json\` first`);
+  const metricsPort = await freePort();
+  const fullEnv: Record<string, string> = {};
+  if (process.env.PATH !== undefined) fullEnv.PATH = process.env.PATH;
+  if (process.env.HOME !== undefined) fullEnv.HOME = process.env.HOME;
+  Object.assign(fullEnv, env, { METRICS_PORT: String(metricsPort) });
+  const child = spawn(process.execPath, [...(options.nodeFlags ?? []), AGENT_MAIN], { cwd: REPO_ROOT, env: fullEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  running.add(child);
+  const label = options.label;
+  const lines: string[] = [];
+  let stderr = '';
+  const exited = new Promise<number | null>((resolve) => {
+    child.once('exit', (code) => {
+      running.delete(child);
+      resolve(code);
+    });
+  });
+  createInterface({ input: child.stdout! }).on('line', (line) => {
+    lines.push(line);
+    if (lines.length > 200) lines.splice(0, 100);
+    if (options.echo) process.stderr.write(`[${label}] ${line}\n`);
+  });
+  child.stderr!.on('data', (c: Buffer) => {
+    stderr = (stderr + c.toString('utf8')).slice(-4000);
+    if (options.echo) process.stderr.write(`[${label} stderr] ${c.toString('utf8')}`);
+  });
+  const isRunning = (): boolean => child.exitCode === null && child.signalCode === null;
+  const base = `http://127.0.0.1:${metricsPort}`;
+  const tail = (n = 20): string => `--- ${label} last ${n} log lines:\n${lines.slice(-n).join('\n')}\n--- stderr:\n${stderr}`;
+  return {
+    label,
+    pid: child.pid ?? -1,
+    metricsPort,
+    async metrics() {
+      const res = await fetch(`${base}/metrics`);
+      if (!res.ok) throw new Error(`${label} /metrics answered ${res.status}`);
+      return res.text();
+    },
+    tail,
+    async waitForReady(timeoutMs) {
+      await waitFor(
+        async () => {
+          if (!isRunning()) throw new Error(`${label} exited`);
+          const res = await fetch(`${base}/health`);
+          const body = (await res.json()) as { nats?: { connected?: boolean } };
+          return body.nats?.connected === true;
+        },
+        { what: `${label} to report NATS connected`, timeoutMs, intervalMs: 50, context: () => tail() },
+      );
+    },
+    isRunning,
+    async stop(timeoutMs = 40_000) {
+      if (isRunning()) child.kill('SIGINT');
+      const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+      const code = await exited;
+      clearTimeout(timer);
+      return code;
+    },
+    async kill() {
+      if (isRunning()) child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}

@@ -1,0 +1,70 @@
+// The benchmark's own knobs (BENCH_*), read once by the orchestrator. Quick mode
+// (BENCH_QUICK=1) shrinks everything so a run takes well under a minute while developing.
+import { join } from 'node:path';
+import { REPO_ROOT } from './paths.js';
+
+export type BenchSink = 'http' | 's3' | 'loki';
+const ALL_SINKS: readonly BenchSink[] = ['http', 's3', 'loki'];
+
+export interface BenchConfig {
+  readonly quick: boolean;
+  /** Entries per full-speed run (bare reference and agent alike). */
+  readonly entries: number;
+  /** Distinct entries generated; the publisher cycles through them. */
+  readonly poolSize: number;
+  readonly fixedRate: number;
+  readonly fixedSeconds: number;
+  readonly sinks: readonly BenchSink[];
+  readonly seed: number;
+  /** Where BENCHMARKS.md goes; undefined: print only (quick mode without BENCH_OUTPUT). */
+  readonly output: string | undefined;
+  /** Extra agent variables from BENCH_AGENT_<NAME>=value (e.g. BENCH_AGENT_HTTP_COMPRESSION_LEVEL=1). */
+  readonly agentOverrides: Readonly<Record<string, string>>;
+  /**
+   * Full speed without the delivery window: the publisher is paced by NATS alone, like a real
+   * burst, and the agent drops what overflows its buffer (counted, and reported as lost).
+   */
+  readonly flood: boolean;
+  /** Passes the agent's output through to stderr. */
+  readonly echoAgent: boolean;
+}
+
+function positiveInt(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw.replace(/_/g, ''));
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name}: expected a positive integer, got "${raw}"`);
+  return n;
+}
+
+function flag(env: NodeJS.ProcessEnv, name: string): boolean {
+  const raw = env[name];
+  return raw !== undefined && raw !== '' && raw !== '0' && raw.toLowerCase() !== 'false';
+}
+
+export function readBenchConfig(env: NodeJS.ProcessEnv = process.env): BenchConfig {
+  const quick = flag(env, 'BENCH_QUICK');
+  const entries = positiveInt(env, 'BENCH_ENTRIES', quick ? 20_000 : 300_000);
+  const sinkList = (env.BENCH_SINKS ?? '').split(',').map((s) => s.trim().toLowerCase()).filter((s) => s !== '');
+  for (const s of sinkList) {
+    if (!ALL_SINKS.includes(s as BenchSink)) throw new Error(`BENCH_SINKS: unknown sink "${s}"; choose from ${ALL_SINKS.join(', ')}`);
+  }
+  const agentOverrides: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) {
+    if (k.startsWith('BENCH_AGENT_') && v !== undefined) agentOverrides[k.slice('BENCH_AGENT_'.length)] = v;
+  }
+  const output = env.BENCH_OUTPUT !== undefined && env.BENCH_OUTPUT !== '' ? env.BENCH_OUTPUT : quick ? undefined : join(REPO_ROOT, 'BENCHMARKS.md');
+  return {
+    quick,
+    entries,
+    poolSize: Math.min(entries, positiveInt(env, 'BENCH_POOL', 50_000)),
+    fixedRate: positiveInt(env, 'BENCH_FIXED_RATE', 10_000),
+    fixedSeconds: positiveInt(env, 'BENCH_FIXED_SECONDS', quick ? 5 : 60),
+    sinks: sinkList.length > 0 ? (sinkList as BenchSink[]) : ALL_SINKS,
+    seed: positiveInt(env, 'BENCH_SEED', 1),
+    output,
+    agentOverrides,
+    flood: flag(env, 'BENCH_FLOOD'),
+    echoAgent: flag(env, 'BENCH_ECHO_AGENT'),
+  };
+}

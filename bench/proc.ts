@@ -1,0 +1,82 @@
+// What the OS says about a process (Linux /proc): CPU-seconds and memory. The benchmark
+// compares CPU cost, not wall-clock, because the machine is shared and noisy; /proc counts
+// every thread of the process, so compression on libuv's pool is charged to the agent too.
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { cpus, loadavg, totalmem } from 'node:os';
+
+let ticksPerSecond: number | undefined;
+
+function clockTicks(): number {
+  if (ticksPerSecond === undefined) {
+    try {
+      ticksPerSecond = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+    } catch {
+      ticksPerSecond = 100;
+    }
+  }
+  return ticksPerSecond;
+}
+
+/** User + system CPU-seconds the process has used so far (all threads). */
+export function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // The command name (field 2) may contain spaces and parentheses: count fields after the last ')'.
+  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // rest[0] is field 3 (state); utime and stime are fields 14 and 15.
+  const utime = Number(rest[11]);
+  const stime = Number(rest[12]);
+  return (utime + stime) / clockTicks();
+}
+
+export interface MemoryStatus {
+  /** Resident set size now, bytes. */
+  readonly rss: number;
+  /** Peak resident set size (VmHWM), bytes. */
+  readonly peakRss: number;
+}
+
+export function memoryStatus(pid: number): MemoryStatus {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kib = (field: string): number => {
+    const m = new RegExp(`^${field}:\\s+(\\d+)\\s+kB`, 'm').exec(status);
+    return m ? Number(m[1]) * 1024 : 0;
+  };
+  return { rss: kib('VmRSS'), peakRss: kib('VmHWM') };
+}
+
+export interface MachineInfo {
+  readonly cpuModel: string;
+  readonly cores: number;
+  readonly memoryBytes: number;
+  readonly node: string;
+  readonly natsServer: string;
+  readonly loadAverage: readonly number[];
+  readonly commit: string;
+  readonly date: string;
+}
+
+function tryRun(command: string, args: readonly string[], cwd?: string): string {
+  try {
+    return execFileSync(command, args, { encoding: 'utf8', cwd, stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+  } catch {
+    return 'unknown';
+  }
+}
+
+export function machineInfo(natsServerBin: string, repoRoot: string): MachineInfo {
+  const list = cpus();
+  let dirty = '';
+  const status = tryRun('git', ['status', '--porcelain', '--untracked-files=no'], repoRoot);
+  if (status !== '' && status !== 'unknown') dirty = ' (with uncommitted changes)';
+  return {
+    cpuModel: list[0]?.model.trim() ?? 'unknown',
+    cores: list.length,
+    memoryBytes: totalmem(),
+    node: process.version,
+    natsServer: tryRun(natsServerBin, ['--version']),
+    loadAverage: loadavg(),
+    commit: tryRun('git', ['rev-parse', '--short', 'HEAD'], repoRoot) + dirty,
+    date: new Date().toISOString(),
+  };
+}
