@@ -1,15 +1,17 @@
 // Wiring only: config → sinks and their pipelines → router → NATS source, plus the
 // ops listener, the stall watchdog, start-up healthchecks and graceful shutdown.
 import { catalogue } from '../sinks/index.js';
-import { loadConfig, type AgentConfig } from './config.js';
+import { join } from 'node:path';
+import { loadConfig, type AgentConfig, type SpoolConfig } from './config.js';
 import { ConfigError, errorMessage } from './errors.js';
 import { healthReport, isSinkHealthy, sinkState } from './health.js';
 import { startOpsServer } from './http-server.js';
 import { createLogger, ThrottledLog, type Logger } from './logger.js';
-import { createMetrics } from './metrics.js';
+import { createMetrics, type SpoolStoreStats } from './metrics.js';
 import { NatsSource } from './nats-source.js';
 import { EntryRouter } from './router.js';
 import { SinkPipeline } from './sink-pipeline.js';
+import { Spool } from './spool.js';
 import { StallWatchdog } from './stall-watchdog.js';
 import { SinkStats, SourceStats } from './stats.js';
 
@@ -27,12 +29,27 @@ function readConfigOrExit(): AgentConfig {
   }
 }
 
+/** Opens a sink's spool; a disk that cannot be used means memory-only, loudly, not a crash. */
+async function openSpool(spoolConfig: SpoolConfig, sinkName: string, stats: SinkStats, logger: Logger): Promise<Spool | undefined> {
+  const dir = join(spoolConfig.dir, sinkName);
+  try {
+    const spool = await Spool.open({ dir, maxBytes: spoolConfig.maxBytes, onFull: spoolConfig.whenFull, fsync: spoolConfig.fsync });
+    if (spool.recoveredEntries > 0) logger.info({ sink: sinkName, dir, entries: spool.recoveredEntries }, 'spool holds entries from before the restart; delivering them');
+    return spool;
+  } catch (error) {
+    stats.spoolState = 'degraded';
+    stats.spoolError = errorMessage(error);
+    logger.error({ sink: sinkName, dir, err: stats.spoolError }, 'spool unavailable (SPOOL_DIR); running memory-only for this sink');
+    return undefined;
+  }
+}
+
 async function main(): Promise<void> {
   const config = readConfigOrExit();
   const logger = createLogger(config.logLevel);
   const throttled = new ThrottledLog(logger, config.logIntervalMs);
   const sourceStats = new SourceStats();
-  const sinkStats: Array<{ name: string; stats: SinkStats }> = [];
+  const sinkStats: Array<{ name: string; stats: SinkStats; spool?: (() => SpoolStoreStats) | undefined }> = [];
   const metrics = createMetrics({
     source: sourceStats,
     sinks: sinkStats,
@@ -42,24 +59,29 @@ async function main(): Promise<void> {
     },
   });
 
-  const pipelines = config.sinks.map((configured) => {
+  const pipelines: SinkPipeline[] = [];
+  for (const configured of config.sinks) {
     const sink = configured.plugin.create(configured.config, {
       logger: logger.child({ sink: configured.plugin.kind }),
       settings: configured.settings,
       agentInstanceId: config.agentInstanceId,
     });
     const stats = new SinkStats();
-    sinkStats.push({ name: sink.name, stats });
-    return new SinkPipeline({
-      sink,
-      settings: configured.settings,
-      retry: config.retry,
-      stats,
-      logger,
-      throttled,
-      observeRequest: metrics.observeRequest(sink.name),
-    });
-  });
+    const spool = config.spool === undefined ? undefined : await openSpool(config.spool, sink.name, stats, logger);
+    sinkStats.push({ name: sink.name, stats, spool: spool === undefined ? undefined : () => spool.stats });
+    pipelines.push(
+      new SinkPipeline({
+        sink,
+        settings: configured.settings,
+        retry: config.retry,
+        stats,
+        logger,
+        throttled,
+        observeRequest: metrics.observeRequest(sink.name),
+        ...(spool !== undefined ? { spool } : {}),
+      }),
+    );
+  }
 
   const server = await startOpsServer({
     port: config.metricsPort,

@@ -32,6 +32,8 @@ export interface BatchSpool {
   ack(seq: number): Promise<void>;
   release(seq: number): void;
   readonly recoveredEntries: number;
+  /** Running count of stored entries later found unreadable (corrupted on disk). */
+  readonly stats?: { readonly lostEntries: number };
   close(): Promise<void>;
 }
 
@@ -89,6 +91,7 @@ export class SinkPipeline {
   /** Spool writes under way; shutdown waits for them. */
   readonly #spoolWrites = new Set<Promise<void>>();
   #drainer: Promise<void> | undefined;
+  #lostSeen = 0;
   #wakeDrainer: (() => void) | undefined;
   #stopping = false;
 
@@ -518,6 +521,12 @@ export class SinkPipeline {
       } catch (error) {
         this.#throttled.error(`${this.name}:spool-read`, { sink: this.name, err: errorMessage(error) }, 'spool read failed; will try again');
         record = undefined;
+      }
+      // Records damaged on disk after they were counted: their entries are lost, say so.
+      const lost = spool.stats?.lostEntries ?? 0;
+      if (lost > this.#lostSeen) {
+        this.#spoolLoss(lost - this.#lostSeen, 'spool_corrupt');
+        this.#lostSeen = lost;
       }
       if (record === undefined) {
         await new Promise<void>((resolve) => {
