@@ -1,7 +1,7 @@
 // Issue 2, test 9: a missing or malformed variable stops the agent at start with exit code
 // 2 and exactly one line on stderr, `logferry: invalid configuration: <VARIABLE>: <what is
 // expected>`, and a secret's value never appears anywhere in the output.
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, it } from 'vitest';
 import { runAgentToExit } from '../../support/agent.js';
 import { freePort } from '../../support/ports.js';
 
@@ -93,8 +93,9 @@ beforeAll(async () => {
   baseEnv = { NATS_URL: `nats://127.0.0.1:${await freePort()}`, HTTP_URL: 'http://127.0.0.1:9/ingest', METRICS_PORT: String(await freePort()) };
 });
 
+// Each case is one short-lived process: run a few at once (vitest's maxConcurrency) to keep the file quick.
 describe('e2e: configuration errors', () => {
-  it.each(CASES)('$name → exit 2 naming $variable', async (c) => {
+  it.concurrent.for(CASES)('$name → exit 2 naming $variable', async (c, { expect }) => {
     const env: Record<string, string> = { ...baseEnv, ...c.env };
     if (c.noSink) delete env.HTTP_URL;
     for (const [k, v] of Object.entries(env)) if (v === '') delete env[k];

@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { idOf, makeFlyEntries } from '../../support/fly-entries.js';
 import { waitFor } from '../../support/poll.js';
+import { accountingBalances } from '../../support/prometheus.js';
 import { expectExactlyOnce, startHarness, stopCleanly, sum, type Harness } from './scenario.js';
 
 let h: Harness;
@@ -33,6 +34,8 @@ describe('e2e: SIGINT mid-stream', () => {
       },
       { what: 'the agent to be mid-stream with entries pending', timeoutMs: 20_000, intervalMs: 50, context: () => agent.tail(10) },
     );
+    // The accounting holds mid-flight too, not only once the sink is idle.
+    expect(accountingBalances(atSignal), JSON.stringify(atSignal)).toBe(true);
     const counters = await stopCleanly(agent, 'SIGINT');
     await publishing;
     expect(publishError).toBeUndefined();
