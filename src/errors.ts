@@ -28,16 +28,19 @@ export class SinkResponseError extends LogferryError {
   readonly bodyExcerpt: string;
   /** For partial rejections (Loki 400): how many entries of the batch were refused. */
   readonly rejectedEntries: number | undefined;
+  /** The answer's body (its first 64 KiB), for sinks that read details out of it. */
+  readonly body: string;
   constructor(
     status: number,
     bodyExcerpt: string,
-    options?: { retryAfterMs?: number | undefined; rejectedEntries?: number | undefined; cause?: unknown; message?: string },
+    options?: { retryAfterMs?: number | undefined; rejectedEntries?: number | undefined; cause?: unknown; message?: string; body?: string },
   ) {
     super('SINK_HTTP_STATUS', options?.message ?? `sink answered HTTP ${status}${bodyExcerpt ? `: ${bodyExcerpt}` : ''}`, options);
     this.status = status;
     this.retryAfterMs = options?.retryAfterMs;
     this.bodyExcerpt = bodyExcerpt;
     this.rejectedEntries = options?.rejectedEntries;
+    this.body = options?.body ?? bodyExcerpt;
   }
 }
 

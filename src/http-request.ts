@@ -79,7 +79,7 @@ export async function httpRequest(dispatcher: Dispatcher, req: HttpRequest): Pro
     throw new SinkNetworkError(`${req.method} ${hostOf(req.url)} failed: ${why}${code ? ` (${code})` : ''}`, { cause });
   }
   if (res.statusCode < 200 || res.statusCode >= 300) {
-    throw new SinkResponseError(res.statusCode, excerpt(text), { retryAfterMs: parseRetryAfter(res.headers['retry-after']) });
+    throw new SinkResponseError(res.statusCode, excerpt(text), { retryAfterMs: parseRetryAfter(res.headers['retry-after']), body: text });
   }
   return { status: res.statusCode, headers: res.headers, body: text };
 }

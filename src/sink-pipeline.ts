@@ -200,7 +200,10 @@ export class SinkPipeline {
     } catch (error) {
       const message = errorMessage(error);
       // A delivery that succeeded meanwhile proves the sink works; don't overwrite that.
-      if (this.#stats.delivered === 0) this.#stats.healthcheckError = message;
+      if (this.#stats.delivered === 0) {
+        this.#stats.healthcheckError = message;
+        if (isAuthFailure(error) || isAuthFailure((error as { cause?: unknown }).cause)) this.#stats.authFailed = true;
+      }
       return message;
     }
   }
@@ -474,7 +477,7 @@ export class SinkPipeline {
     const n = error instanceof SinkResponseError && error.rejectedEntries !== undefined ? error.rejectedEntries : d.remaining;
     if (isAuthFailure(error)) {
       this.#stats.authFailed = true;
-      this.#logger.error({ sink: this.name, err: errorMessage(error) }, 'sink refused our credentials; check the sink secrets');
+      this.#throttled.error(`${this.name}:auth`, { sink: this.name, err: errorMessage(error) }, 'sink refused our credentials; check the sink secrets');
     } else {
       this.#throttled.error(`${this.name}:rejected:${reason}`, { sink: this.name, reason, entries: n, err: errorMessage(error) }, 'sink rejected a batch permanently; not retrying');
     }

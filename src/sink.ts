@@ -77,7 +77,7 @@ export interface SinkContext {
   readonly logger: Logger;
   /** The core settings this sink runs with (e.g. to size a connection pool to maxInFlight). */
   readonly settings?: PipelineSettings;
-  /** Unique per running agent (machine id + start time + random); object names use it so instances never collide. */
+  /** Unique per running agent (machine id + a random part chosen at start); object names use it so instances never collide. */
   readonly agentInstanceId: string;
 }
 

@@ -2,16 +2,15 @@
 // follows Loki's semantics: a 400 means Loki refused some entries and may have stored the
 // rest, so it is never retried whole; the count of refused entries rides on the error.
 import { gzipSync } from 'node:zlib';
-import { request, type Agent, type Dispatcher } from 'undici';
+import type { Agent } from 'undici';
 import { classifyFailure, SinkNetworkError, SinkResponseError, errorMessage } from '../../src/errors.js';
-import { createHttpAgent, excerpt, hostOf, httpRequest, parseRetryAfter } from '../../src/http-request.js';
+import { createHttpAgent, excerpt, httpRequest } from '../../src/http-request.js';
 import type { Batch, EncodedBatch, SendResult, Sink, SinkContext } from '../../src/sink.js';
 import type { FailureAction } from '../../src/errors.js';
 import type { LokiConfig } from './config.js';
 import { encodePush, type LokiEncodeOptions } from './encode.js';
 
 const USER_AGENT = 'logferry';
-const MAX_BODY_READ = 64 * 1024;
 // An empty push: it passes Loki's authentication and tenant checks like any push, and stores nothing.
 const EMPTY_PUSH = gzipSync('{"streams":[]}');
 // Connections open on demand; the cap only has to stay above any sensible max-in-flight
@@ -23,19 +22,6 @@ export function parseIgnoredCount(body: string): number | undefined {
   let total: number | undefined;
   for (const m of body.matchAll(/total ignored: (\d+) out of \d+/g)) total = (total ?? 0) + Number(m[1]);
   return total;
-}
-
-async function readLimited(body: Dispatcher.ResponseData['body']): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body as AsyncIterable<Buffer>) {
-    // Keep draining so the connection is reused, but keep only the start.
-    if (size < MAX_BODY_READ) {
-      chunks.push(chunk);
-      size += chunk.length;
-    }
-  }
-  return Buffer.concat(chunks).subarray(0, MAX_BODY_READ).toString('utf8');
 }
 
 export class LokiSink implements Sink {
@@ -141,48 +127,43 @@ export class LokiSink implements Sink {
 
   /** One POST of a gzip push body. Throws SinkResponseError (with rejectedEntries on 400) or SinkNetworkError. */
   async #push(body: Uint8Array, entryCount: number, signal: AbortSignal): Promise<void> {
-    const timeoutMs = this.#config.timeoutMs;
-    const timeout = AbortSignal.timeout(timeoutMs);
-    let status: number;
-    let retryAfter: string | string[] | undefined;
-    let text: string;
     try {
-      const res = await request(this.#config.pushUrl, {
-        dispatcher: this.#agent,
+      await httpRequest(this.#agent, {
+        url: this.#config.pushUrl,
         method: 'POST',
         headers: { ...this.#headers, 'content-type': 'application/json', 'content-encoding': 'gzip' },
         body,
-        signal: AbortSignal.any([signal, timeout]),
-        headersTimeout: timeoutMs,
-        bodyTimeout: timeoutMs,
+        signal,
+        timeoutMs: this.#config.timeoutMs,
       });
-      status = res.statusCode;
-      retryAfter = res.headers['retry-after'];
-      text = await readLimited(res.body);
-    } catch (cause) {
-      const why = timeout.aborted && !signal.aborted ? `timed out after ${timeoutMs} ms` : errorMessage(cause);
-      const code = (cause as { code?: string } | undefined)?.code;
-      throw new SinkNetworkError(`POST ${hostOf(this.#config.pushUrl)} failed: ${why}${code ? ` (${code})` : ''}`, { cause });
+    } catch (error) {
+      throw this.#explain(error, entryCount);
     }
-    if (status >= 200 && status < 300) return;
+  }
 
-    const shown = excerpt(text);
-    const retryAfterMs = parseRetryAfter(retryAfter);
+  /** Loki's answers in its own terms: a 400 carries how many entries it refused; auth and path errors say what to check. */
+  #explain(error: unknown, entryCount: number): unknown {
+    if (!(error instanceof SinkResponseError)) return error;
+    const { status, bodyExcerpt: shown } = error;
     if (status === 400) {
       // Loki stored what it could and names what it refused; without a count, the whole batch is refused.
-      const ignored = parseIgnoredCount(text);
+      const ignored = parseIgnoredCount(error.body);
       const rejected = ignored === undefined ? entryCount : Math.min(ignored, entryCount);
-      throw new SinkResponseError(status, shown, {
+      return new SinkResponseError(status, shown, {
         rejectedEntries: rejected,
         message: `Loki rejected ${rejected} of ${entryCount} entries (HTTP 400): ${shown}`,
+        body: error.body,
       });
     }
-    let message: string | undefined;
     if (status === 401 || status === 403) {
-      message = `Loki at ${this.#where} refused the credentials (HTTP ${status}${shown ? `: ${shown}` : ''}); check LOKI_USERNAME/LOKI_PASSWORD, LOKI_TOKEN or LOKI_TENANT`;
-    } else if (status === 404) {
-      message = `Loki push endpoint ${this.#where} not found (HTTP 404${shown ? `: ${shown}` : ''}); check LOKI_URL`;
+      return new SinkResponseError(status, shown, {
+        message: `Loki at ${this.#where} refused the credentials (HTTP ${status}${shown ? `: ${shown}` : ''}); check LOKI_USERNAME/LOKI_PASSWORD, LOKI_TOKEN or LOKI_TENANT`,
+        body: error.body,
+      });
     }
-    throw new SinkResponseError(status, shown, { retryAfterMs, message });
+    if (status === 404) {
+      return new SinkResponseError(status, shown, { message: `Loki push endpoint ${this.#where} not found (HTTP 404${shown ? `: ${shown}` : ''}); check LOKI_URL`, body: error.body });
+    }
+    return error;
   }
 }

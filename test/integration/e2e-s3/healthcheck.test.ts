@@ -30,6 +30,7 @@ interface Case {
   readonly says: readonly RegExp[];
   /** How uploads are then refused. */
   readonly rejectReason: string;
+  /** The sink's state from the start-up check on (credentials refused: auth_failed; missing bucket: unhealthy). */
   readonly stateAfterUpload: 'auth_failed' | 'unhealthy';
   /** Values that must never appear in the agent's output. */
   readonly secrets: readonly string[];
@@ -82,7 +83,7 @@ describe('e2e s3: wrong credentials and a missing bucket', () => {
       expect(health.status, JSON.stringify(health.body)).toBe(503);
       expect(health.body.status).toBe('failing');
       expect(health.body.nats.connected).toBe(true);
-      expect(health.body.sinks.s3.state).toBe('unhealthy');
+      expect(health.body.sinks.s3.state).toBe(c.stateAfterUpload);
       expect(health.body.sinks.s3.healthcheckError).toBe(line.err);
       expect(await agent.metric('logferry_sink_up', { sink: 's3' })).toBe(0);
 
