@@ -4,6 +4,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
+import { getHeapStatistics } from 'node:v8';
 
 let ticksPerSecond: number | undefined;
 
@@ -52,6 +53,8 @@ export interface MachineInfo {
   readonly node: string;
   readonly natsServer: string;
   readonly loadAverage: readonly number[];
+  /** V8's heap limit for a process started without flags on this machine (V8 sizes it from the memory it sees). */
+  readonly v8HeapLimitBytes: number;
   readonly commit: string;
   readonly date: string;
 }
@@ -76,6 +79,7 @@ export function machineInfo(natsServerBin: string, repoRoot: string): MachineInf
     node: process.version,
     natsServer: tryRun(natsServerBin, ['--version']),
     loadAverage: loadavg(),
+    v8HeapLimitBytes: getHeapStatistics().heap_size_limit,
     commit: tryRun('git', ['rev-parse', '--short', 'HEAD'], repoRoot) + dirty,
     date: new Date().toISOString(),
   };

@@ -94,14 +94,14 @@ export function renderTables(report: Report): string {
   const lines: string[] = [];
   lines.push(`### Full speed: ${fmt(config.entries)} entries, every one verified at the receiver`);
   lines.push('');
-  lines.push('| sink | entries/s end to end | MiB/s | agent CPU-s | agent entries/CPU-s | bare entries/CPU-s | agent ÷ bare | peak RSS | delivery lag | wire bytes ÷ raw |');
-  lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  lines.push('| sink | entries/s end to end | MiB/s | agent CPU-s | agent entries/CPU-s | bare entries/CPU-s | agent ÷ bare | peak RSS | bare peak RSS | delivery lag | wire bytes ÷ raw |');
+  lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const r of results) {
     const f = r.full;
     const b = r.bare;
     const q = ratio(r);
     lines.push(
-      `| ${r.sink} | ${f ? fmt(f.published / (f.elapsedMs / 1000)) : '—'} | ${f ? fmt(f.publishedBytes / MiB / (f.elapsedMs / 1000), 1) : '—'} | ${f ? fmt(f.cpuSeconds, 2) : '—'} | ${f ? fmt(perCpuSecond(f.published, f.cpuSeconds)) : '—'} | ${b ? fmt(perCpuSecond(b.entries, b.cpuSeconds)) : '—'} | ${q === undefined ? '—' : `${fmt(q, 2)}×`} | ${mib(f?.peakRssBytes)} | ${ms(f?.lagMs)} | ${f && f.decodedBytes > 0 ? fmt(f.compressedBytes / f.decodedBytes, 3) : '—'} |`,
+      `| ${r.sink} | ${f ? fmt(f.published / (f.elapsedMs / 1000)) : '—'} | ${f ? fmt(f.publishedBytes / MiB / (f.elapsedMs / 1000), 1) : '—'} | ${f ? fmt(f.cpuSeconds, 2) : '—'} | ${f ? fmt(perCpuSecond(f.published, f.cpuSeconds)) : '—'} | ${b ? fmt(perCpuSecond(b.entries, b.cpuSeconds)) : '—'} | ${q === undefined ? '—' : `${fmt(q, 2)}×`} | ${mib(f?.peakRssBytes)} | ${mib(b?.peakRssBytes)} | ${ms(f?.lagMs)} | ${f && f.decodedBytes > 0 ? fmt(f.compressedBytes / f.decodedBytes, 3) : '—'} |`,
     );
   }
   lines.push('');
@@ -155,7 +155,7 @@ export function renderMarkdown(report: Report): string {
   out.push('|---|---|');
   out.push(`| CPU | ${machine.cpuModel}, ${machine.cores} cores (shared; load average at start ${machine.loadAverage.map((l) => fmt(l, 2)).join(' / ')}) |`);
   out.push(`| memory | ${fmt(machine.memoryBytes / 1024 ** 3, 1)} GiB |`);
-  out.push(`| Node.js | ${machine.node} |`);
+  out.push(`| Node.js | ${machine.node} (V8 heap limit ${fmt(machine.v8HeapLimitBytes / MiB)} MiB here: V8 sizes its heap from the machine's memory, so RSS on a 256 MB VM will differ) |`);
   out.push(`| nats-server | ${machine.natsServer} |`);
   out.push(`| run time | ${fmt(report.durationSeconds)} s |`);
   out.push('');

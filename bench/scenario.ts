@@ -63,6 +63,10 @@ export interface Accounting {
   readonly slowConsumer: number;
   /** nats-server's slow-consumer count went up during the run. */
   readonly serverSlowConsumers: number;
+  /** V8 heap and off-heap memory at the end of the run (prom-client's default metrics), bytes. */
+  readonly heapUsed: number;
+  readonly heapTotal: number;
+  readonly external: number;
 }
 
 export interface FullResult {
@@ -261,6 +265,9 @@ async function readAccounting(agent: AgentProcess, sink: BenchSink, expectedDeli
         pending: metricValue(m, 'logferry_sink_entries_pending', { sink }),
         slowConsumer: metricValue(m, 'logferry_nats_slow_consumer_total'),
         serverSlowConsumers: (await serverSlowConsumers(nats)) - slowBefore,
+        heapUsed: optionalMetric(m, 'logferry_nodejs_heap_size_used_bytes'),
+        heapTotal: optionalMetric(m, 'logferry_nodejs_heap_size_total_bytes'),
+        external: optionalMetric(m, 'logferry_nodejs_external_memory_bytes'),
       };
     }
     await new Promise((r) => setTimeout(r, 100));
@@ -268,8 +275,21 @@ async function readAccounting(agent: AgentProcess, sink: BenchSink, expectedDeli
   }
 }
 
+function optionalMetric(m: ReturnType<typeof parseMetrics>, name: string): number {
+  try {
+    return metricValue(m, name);
+  } catch {
+    return Number.NaN;
+  }
+}
+
+const mib = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(0)} MiB`;
+
 function accountingText(a: Accounting): string {
-  return `nats received ${a.natsReceived}, delivered ${a.delivered}, rejected ${a.rejected}, dropped ${a.dropped}, pending ${a.pending}, slow consumer ${a.slowConsumer} (server ${a.serverSlowConsumers})`;
+  return (
+    `nats received ${a.natsReceived}, delivered ${a.delivered}, rejected ${a.rejected}, dropped ${a.dropped}, pending ${a.pending}, ` +
+    `slow consumer ${a.slowConsumer} (server ${a.serverSlowConsumers}); heap ${mib(a.heapUsed)} used of ${mib(a.heapTotal)}, external ${mib(a.external)}`
+  );
 }
 
 async function stopAgent(agent: AgentProcess): Promise<number | null> {
@@ -358,7 +378,12 @@ export async function runFixed(setup: SinkSetup, context: BenchContext): Promise
     const half = done.startedAt + (done.finishedAt - done.startedAt) / 2;
     const steady = samples.filter((s) => s.at >= half && s.at <= done.finishedAt);
     const accounting = await readAccounting(agent, setup.sink, done.published, slowBefore, nats);
-    context.log(`[${setup.sink}] published ${done.published}, received ${d.entries}; agent: ${accountingText(accounting)}`);
+    const trace = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1].map((f) => {
+      const at = done.startedAt + f * (done.finishedAt - done.startedAt);
+      const sample = samples.filter((x) => x.at <= at).at(-1);
+      return sample === undefined ? '?' : (sample.rss / 1024 / 1024).toFixed(0);
+    });
+    context.log(`[${setup.sink}] published ${done.published}, received ${d.entries}; agent: ${accountingText(accounting)}; RSS MiB at each tenth of the run: ${trace.join(' ')}`);
     const exitCode = await stopAgent(agent);
     return {
       published: done.published,
