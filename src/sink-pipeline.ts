@@ -148,7 +148,9 @@ export class SinkPipeline {
   /** Nothing in memory, and the spool is empty or cannot be drained now (the sink is failing). */
   get idle(): boolean {
     const s = this.#stats;
-    const memoryIdle = s.pending - s.spooledEntries === 0 && this.#inFlight.size === 0 && this.#queue.length === 0 && this.#spoolWrites.size === 0;
+    let memoryDeliveries = 0;
+    for (const d of this.#inFlight) if (!d.fromSpool) memoryDeliveries++;
+    const memoryIdle = s.pending - s.spooledEntries === 0 && memoryDeliveries === 0 && this.#queue.length === 0 && this.#spoolWrites.size === 0;
     return memoryIdle && (s.spooledEntries === 0 || s.failingSince !== undefined || this.#spool === undefined);
   }
 
