@@ -1,7 +1,8 @@
 // A Fly log entry as it moves through logferry, and the parsing that makes one from a
 // NATS message. Parsing never throws: a payload that is not a Fly JSON object becomes an
 // entry that keeps the raw text, flagged under `logferry.malformed`.
-import { LRUCache } from 'lru-cache';
+import { isUtf8 } from 'node:buffer';
+import { FIELD_APP_INSTANCE, FIELD_APP_NAME, FIELD_REGION, FIELD_TIMESTAMP, scanFlyJson, type ScanResult } from './fly-json-scan.js';
 
 export interface LogEntry {
   /** The entry as one line of JSON (no raw newline): Fly's original bytes whenever they were a valid JSON object. */
@@ -41,13 +42,16 @@ interface SubjectParts {
 }
 
 const EMPTY_PARTS: SubjectParts = { app: '', region: '', instance: '' };
-// Subjects repeat (one per app instance), so splitting each once is enough.
-const subjectCache = new LRUCache<string, SubjectParts>({ max: 20_000 });
+// Subjects repeat (one per app instance), so splitting each once is enough. A plain Map,
+// emptied when it grows past the cap, is cheaper per lookup than an LRU and just as bounded.
+const SUBJECT_CACHE_MAX = 50_000;
+const subjectCache = new Map<string, SubjectParts>();
 
 /** `logs.<app>.<region>.<instance>` → its parts; anything else gives empty strings where a part is missing. */
 export function parseSubject(subject: string): SubjectParts {
   const cached = subjectCache.get(subject);
   if (cached !== undefined) return cached;
+  if (subjectCache.size >= SUBJECT_CACHE_MAX) subjectCache.clear();
   const tokens = subject.split('.');
   const parts: SubjectParts =
     tokens[0] === 'logs'
@@ -57,9 +61,11 @@ export function parseSubject(subject: string): SubjectParts {
   return parts;
 }
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
 const utf8Lossy = new TextDecoder('utf-8');
 const encoder = new TextEncoder();
+// Scratch space for the scanner: the intake is synchronous, one message at a time.
+const spans = new Int32Array(8);
+const scan: ScanResult = { valid: false, multiline: false };
 
 function str(v: unknown): string | undefined {
   return typeof v === 'string' && v !== '' ? v : undefined;
@@ -72,13 +78,45 @@ function str(v: unknown): string | undefined {
 export function parseFlyMessage(subject: string, data: Uint8Array, receivedAtMs: number): ParseResult {
   if (data.length === 0) return { kind: 'dropped', reason: 'empty_payload' };
   const fromSubject = parseSubject(subject);
-  let text: string;
-  try {
-    text = utf8.decode(data);
-  } catch {
-    const lossy = utf8Lossy.decode(data);
-    return wrapMalformed(lossy, fromSubject, receivedAtMs, 'invalid_utf8', Buffer.from(data.buffer, data.byteOffset, data.length).toString('base64'));
+  const bytes = Buffer.from(data.buffer, data.byteOffset, data.length);
+  if (!isUtf8(bytes)) {
+    return wrapMalformed(utf8Lossy.decode(bytes), fromSubject, receivedAtMs, 'invalid_utf8', bytes.toString('base64'));
   }
+  // Common case: a valid one-line JSON object with the routing fields as plain strings.
+  // The line is Fly's text as is; no object tree is built.
+  scanFlyJson(bytes, spans, scan);
+  if (scan.valid && !scan.multiline && present(FIELD_TIMESTAMP) && present(FIELD_APP_NAME) && present(FIELD_REGION) && present(FIELD_APP_INSTANCE)) {
+    return {
+      kind: 'entry',
+      entry: {
+        line: bytes.toString('utf8'),
+        bytes: bytes.length,
+        app: field(bytes, FIELD_APP_NAME, fromSubject.app),
+        region: field(bytes, FIELD_REGION, fromSubject.region),
+        instance: field(bytes, FIELD_APP_INSTANCE, fromSubject.instance),
+        timestamp: field(bytes, FIELD_TIMESTAMP, ''),
+        receivedAtMs,
+      },
+    };
+  }
+  return parseSlowly(bytes, fromSubject, receivedAtMs);
+}
+
+/** The scanned field is a plain, non-empty string. */
+function present(which: number): boolean {
+  const start = spans[which * 2]!;
+  return start >= 0 && spans[which * 2 + 1]! > start;
+}
+
+/** A routing field's string from the scanned bytes; the subject's equal string is reused so long-lived entries share it. */
+function field(bytes: Buffer, which: number, same: string): string {
+  const value = bytes.toString('utf8', spans[which * 2], spans[which * 2 + 1]);
+  return value === same ? same : value;
+}
+
+/** Everything else: JSON.parse, fill what is missing, re-serialise when needed, or wrap what is not a Fly object. */
+function parseSlowly(bytes: Buffer, fromSubject: SubjectParts, receivedAtMs: number): ParseResult {
+  const text = bytes.toString('utf8');
   let body: unknown;
   try {
     body = JSON.parse(text);
@@ -88,7 +126,7 @@ export function parseFlyMessage(subject: string, data: Uint8Array, receivedAtMs:
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
     return wrapMalformed(text, fromSubject, receivedAtMs, 'not_an_object');
   }
-  return { kind: 'entry', entry: entryFromBody(body as FlyLogBody, text, data.length, fromSubject, receivedAtMs) };
+  return { kind: 'entry', entry: entryFromBody(body as FlyLogBody, text, bytes.length, fromSubject, receivedAtMs) };
 }
 
 function entryFromBody(body: FlyLogBody, text: string, bytes: number, fromSubject: SubjectParts, receivedAtMs: number): LogEntry {

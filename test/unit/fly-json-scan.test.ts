@@ -1,0 +1,104 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { FIELD_APP_INSTANCE, FIELD_APP_NAME, FIELD_REGION, FIELD_TIMESTAMP, NOT_PLAIN, ABSENT, scanFlyJson, type ScanResult } from '../../src/fly-json-scan.js';
+import { makeFlyEntries, prng } from '../support/fly-entries.js';
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+const samples = readFileSync(new URL('../fixtures/fly-log-samples.ndjson', import.meta.url), 'utf8').split('\n').filter((l) => l !== '');
+
+function scan(text: string | Uint8Array): { result: ScanResult; spans: Int32Array; bytes: Uint8Array } {
+  const bytes = typeof text === 'string' ? enc.encode(text) : text;
+  const spans = new Int32Array(8);
+  const result: ScanResult = { valid: false, multiline: false };
+  scanFlyJson(bytes, spans, result);
+  return { result, spans, bytes };
+}
+
+function fieldOf(s: ReturnType<typeof scan>, which: number): string | number {
+  const start = s.spans[which * 2]!;
+  if (start < 0) return start;
+  return dec.decode(s.bytes.subarray(start, s.spans[which * 2 + 1]));
+}
+
+/** What JSON.parse says: a JSON object, or not. */
+function parsesAsObject(text: string): boolean {
+  try {
+    const v: unknown = JSON.parse(text);
+    return v !== null && typeof v === 'object' && !Array.isArray(v);
+  } catch {
+    return false;
+  }
+}
+
+describe('scanFlyJson', () => {
+  it('finds the routing fields of every sample and of generated entries', () => {
+    const lines = [...samples, ...makeFlyEntries(500, { seed: 7 }).map((e) => e.payload)];
+    for (const line of lines) {
+      const body = JSON.parse(line);
+      const s = scan(line);
+      expect(s.result).toEqual({ valid: true, multiline: false });
+      expect(fieldOf(s, FIELD_TIMESTAMP)).toBe(body.timestamp);
+      expect(fieldOf(s, FIELD_APP_NAME)).toBe(body.fly.app.name);
+      expect(fieldOf(s, FIELD_APP_INSTANCE)).toBe(body.fly.app.instance);
+      expect(fieldOf(s, FIELD_REGION)).toBe(body.fly.region);
+    }
+  });
+
+  it('takes fields only from their place in the tree', () => {
+    const s = scan('{"message":"{\\"timestamp\\":\\"x\\"}","x":{"fly":{"region":"no"}},"fly":{"app":{"name":"a","meta":{"name":"no"}},"region":"r"},"timestamp":"t"}');
+    expect(s.result.valid).toBe(true);
+    expect(fieldOf(s, FIELD_APP_NAME)).toBe('a');
+    expect(fieldOf(s, FIELD_REGION)).toBe('r');
+    expect(fieldOf(s, FIELD_TIMESTAMP)).toBe('t');
+    expect(fieldOf(s, FIELD_APP_INSTANCE)).toBe(ABSENT);
+  });
+
+  it('marks fields that are not plain strings', () => {
+    const s = scan('{"timestamp":1,"fly":{"app":{"name":"a\\"b","instance":null},"region":["r"]}}');
+    expect(s.result.valid).toBe(true);
+    for (const f of [FIELD_TIMESTAMP, FIELD_APP_NAME, FIELD_APP_INSTANCE, FIELD_REGION]) expect(fieldOf(s, f)).toBe(NOT_PLAIN);
+  });
+
+  it('notices pretty-printed JSON', () => {
+    expect(scan('{\n "a": 1\n}').result).toEqual({ valid: true, multiline: true });
+    expect(scan('{"a": "x\\ny"}').result).toEqual({ valid: true, multiline: false });
+  });
+
+  it('accepts exactly what JSON.parse accepts as an object', () => {
+    const cases = [
+      '{}', '{"a":[]}', '{"a":[1,2.5,-3e10,0,1E+2,-0.0]}', '{"a":{"b":{"c":[{"d":null}]}}}', ' {"a" : true , "b":false} ',
+      '{"u":"\\u00e9\\ud83d\\ude80"}', '{"e":"\\/\\b\\f\\n\\r\\t\\\\"}',
+      '', '{', '}', '{"a"}', '{"a":}', '{"a":1,}', '{,}', '{"a":1}}', '{"a":1} x', '[1]', '"s"', '1', 'null',
+      '{"a":01}', '{"a":1.}', '{"a":.5}', '{"a":-}', '{"a":1e}', '{"a":tru}', '{"a":nul}', '{"a":"\\x"}', '{"a":"\\u12g4"}',
+      '{"a":"tab\there"}', '{"a" 1}', "{'a':1}", '{"a":[1,]}', '{"a":[,1]}', '{"a":[1 2]}', '{"a":1 "b":2}', '{"a":{"b":1]}',
+      '{"a":[}', '{"a":"unterminated}', '{} {}', '{"a":NaN}', '{"a":Infinity}', '{"a":+1}',
+    ];
+    for (const text of cases) expect(scan(text).result.valid, text).toBe(parsesAsObject(text));
+  });
+
+  it('agrees with JSON.parse on thousands of mutated Fly entries', () => {
+    const random = prng(42);
+    const seeds = makeFlyEntries(200, { seed: 9 }).map((e) => enc.encode(e.payload));
+    const interesting = enc.encode('{}[]",:\\0123456789-+.eEtrufalsn \n');
+    let invalid = 0;
+    for (let i = 0; i < 20_000; i++) {
+      const bytes = Uint8Array.from(seeds[i % seeds.length]!);
+      const edits = 1 + Math.floor(random() * 3);
+      for (let e = 0; e < edits; e++) bytes[Math.floor(random() * bytes.length)] = interesting[Math.floor(random() * interesting.length)]!;
+      const text = dec.decode(bytes);
+      const expected = parsesAsObject(text);
+      if (!expected) invalid++;
+      expect(scan(bytes).result.valid, text).toBe(expected);
+    }
+    // The mutations must actually produce both kinds, or this test proves little.
+    expect(invalid).toBeGreaterThan(2000);
+    expect(invalid).toBeLessThan(19_000);
+  });
+
+  it('hands very deep nesting to the slow path instead of overflowing', () => {
+    const deep = `{"a":${'['.repeat(500)}${']'.repeat(500)}}`;
+    expect(parsesAsObject(deep)).toBe(true);
+    expect(scan(deep).result.valid).toBe(false);
+  });
+});
