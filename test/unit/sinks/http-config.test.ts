@@ -36,7 +36,7 @@ describe('HTTP sink config', () => {
       headers: {},
       format: 'ndjson',
       compression: 'none',
-      compressionLevel: 6,
+      compressionLevel: 3,
       method: 'POST',
       timeoutMs: 30_000,
     });
