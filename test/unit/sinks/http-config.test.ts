@@ -133,7 +133,7 @@ describe('HTTP sink config', () => {
 
   test('describe shows host and path only', () => {
     const line = describeHttpSink(read({ HTTP_URL: `https://u:${URL_SECRET}@logs.example.com:8443/v1/ingest?api_key=${URL_SECRET}`, HTTP_COMPRESSION: 'gzip' })!);
-    expect(line).toBe('http → https://logs.example.com:8443/v1/ingest (ndjson, gzip level 6, basic auth)');
+    expect(line).toBe('http → https://logs.example.com:8443/v1/ingest (ndjson, gzip level 3, basic auth)');
     expect(describeHttpSink(read({ ...BASE, HTTP_TOKEN: 'secret-token', HTTP_HEADERS: 'X-A=1,X-B=2', HTTP_METHOD: 'PUT', HTTP_FORMAT: 'json' })!)).toBe(
       'http → https://logs.example.com:8443/v1/ingest (json, uncompressed, bearer auth, 2 extra headers, PUT)',
     );
