@@ -3,6 +3,7 @@
 import type { EnvReader } from '../../src/env.js';
 import { ConfigError } from '../../src/errors.js';
 import { DEFAULT_PARTITION_TEMPLATE, PartitionTemplate } from '../../src/object-key.js';
+import { DEFAULT_S3_COMPRESSION_LEVEL } from './encode.js';
 import { makeCredentials, type S3Credentials } from './signing.js';
 
 export type SseMode = 'AES256' | 'aws:kms';
@@ -21,6 +22,8 @@ export interface S3Config {
   readonly storageClass: string | undefined;
   readonly sse: SseMode | undefined;
   readonly sseKmsKeyId: string | undefined;
+  /** gzip level of the objects, 1–9. */
+  readonly compressionLevel: number;
 }
 
 export const DEFAULT_REGION = 'us-east-1';
@@ -82,5 +85,6 @@ export function readS3Config(env: EnvReader): S3Config | undefined {
     storageClass,
     sse,
     sseKmsKeyId,
+    compressionLevel: env.int('S3_COMPRESSION_LEVEL', DEFAULT_S3_COMPRESSION_LEVEL, { min: 1, max: 9 }),
   };
 }

@@ -11,6 +11,7 @@ import { S3Address } from './address.js';
 import type { S3Config } from './config.js';
 import { gzipNdjson, sha256Hex } from './encode.js';
 import { S3ResponseError, classifyS3Failure, toS3Error } from './errors.js';
+import { PartitionCache } from './partition-cache.js';
 import { EMPTY_PAYLOAD_SHA256, signS3Request } from './signing.js';
 
 // Stored as the bytes of a .ndjson.gz file, not as "NDJSON with Content-Encoding: gzip":
@@ -45,6 +46,7 @@ export class S3Sink implements Sink {
   readonly #config: S3Config;
   readonly #address: S3Address;
   readonly #template: PartitionTemplate;
+  readonly #partitions: PartitionCache;
   readonly #agentInstanceId: string;
   readonly #logger: Logger;
   readonly #agent: Agent;
@@ -58,6 +60,7 @@ export class S3Sink implements Sink {
     this.#config = config;
     this.#address = new S3Address(config);
     this.#template = config.partitionTemplate;
+    this.#partitions = new PartitionCache(config.partitionTemplate);
     this.#agentInstanceId = context.agentInstanceId;
     this.#logger = context.logger;
     this.#agent = createHttpAgent(MAX_CONNECTIONS);
@@ -73,8 +76,9 @@ export class S3Sink implements Sink {
     return this.#address;
   }
 
+  /** Called by the core per entry: a cached folder, not a template render. */
   partitionKey(entry: LogEntry): string {
-    return this.#template.render(entry);
+    return this.#partitions.folder(entry);
   }
 
   /**
@@ -85,7 +89,7 @@ export class S3Sink implements Sink {
   async encode(batch: Batch): Promise<EncodedBatch> {
     // Taken before compressing, so sequence numbers follow the order batches were handed over.
     const seq = ++this.#seq;
-    const body = await gzipNdjson(batch.entries);
+    const body = await gzipNdjson(batch.entries, this.#config.compressionLevel);
     const sha256 = await sha256Hex(body);
     const first = batch.entries[0];
     const firstMs = first === undefined ? Date.now() : entryTimeMs(first);

@@ -1,0 +1,158 @@
+// The S3 sink's fast paths: the chunked gzip encoder (chunk boundaries, oversized lines,
+// entries whose `bytes` is wrong, levels) and the partition cache (same folders as
+// rendering the template, whatever the order of apps, hours and timestamp forms).
+import { gunzipSync } from 'node:zlib';
+import { describe, expect, test } from 'vitest';
+import { entryFromLine, type LogEntry } from '../../../src/entry.js';
+import { EnvReader, type Env } from '../../../src/env.js';
+import { ConfigError } from '../../../src/errors.js';
+import { createLogger } from '../../../src/logger.js';
+import { PartitionTemplate } from '../../../src/object-key.js';
+import { DEFAULT_S3_COMPRESSION_LEVEL, gzipNdjson } from '../../../sinks/s3/encode.js';
+import { plugin } from '../../../sinks/s3/index.js';
+import { PartitionCache } from '../../../sinks/s3/partition-cache.js';
+import { prng } from '../../support/fly-entries.js';
+
+const MiB = 1024 * 1024;
+const env: Env = { AWS_BUCKET: 'logs', AWS_ACCESS_KEY_ID: 'k', AWS_SECRET_ACCESS_KEY: 's', S3_ENDPOINT: 'http://127.0.0.1:1' };
+
+function entry(app: string, timestamp: string, message: string, region = 'ams', instance = 'e2865'): LogEntry {
+  const line = JSON.stringify({ fly: { app: { instance, name: app }, region }, log: { level: 'info' }, message, timestamp });
+  return entryFromLine(line, Date.parse('2026-11-26T21:00:00Z'));
+}
+
+function ndjson(entries: readonly LogEntry[]): string {
+  let text = '';
+  for (const e of entries) text += `${e.line}\n`;
+  return text;
+}
+
+describe('S3 gzip encoder', () => {
+  test('many chunks (waits for zlib, reuses chunk buffers): every line whole and in order', async () => {
+    const entries: LogEntry[] = [];
+    // ~6 MiB of varied lines, with multi-byte characters straddling chunk ends.
+    for (let i = 0; i < 12_000; i++) entries.push(entry(`app${i % 7}`, '2026-11-26T20:34:37.000000000Z', `${i} ünïcødé 🚀 ${'x'.repeat(i % 900)}`));
+    const body = await gzipNdjson(entries);
+    expect(gunzipSync(body).toString('utf8')).toBe(ndjson(entries));
+  });
+
+  test('a line longer than a chunk, between short ones', async () => {
+    const entries = [entry('web', '2026-11-26T20:34:37Z', 'before'), entry('web', '2026-11-26T20:34:37Z', 'é'.repeat(MiB)), entry('web', '2026-11-26T20:34:38Z', 'after')];
+    expect(entries[1]!.bytes).toBeGreaterThan(2 * MiB);
+    const body = await gzipNdjson(entries);
+    expect(gunzipSync(body).toString('utf8')).toBe(ndjson(entries));
+  });
+
+  test('an entry whose `bytes` is wrong still comes out whole', async () => {
+    const filler = entry('web', '2026-11-26T20:34:37Z', 'y'.repeat(MiB - 300));
+    const real = entry('web', '2026-11-26T20:34:37Z', '日本語のログ行 ✅ '.repeat(40));
+    // Understated at a chunk's end (would be cut), overstated, and understated mid-chunk.
+    const entries = [filler, { ...real, bytes: 100 }, { ...real, bytes: real.bytes + 50 }, { ...real, bytes: 10 }, real];
+    const body = await gzipNdjson(entries);
+    expect(gunzipSync(body).toString('utf8')).toBe(ndjson(entries));
+  });
+
+  test('an empty batch is an empty gzip file', async () => {
+    const body = await gzipNdjson([]);
+    expect(gunzipSync(body).length).toBe(0);
+  });
+
+  test('the level changes the bytes, not the content; the same input gives the same bytes', async () => {
+    const rand = prng(3);
+    const entries: LogEntry[] = [];
+    for (let i = 0; i < 3000; i++) entries.push(entry('web', '2026-11-26T20:34:37Z', `req ${i} took ${Math.floor(rand() * 1000)} ms on /api/v1/items/${Math.floor(rand() * 50)}`));
+    const fast = await gzipNdjson(entries, 1);
+    const best = await gzipNdjson(entries, 9);
+    expect(gunzipSync(fast).toString('utf8')).toBe(ndjson(entries));
+    expect(gunzipSync(best).toString('utf8')).toBe(ndjson(entries));
+    expect(best.length).toBeLessThan(fast.length);
+    expect((await gzipNdjson(entries, 1)).equals(fast)).toBe(true);
+    expect((await gzipNdjson(entries)).equals(await gzipNdjson(entries, DEFAULT_S3_COMPRESSION_LEVEL))).toBe(true);
+  });
+});
+
+describe('S3_COMPRESSION_LEVEL', () => {
+  test('defaults to 3 and takes 1–9; the sink compresses at that level', async () => {
+    expect(DEFAULT_S3_COMPRESSION_LEVEL).toBe(3);
+    expect(plugin.readConfig(new EnvReader(env))!.compressionLevel).toBe(3);
+    const logger = createLogger('silent');
+    const entries: LogEntry[] = [];
+    for (let i = 0; i < 2000; i++) entries.push(entry('web', '2026-11-26T20:34:37Z', `line ${i} ${'abc'.repeat(i % 30)}`));
+    const batch = { id: 1, partition: 'app=web/dt=2026-11-26/hour=20', entries, bytes: 0 };
+    const bodies: Buffer[] = [];
+    for (const level of ['1', '9']) {
+      const config = plugin.readConfig(new EnvReader({ ...env, S3_COMPRESSION_LEVEL: level }))!;
+      expect(config.compressionLevel).toBe(Number(level));
+      const sink = plugin.create(config, { logger, agentInstanceId: 'a' });
+      const body = Buffer.from((await sink.encode(batch)).body);
+      expect(body.equals(await gzipNdjson(entries, Number(level)))).toBe(true);
+      bodies.push(body);
+      await sink.close?.();
+    }
+    expect(bodies[0]!.equals(bodies[1]!)).toBe(false);
+  });
+
+  test.each(['0', '10', 'fast', '3.5'])('%s is refused, naming the variable', (value) => {
+    const read = (): unknown => plugin.readConfig(new EnvReader({ ...env, S3_COMPRESSION_LEVEL: value }));
+    expect(read).toThrow(ConfigError);
+    expect(read).toThrow(/S3_COMPRESSION_LEVEL/);
+  });
+});
+
+describe('S3 partition cache', () => {
+  const TEMPLATES = [
+    'app={app}/dt={date}/hour={hour}',
+    '{app}/{year}/{month}/{day}',
+    '{app}',
+    'fixed',
+    '',
+    'region={region}/app={app}/dt={date}',
+    '{instance}/{hour}',
+  ];
+  const APPS = ['shop-api', 'Weird App!', '', 'edge-cache', '..'];
+  const STAMPS = [
+    '2026-11-26T20:34:37.253123456Z',
+    '2026-11-26T20:59:59.999999999Z',
+    '2026-11-26T21:00:00Z',
+    '2026-11-27T00:00:00.000Z',
+    '2026-11-26T23:30:00+02:00', // not UTC: same prefix as a UTC 23h, another hour
+    '2026-11-26T23:30:00.5Z',
+    '2026-11-26T20:34:37.253z',
+    'not a time',
+    '',
+  ];
+
+  test.each(TEMPLATES)('template %j: the same folder as rendering, in any order', (template) => {
+    const t = new PartitionTemplate(template, 'S3_PARTITION_TEMPLATE');
+    const cache = new PartitionCache(t);
+    const rand = prng(template.length + 1);
+    for (let i = 0; i < 2000; i++) {
+      const e = entry(APPS[Math.floor(rand() * APPS.length)]!, STAMPS[Math.floor(rand() * STAMPS.length)]!, 'm', rand() < 0.5 ? 'ams' : 'syd', rand() < 0.5 ? 'e1' : 'e2');
+      // entryFromLine fills a missing timestamp; keep the odd ones as they are.
+      const odd = { ...e, timestamp: STAMPS[i % STAMPS.length]! };
+      expect(cache.folder(e)).toBe(t.render(e));
+      expect(cache.folder(odd)).toBe(t.render(odd));
+    }
+  });
+
+  test('more apps than it keeps: still right', () => {
+    const t = new PartitionTemplate('app={app}/dt={date}/hour={hour}', 'S3_PARTITION_TEMPLATE');
+    const cache = new PartitionCache(t);
+    for (let round = 0; round < 2; round++) {
+      for (let i = 0; i < 12_000; i++) {
+        const e = entry(`app-${i}`, round === 0 ? '2026-11-26T20:00:00Z' : '2026-11-26T21:00:00Z', 'm');
+        expect(cache.folder(e)).toBe(`app=app-${i}/dt=2026-11-26/hour=${round === 0 ? '20' : '21'}`);
+      }
+    }
+  });
+
+  test('the sink partitions through it', () => {
+    const config = plugin.readConfig(new EnvReader(env))!;
+    const sink = plugin.create(config, { logger: createLogger('silent'), agentInstanceId: 'a' });
+    const a = entry('shop-api', '2026-11-26T20:34:37.253123456Z', 'a');
+    const b = entry('shop-api', '2026-11-26T21:00:00.000000001Z', 'b');
+    expect(sink.partitionKey!(a)).toBe('app=shop-api/dt=2026-11-26/hour=20');
+    expect(sink.partitionKey!(b)).toBe('app=shop-api/dt=2026-11-26/hour=21');
+    expect(sink.partitionKey!(a)).toBe('app=shop-api/dt=2026-11-26/hour=20');
+  });
+});
