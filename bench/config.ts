@@ -1,5 +1,6 @@
 // The benchmark's own knobs (BENCH_*), read once by the orchestrator. Quick mode
 // (BENCH_QUICK=1) shrinks everything so a run takes well under a minute while developing.
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT } from './paths.js';
 
@@ -53,6 +54,8 @@ export function readBenchConfig(env: NodeJS.ProcessEnv = process.env): BenchConf
   for (const [k, v] of Object.entries(env)) {
     if (k.startsWith('BENCH_AGENT_') && v !== undefined) agentOverrides[k.slice('BENCH_AGENT_'.length)] = v;
   }
+  // The agent runs with the production Node flags unless told otherwise.
+  agentOverrides.NODE_OPTIONS ??= dockerNodeOptions();
   const output = env.BENCH_OUTPUT !== undefined && env.BENCH_OUTPUT !== '' ? env.BENCH_OUTPUT : quick ? undefined : join(REPO_ROOT, 'BENCHMARKS.md');
   return {
     quick,
@@ -67,4 +70,11 @@ export function readBenchConfig(env: NodeJS.ProcessEnv = process.env): BenchConf
     flood: flag(env, 'BENCH_FLOOD'),
     echoAgent: flag(env, 'BENCH_ECHO_AGENT'),
   };
+}
+
+/** NODE_OPTIONS from the Dockerfile's runtime stage: the flags production runs the agent with. */
+export function dockerNodeOptions(): string {
+  const dockerfile = readFileSync(join(REPO_ROOT, 'Dockerfile'), 'utf8');
+  const m = /^ENV NODE_OPTIONS="([^"]*)"/m.exec(dockerfile);
+  return m?.[1] ?? '';
 }

@@ -157,6 +157,7 @@ export function renderMarkdown(report: Report): string {
   out.push(`| CPU | ${machine.cpuModel}, ${machine.cores} cores (shared; load average at start ${machine.loadAverage.map((l) => fmt(l, 2)).join(' / ')}) |`);
   out.push(`| memory | ${fmt(machine.memoryBytes / 1024 ** 3, 1)} GiB |`);
   out.push(`| Node.js | ${machine.node} (V8 heap limit ${fmt(machine.v8HeapLimitBytes / MiB)} MiB here: V8 sizes its heap from the machine's memory, so RSS on a 256 MB VM will differ) |`);
+  out.push(`| agent Node flags | \`NODE_OPTIONS=${config.agentOverrides.NODE_OPTIONS ?? ''}\` (from the Dockerfile, as on Fly) |`);
   out.push(`| nats-server | ${machine.natsServer} |`);
   out.push(`| run time | ${fmt(report.durationSeconds)} s |`);
   out.push('');
