@@ -5,7 +5,7 @@
 // /proc/<pid>/status throughout, printed, and bounded). Also SPOOL_WHEN_FULL=drop_newest:
 // the oldest are kept and the newest counted as spool_full.
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Agent } from '../../support/agent.js';
 import { idOf, makeFlyEntries, type FlyEntry } from '../../support/fly-entries.js';
 import { waitFor } from '../../support/poll.js';
@@ -15,6 +15,7 @@ import {
   MiB,
   deliveryReport,
   describeReport,
+  diskEntries,
   indexById,
   readSegments,
   sampleRss,
@@ -33,17 +34,27 @@ let h: SpoolHarness;
 beforeAll(async () => {
   h = await startSpoolHarness();
 });
+afterEach(async () => {
+  await h?.killAgents();
+});
 afterAll(async () => {
   await h?.close();
 });
 
-/** Waits until nothing is left in memory: every entry is dropped or in the spool. */
-async function waitSpooledOrDropped(agent: Agent, n: number): Promise<SpoolGauges> {
+/**
+ * Waits until nothing is left in memory: every entry is dropped or in the spool, and no
+ * batch is still waiting for its append (the spool's verdict, stored or refused, is in).
+ * drop_oldest refuses nothing, so every batch handed over is a record written; drop_newest
+ * evicts nothing, so the pipeline's spooled entries are exactly those on disk.
+ */
+async function waitSpooledOrDropped(agent: Agent, n: number, dir: string, policy: 'drop_oldest' | 'drop_newest'): Promise<SpoolGauges> {
   return waitFor(
     async () => {
       const g = await spoolGauges(agent);
       const a = g.accounting;
-      return a.received === n && a.pending === g.spoolEntries && a.pending + a.dropped === n && g;
+      if (a.received !== n || a.pending !== g.spoolEntries || a.pending + a.dropped !== n) return undefined;
+      const appended = policy === 'drop_oldest' ? g.written === g.spooledBatches : diskEntries(await readSegments(dir)) === g.spoolEntries;
+      return appended && g;
     },
     { what: `${agent.label}: all ${n} entries spooled or dropped`, timeoutMs: 30_000, intervalMs: 100, context: async () => `${JSON.stringify(await spoolGauges(agent))}\n${agent.tail(10)}` },
   );
@@ -86,7 +97,7 @@ describe('e2e spool: SPOOL_MAX_BYTES reached', () => {
     const entries = makeFlyEntries(N, { seed: 5007, idPrefix: 'old-' });
     await h.publish(entries, { ratePerSec: 5000 });
     await waitForNatsReceived(agent, N);
-    const full = await waitSpooledOrDropped(agent, N);
+    const full = await waitSpooledOrDropped(agent, N, h.httpSpoolDir, 'drop_oldest');
     const onDisk = await readSegments(h.httpSpoolDir);
     const diskBytes = onDisk.reduce((n, s) => n + s.size, 0);
     console.log(
@@ -118,18 +129,16 @@ describe('e2e spool: SPOOL_MAX_BYTES reached', () => {
     expect(report.unexpected).toEqual([]);
     expect(report.distinct).toBe(a.delivered);
 
-    // What arrived is the newest: a contiguous run up to the last entry published, plus at
-    // most the one old record the drainer was retrying when its segment was evicted.
+    // What arrived is the newest. Not exactly: "oldest" is in append order, and memory batches
+    // make their one attempt concurrently, so one failing late is appended after newer ones;
+    // and the record the drainer was retrying when its segment was evicted is still sent.
     const got = arrivedIndices(entries, 'old-');
-    expect(got.at(-1)).toBe(N - 1);
-    let start = got.length - 1;
-    while (start > 0 && got[start - 1] === got[start]! - 1) start--;
-    const newestRun = got.length - start;
-    const older = got.slice(0, start);
-    console.log(`drop_oldest: ${got.length} arrived: the newest ${newestRun} (from #${got[start]}) and ${older.length} older (${older.length > 0 ? `#${older[0]}..#${older.at(-1)}` : 'none'})`);
-    expect(older.length).toBeLessThanOrEqual(BATCH);
-    if (older.length > 0) expect(older.at(-1)! - older[0]!, 'the older ones are one batch').toBeLessThan(BATCH);
-    expect(newestRun).toBeGreaterThan(1000);
+    const k = got.length;
+    const outOfPlace = got.filter((i) => i < N - k - BATCH);
+    console.log(`drop_oldest: ${k} arrived, ${outOfPlace.length} of them older than the newest ${k + BATCH} published (${outOfPlace.length > 0 ? `#${outOfPlace[0]}..#${outOfPlace.at(-1)}` : 'none'})`);
+    const arrived = new Set(got);
+    expect(entries.slice(-1000).filter((_, i) => !arrived.has(N - 1000 + i)), 'the newest 1000 all arrive').toEqual([]);
+    expect(outOfPlace.length).toBeLessThanOrEqual(k / 4);
 
     expect(peakMiB, 'agent RSS stays bounded while 10 MB pass through a 2 MiB spool').toBeLessThan(200);
     await stopCleanly(agent);
@@ -142,7 +151,7 @@ describe('e2e spool: SPOOL_MAX_BYTES reached', () => {
     const entries = makeFlyEntries(N, { seed: 5008, idPrefix: 'new-' });
     await h.publish(entries, { ratePerSec: 5000 });
     await waitForNatsReceived(agent, N);
-    const full = await waitSpooledOrDropped(agent, N);
+    const full = await waitSpooledOrDropped(agent, N, join(dir, 'http'), 'drop_newest');
     const diskBytes = (await readSegments(join(dir, 'http'))).reduce((n, s) => n + s.size, 0);
     console.log(`drop_newest: ${full.spoolEntries} entries / ${(full.spoolBytes / KiB).toFixed(0)} KiB kept, ${full.droppedSpoolFull} dropped (spool_full), ${(diskBytes / KiB).toFixed(0)} KiB on disk`);
     expect(full.droppedSpoolFull).toBeGreaterThan(N / 2);
@@ -160,15 +169,14 @@ describe('e2e spool: SPOOL_MAX_BYTES reached', () => {
     expect(report.duplicateCopies).toBe(0);
     expect(report.distinct).toBe(a.delivered);
 
-    // What arrived is the oldest: a contiguous run from the first entry published (a later,
-    // smaller batch may still have fitted into the last gap).
+    // What arrived is the oldest (in append order, see above; and a later, smaller batch may
+    // still fit into the room a refused one left).
     const got = arrivedIndices(entries, 'new-');
-    expect(got[0]).toBe(0);
-    let end = 0;
-    while (end + 1 < got.length && got[end + 1] === got[end]! + 1) end++;
-    const oldestRun = end + 1;
-    console.log(`drop_newest: ${got.length} arrived: the oldest ${oldestRun} (to #${got[end]}) and ${got.length - oldestRun} later`);
-    expect(oldestRun).toBeGreaterThan(got.length * 0.9);
+    const k = got.length;
+    const outOfPlace = got.filter((i) => i >= k + BATCH);
+    console.log(`drop_newest: ${k} arrived, ${outOfPlace.length} of them newer than the oldest ${k + BATCH} published`);
+    expect(got[0]).toBeLessThan(BATCH);
+    expect(outOfPlace.length).toBeLessThanOrEqual(k / 4);
     await stopCleanly(agent);
   });
 });

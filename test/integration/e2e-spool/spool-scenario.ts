@@ -44,6 +44,8 @@ export interface SpoolHarness {
   /** Starts an agent and waits until it is ready and subscribed (with every other running agent). */
   startAgent(extra?: Readonly<Record<string, string>>, options?: AgentOptions): Promise<Agent>;
   publish(messages: readonly PublishMessage[], options?: PublishOptions): Promise<void>;
+  /** SIGKILLs every agent still running (so a failed test cannot feed the next one's receiver). */
+  killAgents(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -106,6 +108,9 @@ export async function startSpoolHarness(): Promise<SpoolHarness> {
       return agent;
     },
     publish: (messages, options) => publishAll(publisher, messages, options),
+    async killAgents() {
+      await Promise.all(agents.map((a) => a.kill()));
+    },
     async close() {
       await Promise.all(agents.map((a) => a.kill()));
       await publisher.close().catch(() => undefined);
@@ -188,7 +193,7 @@ export interface DiskSegment {
 }
 
 /**
- * Reads every `<seq>.seg` in `dir` (oldest first) and lists its intact records, skipping
+ * Reads every `<seq>.seg` in `dir` (oldest first; a file deleted meanwhile is left out) and lists its intact records, skipping
  * damage the way the format allows (resynchronising on the next intact header). Acks are
  * not applied: the tests that read segments run with the sink down, so nothing is acked.
  */
@@ -197,7 +202,14 @@ export async function readSegments(dir: string): Promise<DiskSegment[]> {
   const out: DiskSegment[] = [];
   for (const name of names) {
     const path = join(dir, name);
-    const buf = await readFile(path);
+    let buf: Buffer;
+    try {
+      buf = await readFile(path);
+    } catch (error) {
+      // Deleted since readdir (drained, or evicted by drop_oldest).
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      throw error;
+    }
     const records: DiskRecord[] = [];
     let damagedBytes = 0;
     let offset = 0;
@@ -306,6 +318,8 @@ export interface SpoolGauges {
   readonly corrupt: number;
   readonly up: number;
   readonly droppedSpoolFull: number;
+  /** Batches the pipeline handed to the spool (written, refused, or still waiting for their append). */
+  readonly spooledBatches: number;
 }
 
 /** The sink's accounting and spool metrics from one scrape. */
@@ -322,6 +336,7 @@ export async function spoolGauges(agent: Agent, sink = 'http'): Promise<SpoolGau
     corrupt: metricValue(m, 'logferry_spool_records_corrupt_total', l),
     up: metricValue(m, 'logferry_spool_up', l),
     droppedSpoolFull: metricValue(m, 'logferry_sink_entries_dropped_total', { sink, reason: 'spool_full' }),
+    spooledBatches: metricValue(m, 'logferry_sink_batches_total', { sink, outcome: 'spooled' }),
   };
 }
 
