@@ -60,6 +60,8 @@ export async function gzipNdjson(entries: readonly LogEntry[], level = DEFAULT_S
   let offset = 0;
 
   const write = async (data: Buffer, reusable: Buffer | undefined): Promise<void> => {
+    // A stream that failed between two waits would never emit 'drain'.
+    if (gz.errored !== null) throw gz.errored;
     if (reusable !== undefined) queued.push(reusable);
     if (gz.write(data)) return;
     await once(gz, 'drain');
