@@ -88,8 +88,9 @@ export class SinkPipeline {
   #makingRoom = false;
   #idleWaiters: Array<() => void> = [];
   #spool: BatchSpool | undefined;
-  /** Spool writes under way; shutdown waits for them. */
+  /** Spool writes under way; shutdown waits for them. Their batches stay in memory (and in the buffer) until written. */
   readonly #spoolWrites = new Set<Promise<void>>();
+  #spoolWriteBytes = 0;
   #drainer: Promise<void> | undefined;
   #lostSeen = 0;
   #wakeDrainer: (() => void) | undefined;
@@ -268,6 +269,9 @@ export class SinkPipeline {
           this.#evictDelivery(waiting, 'buffer_full');
           continue;
         }
+        // Memory held by batches waiting for their spool append frees itself when the disk catches
+        // up; sealing open batches now would only make tiny records. Refuse the entry instead.
+        if (this.#spoolWriteBytes > 0) return false;
         if (!this.#batcher.sealOldest()) return false;
       }
       return true;
@@ -312,6 +316,9 @@ export class SinkPipeline {
     const n = batch.entries.length;
     const stats = this.#stats;
     stats.spooledEntries += n;
+    // Until the append is done the batch is still in memory: it keeps counting against the buffer.
+    stats.bufferedBytes += batch.bytes;
+    this.#spoolWriteBytes += batch.bytes;
     const lines = batch.entries.map((e) => e.line);
     const write = spool
       .append(batch.partition, lines)
@@ -331,6 +338,8 @@ export class SinkPipeline {
         },
       )
       .finally(() => {
+        stats.bufferedBytes -= batch.bytes;
+        this.#spoolWriteBytes -= batch.bytes;
         this.#spoolWrites.delete(write);
         this.#checkIdle();
       });
