@@ -64,7 +64,10 @@ describe('e2e spool: appends slower than the inflow', () => {
     console.log(
       `append backlog: ${received.received} received at ${RATE}/s; batches waiting for their append peaked at ${maxBacklogRecords} (~${(maxBacklogBytes / KiB).toFixed(0)} KiB, memory buffer ${BUFFER / KiB} KiB); peak RSS ${peakRss.toFixed(0)} MiB; backlog over time: ${trace.join(' ')}`,
     );
-    await expectBalanced(agent);
+    const balanced = await expectBalanced(agent);
+    const bufferFull = await agent.metric('logferry_sink_entries_dropped_total', { sink: 'http', reason: 'buffer_full' });
+    console.log(`append backlog: ${balanced.pending} entries spooled, ${balanced.dropped} dropped (${bufferFull} buffer_full) while the disk could not keep up`);
+    expect(balanced.dropped, 'drops are buffer_full, counted').toBe(bufferFull);
 
     // Whatever the disk's speed: what waits in memory is bounded by the buffer (a batch over at most).
     expect(maxBacklogBytes, 'bytes of batches waiting for their spool append').toBeLessThanOrEqual(2 * BUFFER);
