@@ -78,38 +78,65 @@ export function normaliseLevel(level: string): string {
 }
 
 /**
- * Nanoseconds as a string. Fly's own form (`2026-11-26T20:34:37.000412877Z`) takes a fast
- * path: the whole-second part repeats within a batch, so it is converted once per batch
- * (`seconds` caches it) and the fraction is appended as digits, exact to the nanosecond.
+ * Per batch: whole seconds of Fly-form timestamps as nanosecond prefixes, by their
+ * `YYYY-MM-DDTHH:MM:SS` text ('' for text that is not one exact second), plus the last one
+ * looked up: entries arrive in time order, so most lookups are a startsWith.
  */
-export function nanosOf(timestamp: string, seconds: Map<string, string>): string | undefined {
-  const n = timestamp.length;
-  if (n >= 21 && n <= 30 && timestamp.charCodeAt(19) === 46 /* . */ && timestamp.charCodeAt(n - 1) === 90 /* Z */) {
-    let digits = true;
+export class SecondsCache {
+  readonly #byText = new Map<string, string>();
+  #lastText = '\u0000';
+  #lastSecs = '';
+
+  /**
+   * The whole seconds of a timestamp in Fly's own form (`2026-11-26T20:34:37.000412877Z`:
+   * UTC, 1 to 9 fraction digits) as a nanosecond prefix; '' for any other form. For two
+   * timestamps with a prefix and the same length, text order is time order (the seconds
+   * text is checked to be the canonical one, so no `24:00` or `02-31` rolls over).
+   */
+  secondsOf(timestamp: string): string {
+    const n = timestamp.length;
+    if (n < 21 || n > 30 || timestamp.charCodeAt(19) !== 46 /* . */ || timestamp.charCodeAt(n - 1) !== 90 /* Z */) return '';
     for (let i = 20; i < n - 1; i++) {
       const c = timestamp.charCodeAt(i);
-      if (c < 48 || c > 57) {
-        digits = false;
-        break;
-      }
+      if (c < 48 || c > 57) return '';
     }
-    if (digits) {
-      const prefix = timestamp.slice(0, 19);
-      let secs = seconds.get(prefix);
-      if (secs === undefined) {
-        const whole = timestampNanos(`${prefix}Z`);
-        // Before 1970-01-01T00:00:01 the digits cannot simply be appended; leave those to the slow path.
-        secs = whole !== undefined && whole.length > 9 && whole.charCodeAt(0) !== 45 ? whole.slice(0, -9) : '';
-        seconds.set(prefix, secs);
-      }
-      if (secs !== '') {
-        const fraction = timestamp.slice(20, n - 1);
-        return secs + (fraction.length === 9 ? fraction : fraction.padEnd(9, '0'));
-      }
+    if (timestamp.startsWith(this.#lastText)) return this.#lastSecs;
+    const text = timestamp.slice(0, 19);
+    let secs = this.#byText.get(text);
+    if (secs === undefined) {
+      const whole = timestampNanos(`${text}Z`);
+      // Before 1970-01-01T00:00:01 the digits cannot simply be appended; leave those to the slow path.
+      const ok = whole !== undefined && whole.length > 9 && whole.charCodeAt(0) !== 45 && new Date(Number(whole.slice(0, -6))).toISOString().startsWith(text);
+      secs = ok ? whole.slice(0, -9) : '';
+      this.#byText.set(text, secs);
     }
+    this.#lastText = text;
+    this.#lastSecs = secs;
+    return secs;
   }
+}
+
+/** The 9 nanosecond digits of a Fly-form timestamp (fewer digits are padded with zeros). */
+function fraction9(timestamp: string): string {
+  const fraction = timestamp.slice(20, timestamp.length - 1);
+  return fraction.length === 9 ? fraction : fraction.padEnd(9, '0');
+}
+
+/**
+ * Nanoseconds as a string. Fly's own form takes a fast path: the whole-second part repeats
+ * within a batch, so it is converted once per batch (`seconds` caches it) and the fraction
+ * is appended as digits, exact to the nanosecond.
+ */
+export function nanosOf(timestamp: string, seconds: SecondsCache): string | undefined {
+  const secs = seconds.secondsOf(timestamp);
+  if (secs !== '') return secs + fraction9(timestamp);
   const ns = timestampNanos(timestamp);
   return ns === undefined || ns.charCodeAt(0) === 45 /* - */ ? undefined : ns;
+}
+
+/** A stream value's timestamp as nanoseconds (see Stream.ts and Stream.secs). */
+function nanosText(ts: string, secs: string): string {
+  return secs === '' ? ts : secs + fraction9(ts);
 }
 
 /** Orders decimal strings without sign or leading zeros numerically. */
@@ -127,7 +154,13 @@ interface Stream {
   readonly labelsJson: string;
   readonly sanitised: boolean;
   readonly limited: boolean;
+  /**
+   * Per value: the timestamp in Fly's form when `secs` has its whole seconds (the common
+   * case: nothing is built per entry), else the nanoseconds already worked out.
+   */
   readonly ts: string[];
+  /** Per value: SecondsCache's prefix for `ts`, or '' when `ts` is nanoseconds. */
+  readonly secs: string[];
   /** Per value: the entry's index in the batch. */
   readonly index: number[];
   /** Per value, for the `message` line format only: the line. */
@@ -169,7 +202,7 @@ function makeStream(values: readonly string[], o: LokiEncodeOptions, withMeta: b
   const limited = pairs.length > MAX_LABELS;
   const kept = limited ? pairs.slice(0, MAX_LABELS) : pairs;
   const labelsJson = `{${kept.map(([n, v]) => `${JSON.stringify(n)}:${JSON.stringify(v)}`).join(',')}}`;
-  return { labelsJson, sanitised, limited, ts: [], index: [], lines: [], meta: withMeta ? [] : undefined, sorted: true };
+  return { labelsJson, sanitised, limited, ts: [], secs: [], index: [], lines: [], meta: withMeta ? [] : undefined, sorted: true };
 }
 
 /**
@@ -429,17 +462,30 @@ export function scanLineFields(line: string): { host: string; provider: string; 
   return { host: scanned.host, provider: scanned.provider, level: scannedLevel(line), message: scannedMessage(line) };
 }
 
+// Push bodies are megabytes: a few buffers are kept for reuse rather than allocated per
+// batch (each fresh one is external memory V8 counts towards its next full GC).
+const SPARE_BUFFERS = 2;
+const SPARE_MAX_BYTES = 16 * 1024 * 1024;
+const spares: Buffer[] = [];
+
+/** Hands a body's buffer back for reuse once nothing reads it any more (gzip is done). */
+function releasePushBuffer(body: Buffer): void {
+  // Out's buffers are whole ArrayBuffers of their own (allocUnsafeSlow), never slices of Node's pool.
+  if (body.byteOffset === 0 && body.buffer.byteLength <= SPARE_MAX_BYTES && spares.length < SPARE_BUFFERS) spares.push(Buffer.from(body.buffer));
+}
+
 /** A growing output buffer; bodies are written straight into it, never built as one string first. */
 class Out {
   buf: Buffer;
   pos = 0;
   constructor(size: number) {
-    this.buf = Buffer.allocUnsafe(Math.max(size, 256));
+    const spare = spares.pop();
+    this.buf = spare !== undefined && spare.length >= size ? spare : Buffer.allocUnsafeSlow(Math.max(size, 256));
   }
   /** Room for `n` more bytes. */
   ensure(n: number): void {
     if (this.pos + n <= this.buf.length) return;
-    const bigger = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + n));
+    const bigger = Buffer.allocUnsafeSlow(Math.max(this.buf.length * 2, this.pos + n));
     this.buf.copy(bigger, 0, 0, this.pos);
     this.buf = bigger;
   }
@@ -473,7 +519,7 @@ export function buildPush(entries: readonly LogEntry[], o: LokiEncodeOptions): P
   const messageLines = o.lineFormat === 'message';
   const byKey = new Map<string, Stream>();
   const byLabels = new Map<string, Stream>();
-  const seconds = new Map<string, string>();
+  const seconds = new SecondsCache();
   const values: string[] = new Array<string>(o.labels.length).fill('');
   // JSON lines cut to fit, by entry index (rare).
   let cutLines: Map<number, string> | undefined;
@@ -512,11 +558,17 @@ export function buildPush(entries: readonly LogEntry[], o: LokiEncodeOptions): P
     if (stream.sanitised) sanitised++;
     if (stream.limited) limited++;
 
-    let ts = nanosOf(entry.timestamp, seconds);
-    if (ts === undefined) {
-      const ms = Math.trunc(entry.receivedAtMs);
-      ts = ms > 0 ? `${ms}000000` : '0';
-      badTime++;
+    const secs = seconds.secondsOf(entry.timestamp);
+    let ts = entry.timestamp;
+    if (secs === '') {
+      const ns = nanosOf(ts, seconds);
+      if (ns === undefined) {
+        const ms = Math.trunc(entry.receivedAtMs);
+        ts = ms > 0 ? `${ms}000000` : '0';
+        badTime++;
+      } else {
+        ts = ns;
+      }
     }
 
     if (messageLines) {
@@ -539,8 +591,19 @@ export function buildPush(entries: readonly LogEntry[], o: LokiEncodeOptions): P
       truncated++;
     }
 
-    if (stream.sorted && stream.ts.length > 0 && compareNanos(stream.ts[stream.ts.length - 1]!, ts) > 0) stream.sorted = false;
+    const last = stream.ts.length - 1;
+    if (stream.sorted && last >= 0) {
+      const prevTs = stream.ts[last]!;
+      const prevSecs = stream.secs[last]!;
+      // Two Fly-form timestamps of one length compare as text; anything else as nanoseconds.
+      const later =
+        secs !== '' && prevSecs !== '' && prevTs.length === ts.length
+          ? prevTs > ts
+          : compareNanos(nanosText(prevTs, prevSecs), nanosText(ts, secs)) > 0;
+      if (later) stream.sorted = false;
+    }
     stream.ts.push(ts);
+    stream.secs.push(secs);
     stream.index.push(e);
     if (stream.meta !== undefined) {
       let meta = '';
@@ -561,21 +624,34 @@ export function buildPush(entries: readonly LogEntry[], o: LokiEncodeOptions): P
     out.text(s.labelsJson);
     out.text(',"values":[');
     first = false;
-    const order = s.sorted ? undefined : Array.from(s.ts.keys()).sort((a, b) => compareNanos(s.ts[a]!, s.ts[b]!));
+    let order: number[] | undefined;
+    if (!s.sorted) {
+      const nanos = s.ts.map((t, i) => nanosText(t, s.secs[i]!));
+      order = Array.from(nanos.keys()).sort((a, b) => compareNanos(nanos[a]!, nanos[b]!));
+    }
     for (let k = 0; k < s.ts.length; k++) {
       const i = order === undefined ? k : order[k]!;
       const ts = s.ts[i]!;
+      const secs = s.secs[i]!;
       const e = s.index[i]!;
       const line = messageLines ? s.lines[i]! : (cutLines?.get(e) ?? entries[e]!.line);
       const json = JSON.stringify(line);
       const meta = s.meta?.[i] ?? '';
-      out.ensure(8 + ts.length + json.length * 3 + meta.length * 3);
+      out.ensure(8 + secs.length + 9 + ts.length + json.length * 3 + meta.length * 3);
       const buf = out.buf;
       let pos = out.pos;
       if (k > 0) buf[pos++] = 44; /* , */
       buf[pos++] = 91; /* [ */
       buf[pos++] = 34; /* " */
-      pos += buf.write(ts, pos, 'latin1');
+      if (secs === '') {
+        pos += buf.write(ts, pos, 'latin1');
+      } else {
+        // Whole seconds, then the fraction's digits copied from the timestamp, zero-padded to 9.
+        pos += buf.write(secs, pos, 'latin1');
+        const end = ts.length - 1;
+        for (let j = 20; j < end; j++) buf[pos++] = ts.charCodeAt(j);
+        for (let j = end - 20; j < 9; j++) buf[pos++] = 48; /* 0 */
+      }
       buf[pos++] = 34;
       buf[pos++] = 44;
       pos += buf.write(json, pos, 'utf8');
@@ -609,11 +685,18 @@ export function buildPushBody(entries: readonly LogEntry[], o: LokiEncodeOptions
  * ~3 % larger (measured on the benchmark's mix); compression is most of the sink's CPU.
  */
 export const GZIP_LEVEL = 1;
+const GZIP_CHUNK_BYTES = 256 * 1024;
 
 /** The gzip-compressed push body (compressed on the libuv pool, off the event loop). */
 export async function encodePush(entries: readonly LogEntry[], o: LokiEncodeOptions): Promise<EncodedBatch> {
   const push = buildPush(entries, o);
-  const body = await gzip(push.body, { level: GZIP_LEVEL });
+  let body: Buffer;
+  try {
+    // Bigger output chunks than zlib's 16 KiB: fewer round trips from the pool to the event loop.
+    body = await gzip(push.body, { level: GZIP_LEVEL, chunkSize: GZIP_CHUNK_BYTES });
+  } finally {
+    releasePushBuffer(push.body);
+  }
   const adjusted = Object.keys(push.adjusted).length > 0 ? push.adjusted : undefined;
   return adjusted === undefined ? { body, entryCount: push.entryCount } : { body, entryCount: push.entryCount, adjusted };
 }

@@ -4,6 +4,7 @@ import { parseFlyMessage, timestampNanos, type LogEntry } from '../../../src/ent
 import { DEFAULT_LABELS } from '../../../sinks/loki/config.js';
 import {
   MAX_LABELS,
+  SecondsCache,
   buildPushBody,
   cutUtf8,
   encodePush,
@@ -213,7 +214,7 @@ describe('Loki encoding: timestamps', () => {
   });
 
   it('the fast path agrees with timestampNanos on every shape', () => {
-    const cache = new Map<string, string>();
+    const cache = new SecondsCache();
     const samples = [
       '2026-11-26T20:34:37.000412877Z',
       '2026-11-26T20:34:37.5Z',
