@@ -227,6 +227,15 @@ export class SinkPipeline {
   }
 
   #pump(): void {
+    if (this.#spool !== undefined && this.#stats.spoolState === 'ok' && this.#stats.failingSince !== undefined && !this.#stopping) {
+      // The sink is failing: the spool drainer is already retrying. New batches go straight to
+      // disk, in order, rather than each making a doomed attempt first.
+      for (const batch of this.#queue.splice(0)) {
+        this.#stats.bufferedBytes -= batch.bytes;
+        this.#toSpool(batch);
+      }
+      return;
+    }
     while (this.#running < this.#settings.maxInFlight && this.#queue.length > 0 && !this.#stopping) {
       const batch = this.#queue.shift()!;
       this.#running++;
