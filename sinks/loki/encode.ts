@@ -255,7 +255,7 @@ const SCANNED_FIELDS: ReadonlySet<MetadataField> = new Set(['host', 'event_provi
  * The fields of the entry being encoded that scanLine found (module scratch: encoding is
  * synchronous, and reusing it keeps the per-entry path free of allocations).
  */
-const scanned = { host: '', provider: '', logLevel: undefined as string | undefined, msgStart: -1, msgEnd: -1, msgEscaped: false };
+const scanned = { host: '', provider: '', logLevel: undefined as string | undefined, msgStart: -1, msgEnd: -1 };
 // Handed to entryLevel so the app's JSON level is read exactly as the core reads it.
 const levelBody: { message: string; log: { level: string | undefined } } = { message: '', log: { level: undefined } };
 
@@ -417,7 +417,6 @@ function scanLine(s: string): boolean {
       } else {
         scanned.msgStart = i + 1;
         scanned.msgEnd = ve;
-        scanned.msgEscaped = hasSlash(s, i, ve);
       }
       i = ve + 1;
     } else if (which === 3 || which === 4) {
@@ -441,7 +440,8 @@ function scanLine(s: string): boolean {
 /** The scanned message as a string (unescaped only when it has escapes). */
 function scannedMessage(line: string): string {
   if (scanned.msgStart < 0) return '';
-  return scanned.msgEscaped ? (JSON.parse(line.slice(scanned.msgStart - 1, scanned.msgEnd + 1)) as string) : line.slice(scanned.msgStart, scanned.msgEnd);
+  // Only the messages that are read get checked for escapes; most lines never need it.
+  return stringAt(line, scanned.msgStart - 1, scanned.msgEnd);
 }
 
 /** entryLevel on the scanned fields: the message is only decoded when it can be JSON (starts with `{`, or an escape). */
