@@ -170,7 +170,15 @@ interface Stream {
   sorted: boolean;
 }
 
-const KEY_SEPARATOR = '\u0000';
+/**
+ * Streams by raw label values, one level per label: each lookup is by a short string whose
+ * hash is usually cached (app, region and instance are the intake's shared strings), where
+ * one joined key would be built and hashed anew for every entry.
+ */
+interface KeyNode {
+  readonly next: Map<string, KeyNode>;
+  stream: Stream | undefined;
+}
 
 /** The label set of a stream, sanitised and limited as Loki requires. Runs once per stream, not per entry. */
 function makeStream(values: readonly string[], o: LokiEncodeOptions, withMeta: boolean): Stream {
@@ -517,7 +525,7 @@ export function buildPush(entries: readonly LogEntry[], o: LokiEncodeOptions): P
   const canScan = o.labels.every((l) => !BODY_FIELDS.has(l) || SCANNED_FIELDS.has(l)) && o.structuredMetadata.every((f) => !BODY_FIELDS.has(f) || SCANNED_FIELDS.has(f));
   const withMeta = o.structuredMetadata.length > 0;
   const messageLines = o.lineFormat === 'message';
-  const byKey = new Map<string, Stream>();
+  const byValues: KeyNode = { next: new Map(), stream: undefined };
   const byLabels = new Map<string, Stream>();
   const seconds = new SecondsCache();
   const values: string[] = new Array<string>(o.labels.length).fill('');
@@ -541,19 +549,24 @@ export function buildPush(entries: readonly LogEntry[], o: LokiEncodeOptions): P
     }
     const level = needsLevel ? normaliseLevel(scannedOk ? scannedLevel(entry.line) : entryLevel(body!)) : '';
 
-    let key = '';
+    let node = byValues;
     for (let i = 0; i < o.labels.length; i++) {
       const v = fieldValue(o.labels[i]!, entry, body, level);
       values[i] = v;
-      key += v + KEY_SEPARATOR;
+      let child = node.next.get(v);
+      if (child === undefined) {
+        child = { next: new Map(), stream: undefined };
+        node.next.set(v, child);
+      }
+      node = child;
     }
-    let stream = byKey.get(key);
+    let stream = node.stream;
     if (stream === undefined) {
       const made = makeStream(values, o, withMeta);
       // Different raw values can sanitise to the same label set: they share one stream.
       stream = byLabels.get(made.labelsJson) ?? made;
       byLabels.set(stream.labelsJson, stream);
-      byKey.set(key, stream);
+      node.stream = stream;
     }
     if (stream.sanitised) sanitised++;
     if (stream.limited) limited++;
