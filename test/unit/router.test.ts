@@ -1,0 +1,87 @@
+import { describe, expect, it } from 'vitest';
+import { pino } from 'pino';
+import { classifyFailure } from '../../src/errors.js';
+import { ThrottledLog } from '../../src/logger.js';
+import { EntryRouter } from '../../src/router.js';
+import { SinkPipeline } from '../../src/sink-pipeline.js';
+import type { Batch, EncodedBatch, Sink } from '../../src/sink.js';
+import { SinkStats, SourceStats, total } from '../../src/stats.js';
+import { waitFor } from '../support/poll.js';
+
+const logger = pino({ level: 'silent' });
+const enc = new TextEncoder();
+
+class TestSink implements Sink {
+  readonly kind = 'http' as const;
+  readonly name: string;
+  readonly delivered: string[] = [];
+  readonly #hang: boolean;
+  constructor(name: string, hang: boolean) {
+    this.name = name;
+    this.#hang = hang;
+  }
+  encode(batch: Batch): EncodedBatch {
+    return { body: new Uint8Array(0), entryCount: batch.entries.length };
+  }
+  send(_e: EncodedBatch, batch: Batch, signal: AbortSignal): Promise<void> {
+    if (this.#hang) return new Promise((_resolve, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }));
+    for (const e of batch.entries) this.delivered.push(e.app);
+    return Promise.resolve();
+  }
+  classify = classifyFailure;
+}
+
+function pipelineFor(sink: Sink, bufferMaxBytes = 64 * 1024): SinkPipeline {
+  return new SinkPipeline({
+    sink,
+    settings: { maxInFlight: 1, bufferMaxBytes, batch: { maxEntries: 50, maxBytes: 1_000_000, maxAgeMs: 10 } },
+    retry: { initialBackoffMs: 5, maxBackoffMs: 20 },
+    stats: new SinkStats(),
+    logger,
+    throttled: new ThrottledLog(logger, 60_000),
+  });
+}
+
+function message(app: string, i: number): Uint8Array {
+  return enc.encode(JSON.stringify({ fly: { app: { name: app, instance: 'i1' }, region: 'ams' }, message: `line ${i} ${'x'.repeat(200)}`, timestamp: '2026-11-26T20:34:37.000000001Z' }));
+}
+
+describe('EntryRouter', () => {
+  it('a dead sink never slows the others: it fills its own buffer and counts its drops', async () => {
+    const fast = new TestSink('fast', false);
+    const dead = new TestSink('dead', true);
+    // Both get the same flood at once; the healthy one's buffer holds it all, the dead one's cannot.
+    const pFast = pipelineFor(fast, 4 * 1024 * 1024);
+    const pDead = pipelineFor(dead);
+    const source = new SourceStats();
+    const router = new EntryRouter([pFast, pDead], new Set(), source, new ThrottledLog(logger, 60_000));
+    const n = 2000;
+    for (let i = 0; i < n; i++) router.handle(`logs.app${i % 3}.ams.i1`, message(`app${i % 3}`, i));
+    await waitFor(() => pFast.stats.delivered === n, { what: 'the healthy sink delivered everything' });
+    expect(total(pFast.stats.dropped)).toBe(0);
+    const d = pDead.stats;
+    expect(d.received).toBe(n);
+    expect(d.bufferedBytes).toBeLessThanOrEqual(64 * 1024);
+    expect(d.dropped.get('buffer_full')).toBeGreaterThan(0);
+    expect(d.delivered + total(d.rejected) + total(d.dropped) + d.pending).toBe(n);
+    await pDead.abandonAll('shutdown');
+    expect(d.pending).toBe(0);
+  });
+
+  it('drops excluded apps by subject and by body, and counts malformed payloads', () => {
+    const sink = new TestSink('s', false);
+    const p = pipelineFor(sink);
+    const source = new SourceStats();
+    const router = new EntryRouter([p], new Set(['noisy']), source, new ThrottledLog(logger, 60_000));
+    router.handle('logs.noisy.ams.i1', message('noisy', 1));
+    router.handle('other.subject', message('noisy', 2));
+    router.handle('logs.ok.ams.i1', enc.encode('not json'));
+    router.handle('logs.ok.ams.i1', new Uint8Array(0));
+    router.handle('logs.ok.ams.i1', message('ok', 3));
+    expect(source.messagesReceived).toBe(5);
+    expect(source.dropped.get('excluded_app')).toBe(2);
+    expect(source.dropped.get('empty_payload')).toBe(1);
+    expect(source.malformed.get('invalid_json')).toBe(1);
+    expect(p.stats.received).toBe(2);
+  });
+});
