@@ -25,11 +25,11 @@
 //
 // Benchmarks: `{ keepBodies: false, keepEntries: false }` keeps only counters (stats())
 // and request metadata, so memory stays flat however much is shipped.
-import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { promisify } from 'node:util';
 import * as zlib from 'node:zlib';
 import { waitFor } from './poll.js';
+import { listenTestServer } from './test-server.js';
 
 export type ParsedEntry = Record<string, unknown>;
 export type BodyParser = (decoded: Buffer, headers: IncomingHttpHeaders) => unknown[];
@@ -186,7 +186,6 @@ export async function startHttpReceiver(options: HttpReceiverOptions = {}): Prom
   const queued: ScriptedAnswer[] = [];
   let responder: Responder | undefined;
   let stats = { requests: 0, accepted: 0, entries: 0, rawBytes: 0, decodedBytes: 0 };
-  const sockets = new Set<Socket>();
   // Answers held back (delayMs / hang); close() releases them.
   const pending = new Set<{ timer?: NodeJS.Timeout; release?: () => void; res: ServerResponse }>();
   let closed = false;
@@ -284,30 +283,8 @@ export async function startHttpReceiver(options: HttpReceiverOptions = {}): Prom
     res.end(answer.body ?? '');
   }
 
-  const server: Server = createServer((req, res) => {
-    handle(req, res).catch((error: unknown) => {
-      if (!res.headersSent && !res.destroyed) {
-        res.writeHead(500);
-        res.end(error instanceof Error ? error.message : String(error));
-      }
-    });
-  });
-  // Keep-alive sockets must not hold close() open.
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-  });
-
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const port = (server.address() as AddressInfo).port;
-  const host = options.host ?? '127.0.0.1';
-  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const listening = await listenTestServer(handle, options);
+  const { port, url } = listening;
 
   const accepted = (): ReceivedRequest[] => requests.filter((r) => r.status !== undefined && r.status >= 200 && r.status < 300);
   const entries = (): ParsedEntry[] => accepted().flatMap((r) => r.entries);
@@ -359,10 +336,7 @@ export async function startHttpReceiver(options: HttpReceiverOptions = {}): Prom
         slot.release?.();
       }
       pending.clear();
-      const done = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeAllConnections();
-      for (const socket of sockets) socket.destroy();
-      await done;
+      await listening.close();
     },
   };
 }

@@ -26,11 +26,11 @@
 // Auth (when `auth` is set) and tenant (when `tenant` is set) are required on pushes only,
 // as behind a typical gateway: 401 otherwise. A push without streams is answered 422, as
 // Loki 3.2+ does (`emptyPushStatus: 204` for older Loki). Success is 204 No Content.
-import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { promisify } from 'node:util';
 import * as zlib from 'node:zlib';
 import { waitFor } from './poll.js';
+import { listenTestServer } from './test-server.js';
 
 export const LOKI_PUSH_PATH = '/loki/api/v1/push';
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
@@ -253,7 +253,6 @@ export async function startLokiReceiver(options: LokiReceiverOptions = {}): Prom
   let stats = { pushes: 0, accepted: 0, storedEntries: 0, refusedEntries: 0, rawBytes: 0, decodedBytes: 0 };
   let ready = { status: 200, body: 'ready\n' };
   let root = { status: 404, body: '404 page not found\n' };
-  const sockets = new Set<Socket>();
   let closed = false;
 
   /** Why Loki would refuse this stream's labels, or undefined. */
@@ -458,28 +457,8 @@ export async function startLokiReceiver(options: LokiReceiverOptions = {}): Prom
     return Promise.resolve();
   }
 
-  const server: Server = createServer((req, res) => {
-    handle(req, res).catch((error: unknown) => {
-      if (!res.headersSent && !res.destroyed) {
-        res.writeHead(500);
-        res.end(error instanceof Error ? error.message : String(error));
-      }
-    });
-  });
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const port = (server.address() as AddressInfo).port;
-  const host = options.host ?? '127.0.0.1';
-  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const listening = await listenTestServer(handle, options);
+  const { port, url } = listening;
 
   return {
     url,
@@ -528,10 +507,7 @@ export async function startLokiReceiver(options: LokiReceiverOptions = {}): Prom
     async close() {
       if (closed) return;
       closed = true;
-      const done = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeAllConnections();
-      for (const socket of sockets) socket.destroy();
-      await done;
+      await listening.close();
     },
   };
 }

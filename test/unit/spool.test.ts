@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Spool, SpoolError, type SpoolOptions, type SpoolRecord } from '../../src/spool.js';
 import { HEADER_BYTES, RECORD_MAGIC, encodeRecord, segmentFileName } from '../../src/spool-format.js';
+import { prng } from '../support/fly-entries.js';
 
 const root = mkdtempSync(join(tmpdir(), 'logferry-spool-unit-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -444,17 +445,6 @@ describe('Spool disk errors', () => {
 });
 
 describe('Spool against a model (seeded random operations)', () => {
-  /** Small deterministic PRNG, so a failure can be replayed from its seed. */
-  function prng(seed: number): () => number {
-    let a = seed >>> 0;
-    return () => {
-      a = (a + 0x6d2b79f5) >>> 0;
-      let t = a;
-      t = Math.imul(t ^ (t >>> 15), t | 1);
-      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
-  }
 
   type State = 'stored' | 'out' | 'released';
 
