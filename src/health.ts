@@ -7,7 +7,7 @@ export type SinkState = 'ok' | 'retrying' | 'failing' | 'auth_failed' | 'unhealt
 
 export interface HealthInputs {
   readonly source: SourceStats;
-  readonly sinks: ReadonlyArray<{ readonly name: string; readonly stats: SinkStats; readonly extra?: () => Record<string, unknown> }>;
+  readonly sinks: ReadonlyArray<{ readonly name: string; readonly stats: SinkStats }>;
   readonly failAfterMs: number;
   readonly stallTimeoutMs: number;
 }
@@ -53,7 +53,6 @@ export function healthReport(inputs: HealthInputs, now = Date.now()): HealthRepo
       ...(s.stats.spoolState !== 'off'
         ? { spool: { state: s.stats.spoolState, entries: s.stats.spooledEntries, ...(s.stats.spoolError !== undefined ? { error: s.stats.spoolError } : {}) } }
         : {}),
-      ...(s.extra?.() ?? {}),
     };
   }
   const failing = natsFailing || sinksFailing;

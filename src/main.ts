@@ -53,10 +53,7 @@ async function main(): Promise<void> {
   const metrics = createMetrics({
     source: sourceStats,
     sinks: sinkStats,
-    sinkUp: (name) => {
-      const s = sinkStats.find((x) => x.name === name);
-      return s !== undefined && isSinkHealthy(sinkState(s.stats, config.healthFailAfterMs));
-    },
+    sinkUp: (stats) => isSinkHealthy(sinkState(stats, config.healthFailAfterMs)),
   });
 
   const pipelines: SinkPipeline[] = [];

@@ -14,8 +14,8 @@ export interface SpoolStoreStats {
 export interface MetricsSources {
   readonly source: SourceStats;
   readonly sinks: ReadonlyArray<{ readonly name: string; readonly stats: SinkStats; readonly spool?: () => SpoolStoreStats | undefined }>;
-  /** 1 when the sink is healthy, per sink name (see health.ts). */
-  readonly sinkUp: (name: string) => boolean;
+  /** Whether a sink counts as healthy (the rule /health uses). */
+  readonly sinkUp: (stats: SinkStats) => boolean;
 }
 
 export interface Metrics {
@@ -76,27 +76,33 @@ export function createMetrics(sources: MetricsSources): Metrics {
     collect() { this.reset(); setByReason(this, {}, 'reason', source.malformed); },
   });
 
-  const perSink = (name: string, help: string, read: (s: SinkStats, name: string) => number, type: 'counter' | 'gauge' = 'counter'): void => {
+  type SinkSource = MetricsSources['sinks'][number];
+  // One series per sink; a reader answering undefined leaves that sink out (e.g. no spool).
+  const perSinkOf = (name: string, help: string, read: (s: SinkSource) => number | undefined, type: 'counter' | 'gauge'): void => {
     const collect = function (this: Counter<'sink'> | Gauge<'sink'>): void {
       this.reset();
       for (const s of sinks) {
-        if (this instanceof Counter) this.inc({ sink: s.name }, read(s.stats, s.name));
-        else this.set({ sink: s.name }, read(s.stats, s.name));
+        const value = read(s);
+        if (value === undefined) continue;
+        if (this instanceof Counter) this.inc({ sink: s.name }, value);
+        else this.set({ sink: s.name }, value);
       }
     };
     if (type === 'counter') new Counter({ name, help, labelNames: ['sink'], registers: [registry], collect });
     else new Gauge({ name, help, labelNames: ['sink'], registers: [registry], collect });
   };
+  const perSink = (name: string, help: string, read: (s: SinkStats) => number, type: 'counter' | 'gauge' = 'counter'): void =>
+    perSinkOf(name, help, (s) => read(s.stats), type);
   perSink('logferry_sink_entries_received_total', 'Entries handed to the sink.', (s) => s.received);
   perSink('logferry_sink_entries_delivered_total', 'Entries the sink acknowledged.', (s) => s.delivered);
-  perSink('logferry_sink_entries_pending', 'Entries held in memory for the sink.', (s) => s.pending, 'gauge');
+  perSink('logferry_sink_entries_pending', 'Entries not settled yet (in memory and in the spool).', (s) => s.pending, 'gauge');
   perSink('logferry_sink_buffer_bytes', 'Bytes of entries held in memory for the sink.', (s) => s.bufferedBytes, 'gauge');
   perSink('logferry_sink_retries_total', 'Failed attempts that were retried.', (s) => s.retries);
   perSink('logferry_sink_bytes_sent_total', 'Encoded bytes the sink acknowledged.', (s) => s.bytesSent);
   perSink('logferry_spool_entries', 'Pending entries held in the disk spool.', (s) => s.spooledEntries, 'gauge');
   perSink('logferry_spool_records_replayed_total', 'Spool records read back and settled.', (s) => s.spoolReplayed);
   perSink('logferry_spool_up', '1 while the spool works, 0 when it degraded to memory-only or is off.', (s) => (s.spoolState === 'ok' ? 1 : 0), 'gauge');
-  perSink('logferry_sink_up', '1 while the sink is healthy (see /health).', (_s, name) => (sources.sinkUp(name) ? 1 : 0), 'gauge');
+  perSink('logferry_sink_up', '1 while the sink is healthy (see /health).', (s) => (sources.sinkUp(s) ? 1 : 0), 'gauge');
 
   const byReason = (name: string, help: string, labelName: 'reason' | 'outcome', read: (s: SinkStats) => CountByReason): void => {
     new Counter({
@@ -116,23 +122,12 @@ export function createMetrics(sources: MetricsSources): Metrics {
   byReason('logferry_sink_batches_total', 'Batches by outcome.', 'outcome', (s) => s.batches);
 
   // What the spool store itself knows (bytes and records on disk, corrupt records skipped).
-  const spoolGauge = (name: string, help: string, key: keyof SpoolStoreStats, type: 'counter' | 'gauge'): void => {
-    const collect = function (this: Counter<'sink'> | Gauge<'sink'>): void {
-      this.reset();
-      for (const s of sinks) {
-        const st = s.spool?.();
-        if (st === undefined) continue;
-        if (this instanceof Counter) this.inc({ sink: s.name }, st[key]);
-        else this.set({ sink: s.name }, st[key]);
-      }
-    };
-    if (type === 'counter') new Counter({ name, help, labelNames: ['sink'], registers: [registry], collect });
-    else new Gauge({ name, help, labelNames: ['sink'], registers: [registry], collect });
-  };
-  spoolGauge('logferry_spool_bytes', 'Bytes of the disk spool.', 'bytes', 'gauge');
-  spoolGauge('logferry_spool_records', 'Unacknowledged records in the disk spool.', 'records', 'gauge');
-  spoolGauge('logferry_spool_records_written_total', 'Records appended to the disk spool.', 'written', 'counter');
-  spoolGauge('logferry_spool_records_corrupt_total', 'Damaged spool records skipped (torn writes, checksum mismatches).', 'corruptSkipped', 'counter');
+  const spoolMetric = (name: string, help: string, key: keyof SpoolStoreStats, type: 'counter' | 'gauge'): void =>
+    perSinkOf(name, help, (s) => s.spool?.()?.[key], type);
+  spoolMetric('logferry_spool_bytes', 'Bytes of the disk spool.', 'bytes', 'gauge');
+  spoolMetric('logferry_spool_records', 'Unacknowledged records in the disk spool.', 'records', 'gauge');
+  spoolMetric('logferry_spool_records_written_total', 'Records appended to the disk spool.', 'written', 'counter');
+  spoolMetric('logferry_spool_records_corrupt_total', 'Damaged spool records skipped (torn writes, checksum mismatches).', 'corruptSkipped', 'counter');
 
   const latency = new Histogram({
     name: 'logferry_sink_request_duration_seconds',
