@@ -35,7 +35,7 @@ export interface FlyLogBody {
   [k: string]: unknown;
 }
 
-interface SubjectParts {
+export interface SubjectParts {
   readonly app: string;
   readonly region: string;
   readonly instance: string;
@@ -76,8 +76,12 @@ function str(v: unknown): string | undefined {
  * original line, so no re-encoding happens on the hot path.
  */
 export function parseFlyMessage(subject: string, data: Uint8Array, receivedAtMs: number): ParseResult {
+  return parseFlyPayload(parseSubject(subject), data, receivedAtMs);
+}
+
+/** parseFlyMessage for a caller that already split the subject (the router, once per message). */
+export function parseFlyPayload(fromSubject: SubjectParts, data: Uint8Array, receivedAtMs: number): ParseResult {
   if (data.length === 0) return { kind: 'dropped', reason: 'empty_payload' };
-  const fromSubject = parseSubject(subject);
   const bytes = Buffer.from(data.buffer, data.byteOffset, data.length);
   if (!isUtf8(bytes)) {
     return wrapMalformed(utf8Lossy.decode(bytes), fromSubject, receivedAtMs, 'invalid_utf8', bytes.toString('base64'));

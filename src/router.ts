@@ -1,6 +1,6 @@
 // Message → entry → every sink's pipeline. The per-message path: one subject lookup
 // (cached), an exclusion check, one parse, one accept per sink.
-import { parseFlyMessage, parseSubject } from './entry.js';
+import { parseFlyPayload, parseSubject } from './entry.js';
 import type { ThrottledLog } from './logger.js';
 import type { SinkPipeline } from './sink-pipeline.js';
 import { bump, type SourceStats } from './stats.js';
@@ -32,12 +32,13 @@ export class EntryRouter {
       return;
     }
     const excluded = this.#excluded;
-    const subjectApp = excluded.size > 0 ? parseSubject(subject).app : '';
+    const parts = parseSubject(subject);
+    const subjectApp = parts.app;
     if (subjectApp !== '' && excluded.has(subjectApp)) {
       bump(stats.dropped, 'excluded_app');
       return;
     }
-    const result = parseFlyMessage(subject, data, Date.now());
+    const result = parseFlyPayload(parts, data, Date.now());
     if (result.kind === 'dropped') {
       bump(stats.dropped, result.reason);
       this.#throttled.warn(`source:${result.reason}`, { reason: result.reason }, 'message dropped');
