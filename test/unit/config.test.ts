@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { loadConfig, type SinkCatalogue } from '../../src/config.js';
 import { ConfigError } from '../../src/errors.js';
 import type { SinkPlugin } from '../../src/sink.js';
+import { configErrorOf } from '../support/config-error.js';
 
 const defaults = { batch: { maxEntries: 100, maxBytes: 1_000_000, maxAgeMs: 1000 }, maxInFlight: 2, bufferMaxBytes: 8 * 1024 * 1024 };
 
@@ -26,13 +27,7 @@ const catalogue: SinkCatalogue = {
 };
 
 function errorOf(env: Record<string, string>): ConfigError {
-  try {
-    loadConfig(env, catalogue);
-  } catch (e) {
-    if (e instanceof ConfigError) return e;
-    throw e;
-  }
-  throw new Error('expected a ConfigError');
+  return configErrorOf(() => loadConfig(env, catalogue));
 }
 
 describe('loadConfig', () => {

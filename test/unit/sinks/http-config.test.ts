@@ -3,6 +3,7 @@ import { EnvReader } from '../../../src/env.js';
 import { ConfigError } from '../../../src/errors.js';
 import { plugin } from '../../../sinks/http/index.js';
 import { describeHttpSink, readHttpSinkConfig, type HttpSinkConfig } from '../../../sinks/http/config.js';
+import { configErrorOf } from '../../support/config-error.js';
 
 const URL_SECRET = 'u-secret-77';
 const BASE = { HTTP_URL: `https://logs.example.com:8443/v1/ingest?api_key=${URL_SECRET}` };
@@ -13,13 +14,7 @@ function read(env: Record<string, string>): HttpSinkConfig | undefined {
 
 /** The ConfigError reading `env` throws; fails if it does not throw one. */
 function configError(env: Record<string, string>): ConfigError {
-  try {
-    read(env);
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return error as ConfigError;
-  }
-  throw new Error('expected a ConfigError');
+  return configErrorOf(() => read(env));
 }
 
 describe('HTTP sink config', () => {

@@ -4,6 +4,7 @@ import { EnvReader, type Env } from '../../../src/env.js';
 import { DEFAULT_LABELS, describeLokiConfig, readLokiConfig, type LokiConfig } from '../../../sinks/loki/config.js';
 import { plugin } from '../../../sinks/loki/index.js';
 import { parseIgnoredCount } from '../../../sinks/loki/sink.js';
+import { configErrorOf, configured } from '../../support/config-error.js';
 
 const SECRET = 's3cr3t-Pa55';
 
@@ -12,20 +13,12 @@ function read(env: Env): LokiConfig | undefined {
 }
 
 function must(env: Env): LokiConfig {
-  const c = read(env);
-  if (c === undefined) throw new Error('not configured');
-  return c;
+  return configured(read(env));
 }
 
 /** The ConfigError a config throws; fails when it does not throw. */
 function configError(env: Env): ConfigError {
-  try {
-    read(env);
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return error as ConfigError;
-  }
-  throw new Error('expected a ConfigError');
+  return configErrorOf(() => read(env));
 }
 
 describe('Loki config', () => {

@@ -8,6 +8,7 @@ import { ConfigError } from '../../../src/errors.js';
 import { S3Address } from '../../../sinks/s3/address.js';
 import { readS3Config, type S3Config } from '../../../sinks/s3/config.js';
 import { plugin } from '../../../sinks/s3/index.js';
+import { configErrorOf, configured } from '../../support/config-error.js';
 
 const SECRET = 'tid_SuperSecretValue_9f8e7d';
 const base: Env = { AWS_ACCESS_KEY_ID: 'tid_access', AWS_SECRET_ACCESS_KEY: SECRET };
@@ -17,19 +18,11 @@ function read(env: Env): S3Config | undefined {
 }
 
 function mustRead(env: Env): S3Config {
-  const c = read(env);
-  if (c === undefined) throw new Error('not configured');
-  return c;
+  return configured(read(env));
 }
 
 function configError(env: Env): ConfigError {
-  try {
-    read(env);
-  } catch (error) {
-    if (error instanceof ConfigError) return error;
-    throw error;
-  }
-  throw new Error('expected a ConfigError');
+  return configErrorOf(() => read(env));
 }
 
 describe('S3 sink config', () => {
