@@ -1,16 +1,21 @@
 // Groups entries into batches per partition and seals a batch when it reaches the
 // sink's max entries, max encoded bytes (estimated from the measured compression ratio)
-// or max age. Knows nothing of sending; sealed batches go to `onSeal`.
+// or max age. Each open batch writes its entries' bytes into one NDJSON buffer as they
+// arrive. Knows nothing of sending; sealed batches go to `onSeal`.
+import { NdjsonWriter } from './batch.js';
 import type { LogEntry } from './entry.js';
 import type { Batch, BatchSettings } from './sink.js';
 
 interface OpenBatch {
   readonly partition: string;
-  readonly entries: LogEntry[];
-  bytes: number;
-  readonly openedAt: number;
+  readonly writer: NdjsonWriter;
+  /** When its first entry arrived. */
+  readonly receivedAtMs: number;
   timer: NodeJS.Timeout | undefined;
 }
+
+// First size of a batch's buffer before anything was learnt; it doubles as needed.
+const INITIAL_CAPACITY = 64 * 1024;
 
 export class Batcher {
   readonly #settings: BatchSettings;
@@ -20,6 +25,8 @@ export class Batcher {
   readonly #open = new Map<string, OpenBatch>();
   #openBytes = 0;
   #nextId = 1;
+  // Size of the last sealed batch's NDJSON: new batches start near it, so buffers rarely regrow.
+  #lastSealedSize = 0;
 
   constructor(settings: BatchSettings, encodedRatio: () => number, onSeal: (batch: Batch) => void) {
     this.#settings = settings;
@@ -37,17 +44,19 @@ export class Batcher {
   }
 
   add(partition: string, entry: LogEntry): void {
+    const lineBytes = entry.bytes;
     let open = this.#open.get(partition);
-    if (open !== undefined && this.#wouldOverflow(open.bytes + entry.bytes)) {
+    if (open !== undefined && this.#wouldOverflow(open.writer.lineBytes + lineBytes)) {
       // Seal before adding, so the encoded batch stays within maxBytes.
       this.#seal(open);
       open = undefined;
     }
-    if (open === undefined) open = this.#openBatch(partition);
-    open.entries.push(entry);
-    open.bytes += entry.bytes;
-    this.#openBytes += entry.bytes;
-    if (open.entries.length >= this.#settings.maxEntries || open.bytes * this.#encodedRatio() >= this.#settings.maxBytes) {
+    if (open === undefined) open = this.#openBatch(partition, lineBytes, entry.receivedAtMs);
+    const writer = open.writer;
+    const before = writer.lineBytes;
+    writer.append(entry);
+    this.#openBytes += writer.lineBytes - before;
+    if (writer.count >= this.#settings.maxEntries || writer.lineBytes * this.#encodedRatio() >= this.#settings.maxBytes) {
       this.#seal(open);
     }
   }
@@ -74,8 +83,13 @@ export class Batcher {
     return this.#nextId++;
   }
 
-  #openBatch(partition: string): OpenBatch {
-    const open: OpenBatch = { partition, entries: [], bytes: 0, openedAt: Date.now(), timer: undefined };
+  #openBatch(partition: string, firstLineBytes: number, firstReceivedAtMs: number): OpenBatch {
+    const { maxBytes, maxLineBytes } = this.#settings;
+    // Room for what the batch will likely hold, never more than its limits allow.
+    const limit = Math.min(maxLineBytes ?? Infinity, maxBytes / Math.max(this.#encodedRatio(), 0.01)) * 1.05 + 1024;
+    const guess = this.#lastSealedSize > 0 ? this.#lastSealedSize * 1.1 : INITIAL_CAPACITY;
+    const capacity = Math.ceil(Math.max(firstLineBytes + 1, Math.min(guess, limit)));
+    const open: OpenBatch = { partition, writer: new NdjsonWriter(capacity), receivedAtMs: firstReceivedAtMs, timer: undefined };
     open.timer = setTimeout(() => this.#sealIfOpen(open), this.#settings.maxAgeMs);
     open.timer.unref();
     this.#open.set(partition, open);
@@ -89,8 +103,11 @@ export class Batcher {
   #seal(open: OpenBatch): void {
     if (open.timer !== undefined) clearTimeout(open.timer);
     this.#open.delete(open.partition);
-    this.#openBytes -= open.bytes;
-    if (open.entries.length === 0) return;
-    this.#onSeal({ id: this.#nextId++, partition: open.partition, entries: open.entries, bytes: open.bytes });
+    const writer = open.writer;
+    this.#openBytes -= writer.lineBytes;
+    if (writer.count === 0) return;
+    const ndjson = writer.finish();
+    this.#lastSealedSize = ndjson.length;
+    this.#onSeal({ id: this.#nextId++, partition: open.partition, ndjson, count: writer.count, bytes: writer.lineBytes, receivedAtMs: open.receivedAtMs });
   }
 }

@@ -63,47 +63,147 @@ export function parseSubject(subject: string): SubjectParts {
 
 const utf8Lossy = new TextDecoder('utf-8');
 const encoder = new TextEncoder();
+const EMPTY_BUFFER = Buffer.alloc(0);
+
+/**
+ * An entry during intake: a view of its line's bytes (Fly's original bytes whenever they
+ * were a good line) and its routing fields, decoded to strings only when someone asks.
+ * The router reuses one view for every message, so it is valid only until the next one:
+ * a pipeline copies the bytes into its batch and keeps nothing else.
+ */
+export class EntryView implements LogEntry {
+  /** The line is `buf[start, end)`: UTF-8, one line of JSON, no raw newline. */
+  buf: Buffer = EMPTY_BUFFER;
+  start = 0;
+  end = 0;
+  receivedAtMs = 0;
+  #subject: SubjectParts = EMPTY_PARTS;
+  // Byte spans of the fields in `buf` (from the scan); only read while `#decoded` is false.
+  readonly #spans = new Int32Array(8);
+  #decoded = false;
+  #line: string | undefined;
+  #app = '';
+  #region = '';
+  #instance = '';
+  #timestamp = '';
+
+  get bytes(): number {
+    return this.end - this.start;
+  }
+
+  get line(): string {
+    return (this.#line ??= this.buf.toString('utf8', this.start, this.end));
+  }
+
+  get app(): string {
+    if (!this.#decoded) this.#decode();
+    return this.#app;
+  }
+
+  get region(): string {
+    if (!this.#decoded) this.#decode();
+    return this.#region;
+  }
+
+  get instance(): string {
+    if (!this.#decoded) this.#decode();
+    return this.#instance;
+  }
+
+  get timestamp(): string {
+    if (!this.#decoded) this.#decode();
+    return this.#timestamp;
+  }
+
+  /** A plain object with the same values, safe to keep. */
+  toEntry(): LogEntry {
+    return { line: this.line, bytes: this.bytes, app: this.app, region: this.region, instance: this.instance, timestamp: this.timestamp, receivedAtMs: this.receivedAtMs };
+  }
+
+  /** Points the view at a good line whose fields the scan found (spans: offsets into buf). */
+  setScanned(buf: Buffer, start: number, end: number, subject: SubjectParts, fieldSpans: Int32Array, receivedAtMs: number): void {
+    this.buf = buf;
+    this.start = start;
+    this.end = end;
+    this.receivedAtMs = receivedAtMs;
+    this.#subject = subject;
+    this.#spans.set(fieldSpans);
+    this.#decoded = false;
+    this.#line = undefined;
+  }
+
+  /** Points the view at an entry the slow path built (re-serialised or wrapped): rare, so encoding its line is fine. */
+  setEntry(entry: LogEntry): void {
+    this.buf = Buffer.from(entry.line, 'utf8');
+    this.start = 0;
+    this.end = this.buf.length;
+    this.receivedAtMs = entry.receivedAtMs;
+    this.#line = entry.line;
+    this.#app = entry.app;
+    this.#region = entry.region;
+    this.#instance = entry.instance;
+    this.#timestamp = entry.timestamp;
+    this.#decoded = true;
+  }
+
+  #decode(): void {
+    const subject = this.#subject;
+    this.#app = this.#field(FIELD_APP_NAME, subject.app);
+    this.#region = this.#field(FIELD_REGION, subject.region);
+    this.#instance = this.#field(FIELD_APP_INSTANCE, subject.instance);
+    this.#timestamp = this.#field(FIELD_TIMESTAMP, '');
+    this.#decoded = true;
+  }
+
+  /** A field's string; the subject's equal string is reused so long-lived values share it. */
+  #field(which: number, same: string): string {
+    const value = this.buf.toString('utf8', this.#spans[which * 2], this.#spans[which * 2 + 1]);
+    return value === same ? same : value;
+  }
+}
+
+export type IntakeOutcome = 'entry' | 'empty_payload' | MalformedReason;
+
 // Scratch space for the scanner: the intake is synchronous, one message at a time.
 const spans = new Int32Array(8);
 const scan: ScanResult = { valid: false, multiline: false };
 
-function str(v: unknown): string | undefined {
-  return typeof v === 'string' && v !== '' ? v : undefined;
+/**
+ * The hot path: one NATS payload (`buf[start, end)`) → `view`. A good Fly line (the common
+ * case) is scanned in place: nothing is copied, decoded or allocated. Anything else goes
+ * the slow way (parse, fill, re-serialise or wrap), and `view` then holds the new line.
+ * Returns 'entry', a malformed reason (the view holds the wrapped entry), or 'empty_payload'
+ * (the view is untouched). Never throws.
+ */
+export function intake(fromSubject: SubjectParts, buf: Buffer, start: number, end: number, receivedAtMs: number, view: EntryView): IntakeOutcome {
+  if (end <= start) return 'empty_payload';
+  scanFlyJson(buf, spans, scan, start, end);
+  if (scan.valid && !scan.multiline && present(FIELD_TIMESTAMP) && present(FIELD_APP_NAME) && present(FIELD_REGION) && present(FIELD_APP_INSTANCE)) {
+    view.setScanned(buf, start, end, fromSubject, spans, receivedAtMs);
+    return 'entry';
+  }
+  const result = parseSlowly(buf.subarray(start, end), fromSubject, receivedAtMs);
+  view.setEntry(result.entry);
+  return result.malformed ?? 'entry';
 }
 
 /**
- * Turns one NATS message into an entry. `data.length` is used as the byte size of the
- * original line, so no re-encoding happens on the hot path.
+ * Turns one NATS message into an entry that is safe to keep. `data.length` is used as the
+ * byte size of the original line, so no re-encoding happens.
  */
 export function parseFlyMessage(subject: string, data: Uint8Array, receivedAtMs: number): ParseResult {
   return parseFlyPayload(parseSubject(subject), data, receivedAtMs);
 }
 
-/** parseFlyMessage for a caller that already split the subject (the router, once per message). */
+const scratchView = new EntryView();
+
+/** parseFlyMessage for a caller that already split the subject. */
 export function parseFlyPayload(fromSubject: SubjectParts, data: Uint8Array, receivedAtMs: number): ParseResult {
-  if (data.length === 0) return { kind: 'dropped', reason: 'empty_payload' };
   const bytes = Buffer.from(data.buffer, data.byteOffset, data.length);
-  if (!isUtf8(bytes)) {
-    return wrapMalformed(utf8Lossy.decode(bytes), fromSubject, receivedAtMs, 'invalid_utf8', bytes.toString('base64'));
-  }
-  // Common case: a valid one-line JSON object with the routing fields as plain strings.
-  // The line is Fly's text as is; no object tree is built.
-  scanFlyJson(bytes, spans, scan);
-  if (scan.valid && !scan.multiline && present(FIELD_TIMESTAMP) && present(FIELD_APP_NAME) && present(FIELD_REGION) && present(FIELD_APP_INSTANCE)) {
-    return {
-      kind: 'entry',
-      entry: {
-        line: bytes.toString('utf8'),
-        bytes: bytes.length,
-        app: field(bytes, FIELD_APP_NAME, fromSubject.app),
-        region: field(bytes, FIELD_REGION, fromSubject.region),
-        instance: field(bytes, FIELD_APP_INSTANCE, fromSubject.instance),
-        timestamp: field(bytes, FIELD_TIMESTAMP, ''),
-        receivedAtMs,
-      },
-    };
-  }
-  return parseSlowly(bytes, fromSubject, receivedAtMs);
+  const outcome = intake(fromSubject, bytes, 0, bytes.length, receivedAtMs, scratchView);
+  if (outcome === 'empty_payload') return { kind: 'dropped', reason: 'empty_payload' };
+  const entry = scratchView.toEntry();
+  return outcome === 'entry' ? { kind: 'entry', entry } : { kind: 'entry', entry, malformed: outcome };
 }
 
 /** The scanned field is a plain, non-empty string. */
@@ -112,14 +212,20 @@ function present(which: number): boolean {
   return start >= 0 && spans[which * 2 + 1]! > start;
 }
 
-/** A routing field's string from the scanned bytes; the subject's equal string is reused so long-lived entries share it. */
-function field(bytes: Buffer, which: number, same: string): string {
-  const value = bytes.toString('utf8', spans[which * 2], spans[which * 2 + 1]);
-  return value === same ? same : value;
+function str(v: unknown): string | undefined {
+  return typeof v === 'string' && v !== '' ? v : undefined;
+}
+
+interface SlowResult {
+  readonly entry: LogEntry;
+  readonly malformed?: MalformedReason;
 }
 
 /** Everything else: JSON.parse, fill what is missing, re-serialise when needed, or wrap what is not a Fly object. */
-function parseSlowly(bytes: Buffer, fromSubject: SubjectParts, receivedAtMs: number): ParseResult {
+function parseSlowly(bytes: Buffer, fromSubject: SubjectParts, receivedAtMs: number): SlowResult {
+  if (!isUtf8(bytes)) {
+    return wrapMalformed(utf8Lossy.decode(bytes), fromSubject, receivedAtMs, 'invalid_utf8', bytes.toString('base64'));
+  }
   const text = bytes.toString('utf8');
   let body: unknown;
   try {
@@ -130,7 +236,7 @@ function parseSlowly(bytes: Buffer, fromSubject: SubjectParts, receivedAtMs: num
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
     return wrapMalformed(text, fromSubject, receivedAtMs, 'not_an_object');
   }
-  return { kind: 'entry', entry: entryFromBody(body as FlyLogBody, text, bytes.length, fromSubject, receivedAtMs) };
+  return { entry: entryFromBody(body as FlyLogBody, text, bytes.length, fromSubject, receivedAtMs) };
 }
 
 function entryFromBody(body: FlyLogBody, text: string, bytes: number, fromSubject: SubjectParts, receivedAtMs: number): LogEntry {
@@ -166,7 +272,7 @@ function wrapMalformed(
   receivedAtMs: number,
   reason: MalformedReason,
   rawBase64?: string,
-): ParseResult {
+): SlowResult {
   const timestamp = new Date(receivedAtMs).toISOString();
   const body = {
     fly: { app: { name: fromSubject.app, instance: fromSubject.instance }, region: fromSubject.region },
@@ -177,7 +283,6 @@ function wrapMalformed(
   };
   const line = JSON.stringify(body);
   return {
-    kind: 'entry',
     malformed: reason,
     entry: {
       line,

@@ -2,7 +2,9 @@
 // agent routes by (timestamp, fly.region, fly.app.name, fly.app.instance). It lets the
 // intake keep Fly's original line without building an object tree per message:
 // JSON.parse costs ~4 µs and a tree of garbage per entry; this costs ~1.5 µs and nothing.
-// It checks the full JSON grammar (RFC 8259); UTF-8 validity is checked separately.
+// It checks the full JSON grammar (RFC 8259) and that strings are valid UTF-8 (RFC 3629),
+// and works on a range of a larger buffer (the NATS read buffer), so nothing is copied
+// or allocated before the entry is known to be good.
 
 /** Indexes into the spans array: start at [2k], end at [2k+1], byte offsets of the string's contents. */
 export const FIELD_TIMESTAMP = 0;
@@ -15,7 +17,7 @@ export const ABSENT = -1;
 export const NOT_PLAIN = -2;
 
 export interface ScanResult {
-  /** The bytes are one valid JSON object. */
+  /** The bytes are one valid JSON object of valid UTF-8. */
   valid: boolean;
   /** Whitespace outside strings included CR or LF (pretty-printed): the line must be re-serialised. */
   multiline: boolean;
@@ -57,36 +59,77 @@ function isHex(c: number): boolean {
 let stringEnd = 0;
 let stringPlain = true;
 
-/** Scans a string starting at the opening quote; returns false when invalid. Sets stringEnd (index of the closing quote). */
-function scanString(b: Uint8Array, i: number): boolean {
-  const n = b.length;
+// What a byte inside a string is: most are plain, so the string loop does one table load per byte.
+const PLAIN = 0;
+const QUOTE = 1;
+const BACKSLASH = 2;
+const CONTROL = 3;
+const NON_ASCII = 4;
+const STRING_BYTE = new Uint8Array(256);
+for (let c = 0; c < 0x20; c++) STRING_BYTE[c] = CONTROL;
+for (let c = 0x80; c < 0x100; c++) STRING_BYTE[c] = NON_ASCII;
+STRING_BYTE[34] = QUOTE;
+STRING_BYTE[92] = BACKSLASH;
+
+function isContinuation(c: number | undefined): boolean {
+  return c !== undefined && (c & 0xc0) === 0x80;
+}
+
+/** Length of the valid UTF-8 sequence starting at j (lead byte ≥ 0x80), or 0 when invalid (RFC 3629 table 3-7). */
+function utf8SequenceLength(b: Uint8Array, j: number, end: number): number {
+  const c = b[j]!;
+  if (c < 0xc2) return 0; // stray continuation or overlong 2-byte lead
+  if (c < 0xe0) return j + 1 < end && isContinuation(b[j + 1]) ? 2 : 0;
+  if (c < 0xf0) {
+    if (j + 2 >= end) return 0;
+    const c1 = b[j + 1]!;
+    // E0 needs A0..BF (no overlongs); ED needs 80..9F (no surrogates).
+    if (c === 0xe0 ? c1 < 0xa0 || c1 > 0xbf : c === 0xed ? c1 < 0x80 || c1 > 0x9f : !isContinuation(c1)) return 0;
+    return isContinuation(b[j + 2]) ? 3 : 0;
+  }
+  if (c < 0xf5) {
+    if (j + 3 >= end) return 0;
+    const c1 = b[j + 1]!;
+    // F0 needs 90..BF (no overlongs); F4 needs 80..8F (nothing past U+10FFFF).
+    if (c === 0xf0 ? c1 < 0x90 || c1 > 0xbf : c === 0xf4 ? c1 < 0x80 || c1 > 0x8f : !isContinuation(c1)) return 0;
+    return isContinuation(b[j + 2]) && isContinuation(b[j + 3]) ? 4 : 0;
+  }
+  return 0;
+}
+
+/** Scans a string starting at the opening quote, up to `end`; false when invalid. Sets stringEnd (index of the closing quote). */
+function scanString(b: Uint8Array, i: number, end: number): boolean {
   let plain = true;
-  for (let j = i + 1; j < n; j++) {
-    const c = b[j]!;
-    if (c === 34) {
+  for (let j = i + 1; j < end; j++) {
+    const kind = STRING_BYTE[b[j]!]!;
+    if (kind === PLAIN) continue;
+    if (kind === QUOTE) {
       stringEnd = j;
       stringPlain = plain;
       return true;
     }
-    if (c === 92) {
+    if (kind === BACKSLASH) {
       plain = false;
       const e = b[++j];
       if (e === 117) {
-        if (j + 4 >= n || !isHex(b[j + 1]!) || !isHex(b[j + 2]!) || !isHex(b[j + 3]!) || !isHex(b[j + 4]!)) return false;
+        if (j + 4 >= end || !isHex(b[j + 1]!) || !isHex(b[j + 2]!) || !isHex(b[j + 3]!) || !isHex(b[j + 4]!)) return false;
         j += 4;
       } else if (e !== 34 && e !== 92 && e !== 47 && e !== 98 && e !== 102 && e !== 110 && e !== 114 && e !== 116) {
         return false;
       }
-    } else if (c < 0x20) {
+    } else if (kind === CONTROL) {
       return false;
+    } else {
+      const length = utf8SequenceLength(b, j, end);
+      if (length === 0) return false;
+      j += length - 1;
     }
   }
   return false;
 }
 
 /** Scans a number starting at i; returns the index after it, or -1 when invalid. */
-function scanNumber(b: Uint8Array, i: number): number {
-  const n = b.length;
+function scanNumber(b: Uint8Array, i: number, n: number): number {
   if (b[i] === 45) i++;
   if (i >= n) return -1;
   if (b[i] === 48) i++;
@@ -106,23 +149,24 @@ function scanNumber(b: Uint8Array, i: number): number {
   return i;
 }
 
-function literalAt(b: Uint8Array, i: number, word: string): boolean {
-  if (i + word.length > b.length) return false;
+function literalAt(b: Uint8Array, i: number, end: number, word: string): boolean {
+  if (i + word.length > end) return false;
   for (let k = 0; k < word.length; k++) if (b[i + k] !== word.charCodeAt(k)) return false;
   return true;
 }
 
 /**
- * Validates `b` as one JSON object and fills `spans` (length 8) with the byte spans of the
- * routing fields. Never throws; anything it does not accept (including nesting deeper
- * than 128) reports `valid: false`, and the caller falls back to JSON.parse.
+ * Validates `b[start, end)` (all of `b` by default) as one JSON object and fills `spans`
+ * (length 8) with the byte spans (offsets into `b`) of the routing fields. Never throws;
+ * anything it does not accept (including nesting deeper than 128 and invalid UTF-8)
+ * reports `valid: false`, and the caller falls back to JSON.parse.
  */
-export function scanFlyJson(b: Uint8Array, spans: Int32Array, result: ScanResult): void {
+export function scanFlyJson(b: Uint8Array, spans: Int32Array, result: ScanResult, start = 0, end = b.length): void {
   spans.fill(ABSENT);
   result.valid = false;
   result.multiline = false;
-  const n = b.length;
-  let i = 0;
+  const n = end;
+  let i = start;
   let depth = 0;
   // What the next token must be.
   let expectValue = true; // a value (else: a ',' or a closing bracket)
@@ -148,7 +192,7 @@ export function scanFlyJson(b: Uint8Array, spans: Int32Array, result: ScanResult
         i++;
         continue;
       }
-      if (c !== 34 || !scanString(b, i)) return;
+      if (c !== 34 || !scanString(b, i, n)) return;
       const keyStart = i + 1;
       const keyEnd = stringEnd;
       i = stringEnd + 1;
@@ -209,7 +253,7 @@ export function scanFlyJson(b: Uint8Array, spans: Int32Array, result: ScanResult
       if (depth === 0) return; // the top level must be an object
       pendingPath = PATH_OTHER;
       if (c === 34) {
-        if (!scanString(b, i)) return;
+        if (!scanString(b, i, n)) return;
         if (field >= 0) {
           if (stringPlain) {
             spans[field * 2] = i + 1;
@@ -221,11 +265,11 @@ export function scanFlyJson(b: Uint8Array, spans: Int32Array, result: ScanResult
         i = stringEnd + 1;
       } else {
         if (field >= 0) spans[field * 2] = NOT_PLAIN;
-        if (c === 116 && literalAt(b, i, 'true')) i += 4;
-        else if (c === 102 && literalAt(b, i, 'false')) i += 5;
-        else if (c === 110 && literalAt(b, i, 'null')) i += 4;
+        if (c === 116 && literalAt(b, i, n, 'true')) i += 4;
+        else if (c === 102 && literalAt(b, i, n, 'false')) i += 5;
+        else if (c === 110 && literalAt(b, i, n, 'null')) i += 4;
         else {
-          const next = scanNumber(b, i);
+          const next = scanNumber(b, i, n);
           if (next < 0) return;
           i = next;
         }

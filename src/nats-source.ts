@@ -1,15 +1,13 @@
-// The NATS subscription: connects with the org/token as user/password, reconnects
-// forever with jittered backoff, and hands every message (subject + bytes) to one
-// callback, synchronously, without per-message allocation of its own.
-import { connect, DebugEvents, Events, type NatsConnection, type Subscription } from 'nats';
+// The NATS subscription: our own core-NATS client (nats-client.ts) connects with the
+// org/token as user/password, reconnects forever with jittered waits, and hands every
+// message to one callback, synchronously and without copying. This file turns what the
+// client reports into SourceStats and (throttled) log lines.
 import type { NatsConfig } from './config.js';
-import { LogferryError, errorMessage } from './errors.js';
 import type { Logger, ThrottledLog } from './logger.js';
+import { NatsClient, type MessageHandler, type NatsClientError, type NatsClientStatus } from './nats-client.js';
 import type { SourceStats } from './stats.js';
 
-export type MessageHandler = (subject: string, data: Uint8Array) => void;
-
-export class NatsSourceError extends LogferryError {}
+export type { MessageHandler } from './nats-client.js';
 
 export class NatsSource {
   readonly #config: NatsConfig;
@@ -17,8 +15,7 @@ export class NatsSource {
   readonly #logger: Logger;
   readonly #throttled: ThrottledLog;
   readonly #onMessage: MessageHandler;
-  #nc: NatsConnection | undefined;
-  #sub: Subscription | undefined;
+  #client: NatsClient | undefined;
   #stopping = false;
 
   constructor(config: NatsConfig, stats: SourceStats, logger: Logger, throttled: ThrottledLog, onMessage: MessageHandler) {
@@ -30,98 +27,93 @@ export class NatsSource {
   }
 
   /**
-   * Connects (waiting as long as it takes for the first connection) and subscribes.
-   * `onFatal` is called if the connection closes for good (e.g. credentials refused).
+   * Connects (waiting as long as it takes for the first connection) and subscribes. The
+   * client never gives up, not even on refused credentials (logged, and /health shows the
+   * source disconnected), so `onFatal` is not called today; it stays for a future fatal case.
+   * Resolves early, without connecting, if drain() is called first.
    */
-  async start(onFatal: (error: Error) => void): Promise<void> {
-    const nc = await connect({
-      servers: [...this.#config.servers],
-      ...(this.#config.user !== undefined ? { user: this.#config.user, pass: this.#config.pass } : {}),
-      name: 'logferry',
-      waitOnFirstConnect: true,
-      maxReconnectAttempts: -1,
-      reconnectTimeWait: 1000,
-      reconnectJitter: 1000,
-      pingInterval: 20_000,
-      maxPingOut: 3,
-    });
-    this.#nc = nc;
-    this.#stats.connected = true;
-    this.#stats.disconnectedSince = undefined;
-    this.#stats.lastMessageAt = Date.now();
-    this.#logger.info({ server: nc.getServer(), subject: this.#config.subject, queue: this.#config.queue }, 'connected to NATS');
-    void this.#watchStatus(nc);
-    void nc.closed().then((err) => {
-      this.#stats.connected = false;
-      this.#stats.disconnectedSince ??= Date.now();
-      if (this.#stopping) return;
-      onFatal(new NatsSourceError('NATS_CLOSED', `NATS connection closed${err ? `: ${errorMessage(err)}` : ''}`, { cause: err }));
-    });
-    this.subscribe();
+  async start(_onFatal: (error: Error) => void): Promise<void> {
+    if (this.#client !== undefined || this.#stopping) return;
+    const config = this.#config;
+    const client = new NatsClient(
+      {
+        servers: config.servers,
+        user: config.user,
+        pass: config.pass,
+        subject: config.subject,
+        queue: config.queue,
+        name: 'logferry',
+      },
+      this.#onMessage,
+      this.#statusHandler(),
+    );
+    this.#client = client;
+    const connected = await client.connect();
+    if (!connected) return;
+    const stats = this.#stats;
+    stats.connected = true;
+    stats.disconnectedSince = undefined;
+    stats.lastMessageAt = Date.now();
+    this.#logger.info({ server: client.server, subject: config.subject, queue: config.queue }, 'connected to NATS');
   }
 
-  /** (Re)creates the subscription; the stall watchdog calls it when the stream goes quiet. */
+  /** Replaces the subscription (new sid); the stall watchdog calls it when the stream goes quiet. */
   subscribe(): void {
-    const nc = this.#nc;
-    if (nc === undefined || nc.isClosed()) return;
-    this.#sub?.unsubscribe();
-    const onMessage = this.#onMessage;
-    this.#sub = nc.subscribe(this.#config.subject, {
-      ...(this.#config.queue !== undefined ? { queue: this.#config.queue } : {}),
-      callback: (err, msg) => {
-        if (err !== null) {
-          this.#throttled.warn('nats:subscription', { err: errorMessage(err) }, 'NATS subscription error');
-          return;
-        }
-        onMessage(msg.subject, msg.data);
-      },
-    });
+    if (this.#stopping) return;
+    this.#client?.resubscribe();
   }
 
   /** Drops the connection and reconnects (the watchdog's second step). */
   async reconnect(): Promise<void> {
-    await this.#nc?.reconnect();
+    if (this.#stopping) return;
+    this.#client?.reconnect();
   }
 
-  /** Stops receiving: pending messages are still handed over, then the connection closes. */
+  /** Stops receiving: messages the server sent before are still handed over, then the connection closes. */
   async drain(): Promise<void> {
     this.#stopping = true;
-    const nc = this.#nc;
-    if (nc === undefined || nc.isClosed()) return;
-    try {
-      await nc.drain();
-    } catch (err) {
-      this.#logger.warn({ err: errorMessage(err) }, 'NATS drain failed; closing');
-      await nc.close().catch(() => undefined);
-    }
+    const client = this.#client;
+    if (client !== undefined) await client.drain();
+    this.#stats.connected = false;
+    this.#stats.disconnectedSince ??= Date.now();
   }
 
-  async #watchStatus(nc: NatsConnection): Promise<void> {
+  #statusHandler(): NatsClientStatus {
     const stats = this.#stats;
-    for await (const s of nc.status()) {
-      switch (s.type) {
-        case Events.Disconnect:
-          stats.connected = false;
-          stats.disconnects++;
-          stats.disconnectedSince ??= Date.now();
-          this.#throttled.warn('nats:disconnect', { server: String(s.data) }, 'disconnected from NATS; reconnecting');
-          break;
-        case Events.Reconnect:
-          stats.connected = true;
-          stats.reconnects++;
-          stats.disconnectedSince = undefined;
-          this.#logger.info({ server: String(s.data) }, 'reconnected to NATS');
-          break;
-        case Events.Error:
-          if (/slow consumer/i.test(String(s.data))) stats.slowConsumer++;
-          this.#throttled.warn('nats:error', { err: String(s.data) }, 'NATS reported an error');
-          break;
-        case DebugEvents.StaleConnection:
-          this.#throttled.warn('nats:stale', {}, 'NATS connection went stale; reconnecting');
-          break;
-        default:
-          break;
-      }
-    }
+    return {
+      // The first connection is logged by start(), with the subscription.
+      connect: () => undefined,
+      reconnect: (server) => {
+        stats.connected = true;
+        stats.reconnects++;
+        stats.disconnectedSince = undefined;
+        this.#logger.info({ server }, 'reconnected to NATS');
+      },
+      disconnect: (server, cause) => {
+        stats.connected = false;
+        stats.disconnects++;
+        stats.disconnectedSince ??= Date.now();
+        this.#throttled.warn('nats:disconnect', { server, ...(cause !== undefined ? { err: cause.message } : {}) }, 'disconnected from NATS; reconnecting');
+      },
+      error: (error: NatsClientError) => {
+        switch (error.code) {
+          case 'NATS_AUTH':
+            this.#throttled.error('nats:auth', { server: error.server, err: error.message }, 'NATS refused the credentials (check ORG and ACCESS_TOKEN); retrying');
+            break;
+          case 'NATS_CONNECT':
+            this.#throttled.warn('nats:connect', { server: error.server, err: error.message }, 'cannot connect to NATS; retrying');
+            break;
+          case 'NATS_PROTOCOL':
+            this.#throttled.warn('nats:protocol', { server: error.server, err: error.message }, 'NATS protocol error; reconnecting');
+            break;
+          default:
+            if (/slow consumer/i.test(error.message)) stats.slowConsumer++;
+            this.#throttled.warn('nats:error', { server: error.server, err: error.message }, 'NATS reported an error');
+        }
+      },
+      stale: (server) => {
+        this.#throttled.warn('nats:stale', { server }, 'NATS connection went stale; reconnecting');
+      },
+    };
   }
 }

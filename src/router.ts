@@ -1,6 +1,7 @@
 // Message → entry → every sink's pipeline. The per-message path: one subject lookup
-// (cached), an exclusion check, one parse, one accept per sink.
-import { parseFlyPayload, parseSubject } from './entry.js';
+// (cached), an exclusion check, one in-place scan of the payload, one accept per sink
+// (which copies the bytes into its open batch). Nothing per message is allocated here.
+import { EntryView, intake, parseSubject } from './entry.js';
 import type { ThrottledLog } from './logger.js';
 import type { SinkPipeline } from './sink-pipeline.js';
 import { bump, type SourceStats } from './stats.js';
@@ -10,6 +11,8 @@ export class EntryRouter {
   readonly #excluded: ReadonlySet<string>;
   readonly #stats: SourceStats;
   readonly #throttled: ThrottledLog;
+  // One view for every message: pipelines copy what they keep before the next arrives.
+  readonly #view = new EntryView();
   #accepting = true;
 
   constructor(pipelines: readonly SinkPipeline[], excluded: ReadonlySet<string>, stats: SourceStats, throttled: ThrottledLog) {
@@ -24,7 +27,8 @@ export class EntryRouter {
     this.#accepting = false;
   }
 
-  readonly handle = (subject: string, data: Uint8Array): void => {
+  /** One NATS message: its payload is `buf[start, end)`, valid only during the call. */
+  readonly handle = (subject: string, buf: Buffer, start: number, end: number): void => {
     const stats = this.#stats;
     stats.messagesReceived++;
     if (!this.#accepting) {
@@ -38,20 +42,20 @@ export class EntryRouter {
       bump(stats.dropped, 'excluded_app');
       return;
     }
-    const result = parseFlyPayload(parts, data, Date.now());
-    if (result.kind === 'dropped') {
-      bump(stats.dropped, result.reason);
-      this.#throttled.warn(`source:${result.reason}`, { reason: result.reason }, 'message dropped');
+    const entry = this.#view;
+    const outcome = intake(parts, buf, start, end, Date.now(), entry);
+    if (outcome === 'empty_payload') {
+      bump(stats.dropped, outcome);
+      this.#throttled.warn(`source:${outcome}`, { reason: outcome }, 'message dropped');
       return;
     }
-    const entry = result.entry;
     if (subjectApp === '' && excluded.size > 0 && excluded.has(entry.app)) {
       bump(stats.dropped, 'excluded_app');
       return;
     }
-    if (result.malformed !== undefined) {
-      bump(stats.malformed, result.malformed);
-      this.#throttled.warn(`source:malformed:${result.malformed}`, { reason: result.malformed, subject }, 'message is not a Fly JSON entry; shipping it with its raw text');
+    if (outcome !== 'entry') {
+      bump(stats.malformed, outcome);
+      this.#throttled.warn(`source:malformed:${outcome}`, { reason: outcome, subject }, 'message is not a Fly JSON entry; shipping it with its raw text');
     }
     for (const p of this.#pipelines) p.accept(entry);
   };

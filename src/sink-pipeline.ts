@@ -6,7 +6,8 @@
 // With a spool, a batch gets one attempt from memory; if that fails transiently (or the
 // memory buffer is full) it moves to disk, and a single drainer delivers the spool in
 // order, retrying with backoff, while new batches keep flowing from memory.
-import { entryFromLine, type LogEntry } from './entry.js';
+import { batchFromLines, batchLines, splitBatch } from './batch.js';
+import type { LogEntry } from './entry.js';
 import { LogferryError, SinkResponseError, errorMessage, isAuthFailure } from './errors.js';
 import { Batcher } from './batcher.js';
 import type { Logger, ThrottledLog } from './logger.js';
@@ -254,7 +255,7 @@ export class SinkPipeline {
       controller: new AbortController(),
       fromSpool,
       phase: 'encoding',
-      remaining: batch.entries.length,
+      remaining: batch.count,
       heldBytes: fromSpool ? 0 : batch.bytes,
     };
     this.#inFlight.add(d);
@@ -297,13 +298,13 @@ export class SinkPipeline {
       this.#toSpool(batch);
       return;
     }
-    this.#stats.pending -= batch.entries.length;
+    this.#stats.pending -= batch.count;
     bump(this.#stats.batches, 'dropped');
-    this.#countDropped(batch.entries.length, reason);
+    this.#countDropped(batch.count, reason);
   }
 
   #evictDelivery(d: Delivery, reason: DropReason): void {
-    if (this.#spool !== undefined && this.#stats.spoolState === 'ok' && d.remaining === d.batch.entries.length) {
+    if (this.#spool !== undefined && this.#stats.spoolState === 'ok' && d.remaining === d.batch.count) {
       this.#moveToSpool(d);
     } else {
       this.#settle(d, 'dropped', d.remaining, reason);
@@ -322,13 +323,13 @@ export class SinkPipeline {
   /** Appends a batch (whose entries are counted pending, not in the memory buffer) to the spool. */
   #toSpool(batch: Batch): void {
     const spool = this.#spool!;
-    const n = batch.entries.length;
+    const n = batch.count;
     const stats = this.#stats;
     stats.spooledEntries += n;
     // Until the append is done the batch is still in memory: it keeps counting against the buffer.
     stats.bufferedBytes += batch.bytes;
     this.#spoolWriteBytes += batch.bytes;
-    const lines = batch.entries.map((e) => e.line);
+    const lines = batchLines(batch);
     const write = spool
       .append(batch.partition, lines)
       .then(
@@ -468,7 +469,7 @@ export class SinkPipeline {
         this.#moveToSpool(d);
         return;
       }
-      if (action === 'split' && batch.entries.length > 1) {
+      if (action === 'split' && batch.count > 1) {
         await this.#split(d);
         return;
       }
@@ -513,18 +514,15 @@ export class SinkPipeline {
   async #split(d: Delivery): Promise<void> {
     bump(this.#stats.batches, 'split');
     const { batch } = d;
-    const mid = Math.ceil(batch.entries.length / 2);
-    const halves = [batch.entries.slice(0, mid), batch.entries.slice(mid)];
+    const halves = splitBatch(batch, this.#batcher.nextId(), this.#batcher.nextId());
     // The halves take over the parent's entries and buffer bytes.
     this.#inFlight.delete(d);
-    const heldPerEntry = batch.entries.length > 0 ? d.heldBytes / batch.entries.length : 0;
+    const heldPerEntry = batch.count > 0 ? d.heldBytes / batch.count : 0;
     d.heldBytes = 0;
     d.remaining = 0;
-    for (const entries of halves) {
-      let bytes = 0;
-      for (const e of entries) bytes += e.bytes;
-      const half = this.#newDelivery({ id: this.#batcher.nextId(), partition: batch.partition, entries, bytes }, d.fromSpool);
-      half.heldBytes = heldPerEntry * entries.length;
+    for (const halfBatch of halves) {
+      const half = this.#newDelivery(halfBatch, d.fromSpool);
+      half.heldBytes = heldPerEntry * halfBatch.count;
       try {
         await this.#attempt(half);
       } finally {
@@ -560,11 +558,7 @@ export class SinkPipeline {
         this.#wakeDrainer = undefined;
         continue;
       }
-      const now = Date.now();
-      const entries = record.lines.map((line) => entryFromLine(line, now));
-      let bytes = 0;
-      for (const e of entries) bytes += e.bytes;
-      const d = this.#newDelivery({ id: this.#batcher.nextId(), partition: record.partition, entries, bytes }, true);
+      const d = this.#newDelivery(batchFromLines(this.#batcher.nextId(), record.partition, record.lines), true);
       try {
         await this.#attempt(d);
       } finally {

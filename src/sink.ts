@@ -31,9 +31,18 @@ export interface Batch {
   readonly id: number;
   /** The partition key the sink asked for (empty string when it does not partition). */
   readonly partition: string;
-  readonly entries: readonly LogEntry[];
-  /** Sum of the entries' line bytes. */
+  /**
+   * The entries as NDJSON: each entry's line (one line of JSON, Fly's original bytes when
+   * it was good) followed by "\n". NDJSON sinks send it as is; src/batch.ts reads entries
+   * back for sinks that need their fields.
+   */
+  readonly ndjson: Buffer;
+  /** Number of entries (lines). */
+  readonly count: number;
+  /** Sum of the entries' line bytes (the NDJSON without its newlines). */
   readonly bytes: number;
+  /** When the first entry was received (ms since epoch): the fallback for an entry time that cannot be read. */
+  readonly receivedAtMs: number;
 }
 
 export interface EncodedBatch {

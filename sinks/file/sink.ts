@@ -13,7 +13,8 @@ import { classifyFailure, type FailureAction } from '../../src/errors.js';
 import type { LogEntry } from '../../src/entry.js';
 import { objectFileName, type PartitionTemplate } from '../../src/object-key.js';
 import type { Batch, EncodedBatch, Sink, SinkContext, SinkKind } from '../../src/sink.js';
-import { gzip, ndjsonBody } from '../http/encode.js';
+import { firstEntry } from '../../src/batch.js';
+import { gzip } from '../../src/compress.js';
 import type { FileSinkConfig } from './config.js';
 import { fileSinkError } from './errors.js';
 
@@ -64,8 +65,8 @@ export class FileSink implements Sink {
   }
 
   async encode(batch: Batch): Promise<EncodedBatch> {
-    const body = await gzip(ndjsonBody(batch.entries), this.#config.compressionLevel);
-    return { body, entryCount: batch.entries.length };
+    const body = await gzip(batch.ndjson, this.#config.compressionLevel);
+    return { body, entryCount: batch.count };
   }
 
   async send(encoded: EncodedBatch, batch: Batch, signal: AbortSignal): Promise<void> {
@@ -179,7 +180,7 @@ export class FileSink implements Sink {
 
 /** The time of the batch's first entry (file names sort by it); its receive time when unparseable. */
 function firstEntryMs(batch: Batch): number {
-  const first = batch.entries[0];
+  const first = firstEntry(batch);
   if (first === undefined) return Date.now();
   const ms = Date.parse(first.timestamp);
   return Number.isNaN(ms) ? first.receivedAtMs : ms;

@@ -4,7 +4,8 @@ import { classifyFailure, type FailureAction } from '../../src/errors.js';
 import { createHttpAgent, httpRequest } from '../../src/http-request.js';
 import type { Batch, EncodedBatch, Sink, SinkKind } from '../../src/sink.js';
 import type { HttpSinkConfig } from './config.js';
-import { gzip, jsonArrayBody, ndjsonBody } from './encode.js';
+import { gzip } from '../../src/compress.js';
+import { jsonArrayBody, ndjsonBody } from './encode.js';
 import { probeConnection } from './probe.js';
 
 export interface HttpSinkOptions {
@@ -34,9 +35,9 @@ export class HttpSink implements Sink {
   }
 
   async encode(batch: Batch): Promise<EncodedBatch> {
-    const plain = this.#config.format === 'json' ? jsonArrayBody(batch.entries) : ndjsonBody(batch.entries);
+    const plain = this.#config.format === 'json' ? jsonArrayBody(batch) : ndjsonBody(batch);
     const body = this.#config.compression === 'gzip' ? await gzip(plain, this.#config.compressionLevel) : plain;
-    return { body, entryCount: batch.entries.length };
+    return { body, entryCount: batch.count };
   }
 
   async send(encoded: EncodedBatch, _batch: Batch, signal: AbortSignal): Promise<void> {

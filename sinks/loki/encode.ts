@@ -2,13 +2,11 @@
 // stream sorted by timestamp, nanosecond timestamps as strings, gzip. What real Loki would
 // refuse (long lines, bad label names, too many labels) is fixed here and counted, so a
 // batch never meets a 400 for something we could have prevented.
-import { promisify } from 'node:util';
-import { gzip as gzipCallback } from 'node:zlib';
+import { gzip } from '../../src/compress.js';
 import { entryLevel, parseBody, timestampNanos, type FlyLogBody, type LogEntry } from '../../src/entry.js';
 import type { EncodedBatch } from '../../src/sink.js';
 import type { LabelField, LineFormat, MetadataField } from './config.js';
 
-const gzip = promisify(gzipCallback);
 
 /** Loki's `max_label_names_per_series` default. */
 export const MAX_LABELS = 15;
@@ -698,15 +696,13 @@ export function buildPushBody(entries: readonly LogEntry[], o: LokiEncodeOptions
  * ~3 % larger (measured on the benchmark's mix); compression is most of the sink's CPU.
  */
 export const GZIP_LEVEL = 1;
-const GZIP_CHUNK_BYTES = 256 * 1024;
 
 /** The gzip-compressed push body (compressed on the libuv pool, off the event loop). */
 export async function encodePush(entries: readonly LogEntry[], o: LokiEncodeOptions): Promise<EncodedBatch> {
   const push = buildPush(entries, o);
   let body: Buffer;
   try {
-    // Bigger output chunks than zlib's 16 KiB: fewer round trips from the pool to the event loop.
-    body = await gzip(push.body, { level: GZIP_LEVEL, chunkSize: GZIP_CHUNK_BYTES });
+    body = await gzip(push.body, GZIP_LEVEL);
   } finally {
     releasePushBuffer(push.body);
   }

@@ -3,6 +3,7 @@
 // rest, so it is never retried whole; the count of refused entries rides on the error.
 import { gzipSync } from 'node:zlib';
 import type { Agent } from 'undici';
+import { batchEntries } from '../../src/batch.js';
 import { classifyFailure, SinkNetworkError, SinkResponseError, errorMessage } from '../../src/errors.js';
 import { createHttpAgent, excerpt, httpRequest } from '../../src/http-request.js';
 import type { Batch, EncodedBatch, SendResult, Sink, SinkContext } from '../../src/sink.js';
@@ -59,7 +60,8 @@ export class LokiSink implements Sink {
   }
 
   encode(batch: Batch): Promise<EncodedBatch> {
-    return encodePush(batch.entries, this.#encodeOptions);
+    // Loki labels each entry by its fields: the batch's lines are read back once, here.
+    return encodePush(batchEntries(batch), this.#encodeOptions);
   }
 
   async send(encoded: EncodedBatch, _batch: Batch, signal: AbortSignal): Promise<SendResult | void> {

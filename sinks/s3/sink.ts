@@ -9,6 +9,7 @@ import { objectFileName, type PartitionTemplate } from '../../src/object-key.js'
 import type { Batch, EncodedBatch, Sink, SinkContext } from '../../src/sink.js';
 import { S3Address } from './address.js';
 import type { S3Config } from './config.js';
+import { firstEntry } from '../../src/batch.js';
 import { gzipNdjson, sha256Hex } from './encode.js';
 import { S3ResponseError, classifyS3Failure, toS3Error } from './errors.js';
 import { PartitionCache } from './partition-cache.js';
@@ -89,15 +90,15 @@ export class S3Sink implements Sink {
   async encode(batch: Batch): Promise<EncodedBatch> {
     // Taken before compressing, so sequence numbers follow the order batches were handed over.
     const seq = ++this.#seq;
-    const body = await gzipNdjson(batch.entries, this.#config.compressionLevel);
+    const body = await gzipNdjson(batch, this.#config.compressionLevel);
     const sha256 = await sha256Hex(body);
-    const first = batch.entries[0];
+    const first = firstEntry(batch);
     const firstMs = first === undefined ? Date.now() : entryTimeMs(first);
     // The core batches by partitionKey; a batch without one (replayed, hand-made) is placed by its first entry.
     const folder = batch.partition !== '' || first === undefined ? batch.partition : this.#template.render(first);
     const file = objectFileName(firstMs, this.#agentInstanceId, seq);
     const key = `${this.#config.keyPrefix}${folder === '' ? '' : `${folder}/`}${file}`;
-    return { body, entryCount: batch.entries.length, meta: { key, sha256 } };
+    return { body, entryCount: batch.count, meta: { key, sha256 } };
   }
 
   async send(encoded: EncodedBatch, _batch: Batch, signal: AbortSignal): Promise<void> {

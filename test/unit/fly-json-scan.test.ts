@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { FIELD_APP_INSTANCE, FIELD_APP_NAME, FIELD_REGION, FIELD_TIMESTAMP, NOT_PLAIN, ABSENT, scanFlyJson, type ScanResult } from '../../src/fly-json-scan.js';
@@ -87,13 +88,56 @@ describe('scanFlyJson', () => {
       const edits = 1 + Math.floor(random() * 3);
       for (let e = 0; e < edits; e++) bytes[Math.floor(random() * bytes.length)] = interesting[Math.floor(random() * interesting.length)]!;
       const text = dec.decode(bytes);
-      const expected = parsesAsObject(text);
+      // A mutation can cut a multi-byte character: the scan also checks UTF-8.
+      const expected = isUtf8(bytes) && parsesAsObject(text);
       if (!expected) invalid++;
       expect(scan(bytes).result.valid, text).toBe(expected);
     }
     // The mutations must actually produce both kinds, or this test proves little.
     expect(invalid).toBeGreaterThan(2000);
     expect(invalid).toBeLessThan(19_000);
+  });
+
+  it('checks UTF-8 inside strings like isUtf8 does, on every kind of bad sequence', () => {
+    const good = ['é', '日本', '🚀', '\u{10FFFF}', '\u{FFFF}', '\u{80}', '\u{7FF}', '\u{800}', '\u{D7FF}', '\u{E000}', '\u{10000}'];
+    for (const ch of good) expect(scan(`{"m":"a${ch}b"}`).result.valid, ch).toBe(true);
+    const bad: number[][] = [
+      [0x80], // stray continuation
+      [0xc0, 0xaf], // overlong 2-byte
+      [0xc1, 0xbf],
+      [0xe0, 0x80, 0xaf], // overlong 3-byte
+      [0xed, 0xa0, 0x80], // UTF-16 surrogate
+      [0xf0, 0x80, 0x80, 0xaf], // overlong 4-byte
+      [0xf4, 0x90, 0x80, 0x80], // past U+10FFFF
+      [0xf5, 0x80, 0x80, 0x80],
+      [0xff],
+      [0xc3], // truncated before the closing quote
+      [0xe6, 0x97], // truncated 3-byte
+      [0xf0, 0x9f, 0x9a], // truncated 4-byte
+    ];
+    for (const seq of bad) {
+      const bytes = Uint8Array.from([...enc.encode('{"m":"a'), ...seq, ...enc.encode('"}')]);
+      expect(isUtf8(bytes), seq.join(',')).toBe(false);
+      expect(scan(bytes).result.valid, seq.join(',')).toBe(false);
+    }
+    // Outside strings, any byte ≥ 0x80 is not JSON.
+    expect(scan(Uint8Array.from([...enc.encode('{"m":1'), 0xc3, 0xa9, ...enc.encode('}')])).result.valid).toBe(false);
+  });
+
+  it('scans a range of a larger buffer, with spans as offsets into it', () => {
+    const line = samples[0]!;
+    const buf = Buffer.from(`MSG logs.a.b.c 1 ${Buffer.byteLength(line)}\r\n${line}\r\nMSG`);
+    const start = buf.indexOf('\r\n') + 2;
+    const end = start + Buffer.byteLength(line);
+    const spans = new Int32Array(8);
+    const result: ScanResult = { valid: false, multiline: false };
+    scanFlyJson(buf, spans, result, start, end);
+    expect(result.valid).toBe(true);
+    const whole = scan(line);
+    for (let k = 0; k < 8; k++) expect(spans[k]! >= 0 ? spans[k]! - start : spans[k]).toBe(whole.spans[k]);
+    // The bytes around the range are not part of it: a range that stops one byte short is invalid.
+    scanFlyJson(buf, spans, result, start, end - 1);
+    expect(result.valid).toBe(false);
   });
 
   it('hands very deep nesting to the slow path instead of overflowing', () => {

@@ -7,6 +7,7 @@ import { SinkPipeline } from '../../src/sink-pipeline.js';
 import type { Batch, EncodedBatch, Sink } from '../../src/sink.js';
 import { SinkStats, SourceStats, total } from '../../src/stats.js';
 import { waitFor } from '../support/poll.js';
+import { batchEntries } from '../../src/batch.js';
 
 const logger = pino({ level: 'silent' });
 const enc = new TextEncoder();
@@ -21,14 +22,20 @@ class TestSink implements Sink {
     this.#hang = hang;
   }
   encode(batch: Batch): EncodedBatch {
-    return { body: new Uint8Array(0), entryCount: batch.entries.length };
+    return { body: new Uint8Array(0), entryCount: batch.count };
   }
   send(_e: EncodedBatch, batch: Batch, signal: AbortSignal): Promise<void> {
     if (this.#hang) return new Promise((_resolve, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }));
-    for (const e of batch.entries) this.delivered.push(e.app);
+    for (const e of batchEntries(batch)) this.delivered.push(e.app);
     return Promise.resolve();
   }
   classify = classifyFailure;
+}
+
+/** A message as the NATS client hands it over: inside a larger read buffer. */
+function handle(router: EntryRouter, subject: string, payload: Uint8Array): void {
+  const buf = Buffer.concat([Buffer.from('MSG x 1 9\r\n'), payload, Buffer.from('\r\n')]);
+  router.handle(subject, buf, 11, 11 + payload.length);
 }
 
 function pipelineFor(sink: Sink, bufferMaxBytes = 64 * 1024): SinkPipeline {
@@ -56,7 +63,7 @@ describe('EntryRouter', () => {
     const source = new SourceStats();
     const router = new EntryRouter([pFast, pDead], new Set(), source, new ThrottledLog(logger, 60_000));
     const n = 2000;
-    for (let i = 0; i < n; i++) router.handle(`logs.app${i % 3}.ams.i1`, message(`app${i % 3}`, i));
+    for (let i = 0; i < n; i++) handle(router, `logs.app${i % 3}.ams.i1`, message(`app${i % 3}`, i));
     await waitFor(() => pFast.stats.delivered === n, { what: 'the healthy sink delivered everything' });
     expect(total(pFast.stats.dropped)).toBe(0);
     const d = pDead.stats;
@@ -73,11 +80,11 @@ describe('EntryRouter', () => {
     const p = pipelineFor(sink);
     const source = new SourceStats();
     const router = new EntryRouter([p], new Set(['noisy']), source, new ThrottledLog(logger, 60_000));
-    router.handle('logs.noisy.ams.i1', message('noisy', 1));
-    router.handle('other.subject', message('noisy', 2));
-    router.handle('logs.ok.ams.i1', enc.encode('not json'));
-    router.handle('logs.ok.ams.i1', new Uint8Array(0));
-    router.handle('logs.ok.ams.i1', message('ok', 3));
+    handle(router, 'logs.noisy.ams.i1', message('noisy', 1));
+    handle(router, 'other.subject', message('noisy', 2));
+    handle(router, 'logs.ok.ams.i1', enc.encode('not json'));
+    handle(router, 'logs.ok.ams.i1', new Uint8Array(0));
+    handle(router, 'logs.ok.ams.i1', message('ok', 3));
     expect(source.messagesReceived).toBe(5);
     expect(source.dropped.get('excluded_app')).toBe(2);
     expect(source.dropped.get('empty_payload')).toBe(1);

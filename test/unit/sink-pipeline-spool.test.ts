@@ -7,6 +7,7 @@ import type { Batch, EncodedBatch, PipelineSettings, Sink } from '../../src/sink
 import { SinkStats, total } from '../../src/stats.js';
 import type { LogEntry } from '../../src/entry.js';
 import { waitFor } from '../support/poll.js';
+import { batchLines } from '../../src/batch.js';
 
 const logger = pino({ level: 'silent' });
 
@@ -50,12 +51,12 @@ class SwitchSink implements Sink {
   up = false;
   readonly delivered: string[] = [];
   encode(batch: Batch): EncodedBatch {
-    return { body: new Uint8Array(1), entryCount: batch.entries.length };
+    return { body: new Uint8Array(1), entryCount: batch.count };
   }
   async send(_e: EncodedBatch, batch: Batch, signal: AbortSignal): Promise<void> {
     signal.throwIfAborted();
     if (!this.up) throw new SinkNetworkError('refused');
-    for (const e of batch.entries) this.delivered.push(JSON.parse(e.line).message);
+    for (const line of batchLines(batch)) this.delivered.push(JSON.parse(line).message);
   }
   classify = classifyFailure;
 }

@@ -7,11 +7,19 @@ import type { Batch, EncodedBatch, PipelineSettings, SendResult, Sink } from '..
 import { SinkStats, total } from '../../src/stats.js';
 import type { LogEntry } from '../../src/entry.js';
 import { waitFor } from '../support/poll.js';
+import { batchEntries, batchLines } from '../../src/batch.js';
 
 const logger = pino({ level: 'silent' });
 
+function indexOf(line: string): number {
+  return (JSON.parse(line) as { i: number }).i;
+}
+
+/** A Fly line of exactly `bytes` bytes (padded), so buffer accounting sees real sizes. */
 function entry(i: number, app = 'app', bytes = 100): LogEntry {
-  return { line: `{"i":${i}}`, bytes, app, region: 'r', instance: 'x', timestamp: '2026-11-26T00:00:00Z', receivedAtMs: Date.now() };
+  const head = `{"fly":{"app":{"name":"${app}","instance":"x"},"region":"r"},"timestamp":"2026-11-26T00:00:00Z","i":${i},"pad":"`;
+  const line = `${head}${'x'.repeat(Math.max(0, bytes - head.length - 2))}"}`;
+  return { line, bytes: line.length, app, region: 'r', instance: 'x', timestamp: '2026-11-26T00:00:00Z', receivedAtMs: Date.now() };
 }
 
 type SendFn = (batch: Batch, attempt: number) => Promise<SendResult | void>;
@@ -29,7 +37,7 @@ class FakeSink implements Sink {
     if (partitioned) this.partitionKey = (e) => e.app;
   }
   encode(batch: Batch): EncodedBatch {
-    return { body: new Uint8Array(batch.bytes), entryCount: batch.entries.length };
+    return { body: new Uint8Array(batch.bytes), entryCount: batch.count };
   }
   async send(_encoded: EncodedBatch, batch: Batch, signal: AbortSignal): Promise<SendResult | void> {
     signal.throwIfAborted();
@@ -65,7 +73,7 @@ describe('SinkPipeline', () => {
     const { p, stats } = pipeline(sink);
     for (let i = 0; i < 25; i++) p.accept(entry(i));
     await waitFor(() => stats.delivered === 25, { what: 'all delivered' });
-    expect(sink.sent.map((b) => b.entries.length)).toEqual([10, 10, 5]);
+    expect(sink.sent.map((b) => b.count)).toEqual([10, 10, 5]);
     expect(stats.pending).toBe(0);
     expect(stats.bufferedBytes).toBe(0);
     expect(accounted(stats)).toBe(stats.received);
@@ -84,7 +92,7 @@ describe('SinkPipeline', () => {
     const { p, stats } = pipeline(sink);
     for (let i = 0; i < 6; i++) p.accept(entry(i, i % 2 === 0 ? 'a' : 'b'));
     await waitFor(() => stats.delivered === 6, { what: 'all delivered' });
-    for (const b of sink.sent) expect(new Set(b.entries.map((e) => e.app)).size).toBe(1);
+    for (const b of sink.sent) expect(new Set(batchEntries(b).map((e) => e.app)).size).toBe(1);
     expect(sink.sent.map((b) => b.partition).sort()).toEqual(['a', 'b']);
   });
 
@@ -101,7 +109,7 @@ describe('SinkPipeline', () => {
 
   it('never retries a permanent failure and counts it as rejected by status', async () => {
     const sink = new FakeSink(async (b) => {
-      if (b.entries.some((e) => e.line === '{"i":0}')) throw new SinkResponseError(400, 'bad');
+      if (batchLines(b).some((line) => indexOf(line) === 0)) throw new SinkResponseError(400, 'bad');
     });
     const { p, stats } = pipeline(sink);
     for (let i = 0; i < 15; i++) p.accept(entry(i));
@@ -125,14 +133,14 @@ describe('SinkPipeline', () => {
 
   it('splits a batch on 413 until the halves fit', async () => {
     const sink = new FakeSink(async (b) => {
-      if (b.entries.length > 3) throw new SinkResponseError(413, 'too big');
+      if (b.count > 3) throw new SinkResponseError(413, 'too big');
     });
     const { p, stats } = pipeline(sink);
     for (let i = 0; i < 10; i++) p.accept(entry(i));
     await waitFor(() => stats.pending === 0, { what: 'settled' });
     expect(stats.delivered).toBe(10);
-    expect(sink.sent.every((b) => b.entries.length <= 3)).toBe(true);
-    expect(sink.sent.flatMap((b) => b.entries.map((e) => e.line)).sort()).toEqual([...Array(10).keys()].map((i) => `{"i":${i}}`).sort());
+    expect(sink.sent.every((b) => b.count <= 3)).toBe(true);
+    expect(sink.sent.flatMap((b) => batchLines(b).map(indexOf)).sort((a, b) => a - b)).toEqual([...Array(10).keys()]);
     expect(stats.bufferedBytes).toBe(0);
   });
 

@@ -15,6 +15,7 @@ import { readFileSinkConfig, type FileSinkConfig } from '../../../sinks/file/con
 import { listFileSinkFiles, readFileSinkFile } from '../../../sinks/file/read.js';
 import { FileSink } from '../../../sinks/file/sink.js';
 import { batchesFor, makeBatch, sampleEntries, sinkContractSuite, SAMPLE_RECEIVED_AT_MS } from '../../support/sink-contract.js';
+import { batchLines } from '../../../src/batch.js';
 
 const AGENT = 'test-agent';
 
@@ -129,7 +130,7 @@ describe('file sink', () => {
     const path = join(dir, files()[0]!);
     expect(statSync(path).size).toBe(expectedSize);
     const raw = readFileSync(path);
-    expect(gunzipSync(raw).toString('utf8')).toBe(batches.flatMap((b) => b.entries.map((e) => `${e.line}\n`)).join(''));
+    expect(gunzipSync(raw).toString('utf8')).toBe(batches.map((b) => b.ndjson.toString('utf8')).join(''));
     const zcat = spawnSync('zcat', [path], { encoding: 'utf8' });
     expect(zcat.status).toBe(0);
     expect(zcat.stdout.split('\n').filter(Boolean)).toHaveLength(12);
@@ -221,7 +222,7 @@ describe('file sink', () => {
     const written = files().filter((f) => f !== firstFile);
     expect(written).toHaveLength(1);
     expect(written[0]).toMatch(/-000002\.ndjson\.gz$/);
-    expect((await readFileSinkFile(join(dir, written[0]!))).lines).toEqual(failing.entries.map((e) => e.line));
+    expect((await readFileSinkFile(join(dir, written[0]!))).lines).toEqual(batchLines(failing));
   });
 
   test('concurrent sends are appended one at a time, members intact', async () => {
@@ -234,7 +235,7 @@ describe('file sink', () => {
     await Promise.all(batches.map((b, i) => sink.send(encoded[i]!, b, live)));
     const read = await readFileSinkFile(join(dir, files()[0]!));
     expect(read.torn).toBe(false);
-    expect(read.lines).toEqual(batches.flatMap((b) => b.entries.map((e) => e.line)));
+    expect(read.lines).toEqual(batches.flatMap((b) => batchLines(b)));
   });
 
   test('a DATA_DIR below a regular file: healthcheck and send fail with a clear, permanent error', async () => {

@@ -2,13 +2,23 @@ import { gunzipSync } from 'node:zlib';
 import { afterEach, describe, expect, test } from 'vitest';
 import { EnvReader } from '../../../src/env.js';
 import type { LogEntry } from '../../../src/entry.js';
-import { gzip, jsonArrayBody, ndjsonBody } from '../../../sinks/http/encode.js';
+import { batchLines, makeBatch as batchOf } from '../../../src/batch.js';
+import { gzip } from '../../../src/compress.js';
+import { jsonArrayBody as jsonArrayOf, ndjsonBody as ndjsonOf } from '../../../sinks/http/encode.js';
 import { readHttpSinkConfig } from '../../../sinks/http/config.js';
 import { HttpSink } from '../../../sinks/http/sink.js';
 import { makeBatch, sampleEntries } from '../../support/sink-contract.js';
 
 function entry(line: string, bytes = Buffer.byteLength(line)): LogEntry {
   return { line, bytes, app: 'a', region: 'r', instance: 'i', timestamp: '2026-11-26T20:34:37.000000000Z', receivedAtMs: 0 };
+}
+
+function ndjsonBody(entries: readonly LogEntry[]): Buffer {
+  return ndjsonOf(batchOf(1, '', entries));
+}
+
+function jsonArrayBody(entries: readonly LogEntry[]): Buffer {
+  return jsonArrayOf(batchOf(1, '', entries));
 }
 
 describe('body encoding', () => {
@@ -63,11 +73,11 @@ describe('HttpSink.encode', () => {
   test('counts entries and compresses when asked', async () => {
     const batch = makeBatch(sampleEntries());
     const plain = await sink({}).encode(batch);
-    expect(plain.entryCount).toBe(batch.entries.length);
-    expect(Buffer.from(plain.body).toString('utf8')).toBe(`${batch.entries.map((e) => e.line).join('\n')}\n`);
+    expect(plain.entryCount).toBe(batch.count);
+    expect(Buffer.from(plain.body).toString('utf8')).toBe(`${batchLines(batch).join('\n')}\n`);
     const zipped = await sink({ HTTP_COMPRESSION: 'gzip', HTTP_FORMAT: 'json' }).encode(batch);
-    expect(zipped.entryCount).toBe(batch.entries.length);
-    expect(gunzipSync(zipped.body).toString('utf8')).toBe(`[${batch.entries.map((e) => e.line).join(',')}]`);
+    expect(zipped.entryCount).toBe(batch.count);
+    expect(gunzipSync(zipped.body).toString('utf8')).toBe(`[${batchLines(batch).join(',')}]`);
     expect(zipped.body.length).toBeLessThan(plain.body.length);
   });
 

@@ -11,6 +11,7 @@ import type { Batch, Sink } from '../../../src/sink.js';
 import { S3ResponseError, classifyS3Failure, parseS3Error, toS3Error } from '../../../sinks/s3/errors.js';
 import { gzipNdjson } from '../../../sinks/s3/encode.js';
 import { plugin } from '../../../sinks/s3/index.js';
+import { makeBatch } from '../../../src/batch.js';
 
 const logger = createLogger('silent');
 const env: Env = { AWS_BUCKET: 'logs', AWS_ACCESS_KEY_ID: 'k', AWS_SECRET_ACCESS_KEY: 's', S3_ENDPOINT: 'http://127.0.0.1:1' };
@@ -26,7 +27,7 @@ function entry(app: string, timestamp: string, message: string, region = 'ams'):
 }
 
 function batch(entries: LogEntry[], partition: string): Batch {
-  return { id: 1, partition, entries, bytes: entries.reduce((n, e) => n + e.bytes, 0) };
+  return makeBatch(1, partition, entries);
 }
 
 describe('S3 encode', () => {
@@ -43,7 +44,7 @@ describe('S3 encode', () => {
   test('large batches are compressed in chunks and still come out whole and in order', async () => {
     const entries: LogEntry[] = [];
     for (let i = 0; i < 3000; i++) entries.push(entry('web', '2026-11-26T20:34:37.000000000Z', `${i} ${'x'.repeat(300)}`));
-    const body = await gzipNdjson(entries);
+    const body = await gzipNdjson(makeBatch(1, '', entries));
     const lines = gunzipSync(body).toString('utf8').split('\n');
     expect(lines.pop()).toBe('');
     expect(lines).toEqual(entries.map((e) => e.line));

@@ -1,5 +1,5 @@
-// The S3 sink's fast paths: the chunked gzip encoder (chunk boundaries, oversized lines,
-// entries whose `bytes` is wrong, levels) and the partition cache (same folders as
+// The S3 sink's fast paths: the gzip encoder (large batches, oversized lines, entries
+// whose `bytes` is wrong, levels) and the partition cache (same folders as
 // rendering the template, whatever the order of apps, hours and timestamp forms).
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, test } from 'vitest';
@@ -12,6 +12,11 @@ import { DEFAULT_S3_COMPRESSION_LEVEL, gzipNdjson } from '../../../sinks/s3/enco
 import { plugin } from '../../../sinks/s3/index.js';
 import { PartitionCache } from '../../../sinks/s3/partition-cache.js';
 import { prng } from '../../support/fly-entries.js';
+import { makeBatch } from '../../../src/batch.js';
+
+function batchOf(entries: readonly LogEntry[]) {
+  return makeBatch(1, '', entries);
+}
 
 const MiB = 1024 * 1024;
 const env: Env = { AWS_BUCKET: 'logs', AWS_ACCESS_KEY_ID: 'k', AWS_SECRET_ACCESS_KEY: 's', S3_ENDPOINT: 'http://127.0.0.1:1' };
@@ -28,18 +33,18 @@ function ndjson(entries: readonly LogEntry[]): string {
 }
 
 describe('S3 gzip encoder', () => {
-  test('many chunks (waits for zlib, reuses chunk buffers): every line whole and in order', async () => {
+  test('a large batch: every line whole and in order', async () => {
     const entries: LogEntry[] = [];
     // ~6 MiB of varied lines, with multi-byte characters straddling chunk ends.
     for (let i = 0; i < 12_000; i++) entries.push(entry(`app${i % 7}`, '2026-11-26T20:34:37.000000000Z', `${i} ünïcødé 🚀 ${'x'.repeat(i % 900)}`));
-    const body = await gzipNdjson(entries);
+    const body = await gzipNdjson(batchOf(entries));
     expect(gunzipSync(body).toString('utf8')).toBe(ndjson(entries));
   });
 
-  test('a line longer than a chunk, between short ones', async () => {
+  test('a line of several MiB between short ones', async () => {
     const entries = [entry('web', '2026-11-26T20:34:37Z', 'before'), entry('web', '2026-11-26T20:34:37Z', 'é'.repeat(MiB)), entry('web', '2026-11-26T20:34:38Z', 'after')];
     expect(entries[1]!.bytes).toBeGreaterThan(2 * MiB);
-    const body = await gzipNdjson(entries);
+    const body = await gzipNdjson(batchOf(entries));
     expect(gunzipSync(body).toString('utf8')).toBe(ndjson(entries));
   });
 
@@ -48,12 +53,12 @@ describe('S3 gzip encoder', () => {
     const real = entry('web', '2026-11-26T20:34:37Z', '日本語のログ行 ✅ '.repeat(40));
     // Understated at a chunk's end (would be cut), overstated, and understated mid-chunk.
     const entries = [filler, { ...real, bytes: 100 }, { ...real, bytes: real.bytes + 50 }, { ...real, bytes: 10 }, real];
-    const body = await gzipNdjson(entries);
+    const body = await gzipNdjson(batchOf(entries));
     expect(gunzipSync(body).toString('utf8')).toBe(ndjson(entries));
   });
 
   test('an empty batch is an empty gzip file', async () => {
-    const body = await gzipNdjson([]);
+    const body = await gzipNdjson(batchOf([]));
     expect(gunzipSync(body).length).toBe(0);
   });
 
@@ -61,13 +66,13 @@ describe('S3 gzip encoder', () => {
     const rand = prng(3);
     const entries: LogEntry[] = [];
     for (let i = 0; i < 3000; i++) entries.push(entry('web', '2026-11-26T20:34:37Z', `req ${i} took ${Math.floor(rand() * 1000)} ms on /api/v1/items/${Math.floor(rand() * 50)}`));
-    const fast = await gzipNdjson(entries, 1);
-    const best = await gzipNdjson(entries, 9);
+    const fast = await gzipNdjson(batchOf(entries), 1);
+    const best = await gzipNdjson(batchOf(entries), 9);
     expect(gunzipSync(fast).toString('utf8')).toBe(ndjson(entries));
     expect(gunzipSync(best).toString('utf8')).toBe(ndjson(entries));
     expect(best.length).toBeLessThan(fast.length);
-    expect((await gzipNdjson(entries, 1)).equals(fast)).toBe(true);
-    expect((await gzipNdjson(entries)).equals(await gzipNdjson(entries, DEFAULT_S3_COMPRESSION_LEVEL))).toBe(true);
+    expect((await gzipNdjson(batchOf(entries), 1)).equals(fast)).toBe(true);
+    expect((await gzipNdjson(batchOf(entries))).equals(await gzipNdjson(batchOf(entries), DEFAULT_S3_COMPRESSION_LEVEL))).toBe(true);
   });
 });
 
@@ -78,14 +83,14 @@ describe('S3_COMPRESSION_LEVEL', () => {
     const logger = createLogger('silent');
     const entries: LogEntry[] = [];
     for (let i = 0; i < 2000; i++) entries.push(entry('web', '2026-11-26T20:34:37Z', `line ${i} ${'abc'.repeat(i % 30)}`));
-    const batch = { id: 1, partition: 'app=web/dt=2026-11-26/hour=20', entries, bytes: 0 };
+    const batch = makeBatch(1, 'app=web/dt=2026-11-26/hour=20', entries);
     const bodies: Buffer[] = [];
     for (const level of ['1', '9']) {
       const config = plugin.readConfig(new EnvReader({ ...env, S3_COMPRESSION_LEVEL: level }))!;
       expect(config.compressionLevel).toBe(Number(level));
       const sink = plugin.create(config, { logger, agentInstanceId: 'a' });
       const body = Buffer.from((await sink.encode(batch)).body);
-      expect(body.equals(await gzipNdjson(entries, Number(level)))).toBe(true);
+      expect(body.equals(await gzipNdjson(batchOf(entries), Number(level)))).toBe(true);
       bodies.push(body);
       await sink.close?.();
     }

@@ -1,0 +1,155 @@
+// A batch's entries live as NDJSON bytes (each line followed by "\n"), written once into
+// one buffer as they arrive. NDJSON sinks send those bytes as they are; the spool stores
+// them; sinks that need fields per entry read them back once per batch.
+import { EntryView, intake, type LogEntry, type SubjectParts } from './entry.js';
+import type { Batch } from './sink.js';
+
+const NEWLINE = 0x0a;
+const NO_SUBJECT: SubjectParts = { app: '', region: '', instance: '' };
+
+/** Collects entry lines into one growing buffer: one copy per entry, no string, no object. */
+export class NdjsonWriter {
+  #buf: Buffer;
+  #used = 0;
+  /** Entries written. */
+  count = 0;
+  /** Their line bytes (without the newlines). */
+  lineBytes = 0;
+
+  constructor(capacity: number) {
+    this.#buf = Buffer.allocUnsafeSlow(Math.max(capacity, 1024));
+  }
+
+  get capacity(): number {
+    return this.#buf.length;
+  }
+
+  append(entry: LogEntry): void {
+    let n: number;
+    if (entry instanceof EntryView) {
+      n = entry.end - entry.start;
+      this.#reserve(n + 1);
+      entry.buf.copy(this.#buf, this.#used, entry.start, entry.end);
+    } else {
+      // Entries made by hand or replayed: measure rather than trust `bytes`.
+      n = Buffer.byteLength(entry.line);
+      this.#reserve(n + 1);
+      this.#buf.write(entry.line, this.#used, 'utf8');
+    }
+    this.#buf[this.#used + n] = NEWLINE;
+    this.#used += n + 1;
+    this.count++;
+    this.lineBytes += n;
+  }
+
+  /** The NDJSON written so far. Copied to its exact size when the buffer has much room left, so a sealed batch holds no slack. */
+  finish(): Buffer {
+    const used = this.#used;
+    if (this.#buf.length - used <= used >>> 2) return this.#buf.subarray(0, used);
+    const exact = Buffer.allocUnsafeSlow(used);
+    this.#buf.copy(exact, 0, 0, used);
+    return exact;
+  }
+
+  #reserve(n: number): void {
+    const needed = this.#used + n;
+    if (needed <= this.#buf.length) return;
+    const bigger = Buffer.allocUnsafeSlow(Math.max(this.#buf.length * 2, needed));
+    this.#buf.copy(bigger, 0, 0, this.#used);
+    this.#buf = bigger;
+  }
+}
+
+/** A batch of the given entries (tests, splits, spool replay). */
+export function makeBatch(id: number, partition: string, entries: readonly LogEntry[]): Batch {
+  let size = 0;
+  for (const e of entries) size += e.line.length * 3 + 1;
+  const writer = new NdjsonWriter(size);
+  for (const e of entries) writer.append(e);
+  return { id, partition, ndjson: writer.finish(), count: writer.count, bytes: writer.lineBytes, receivedAtMs: entries[0]?.receivedAtMs ?? Date.now() };
+}
+
+/** A batch from lines that are already single-line JSON (spool replay). */
+export function batchFromLines(id: number, partition: string, lines: readonly string[], receivedAtMs: number = Date.now()): Batch {
+  let text = '';
+  let bytes = 0;
+  for (const line of lines) text += `${line}\n`;
+  const ndjson = Buffer.from(text, 'utf8');
+  bytes = ndjson.length - lines.length;
+  return { id, partition, ndjson, count: lines.length, bytes, receivedAtMs };
+}
+
+/** The batch's lines as strings (the spool's record format). */
+export function batchLines(batch: Batch): string[] {
+  if (batch.count === 0) return [];
+  return batch.ndjson.toString('utf8', 0, batch.ndjson.length - 1).split('\n');
+}
+
+/** Calls `each(start, end)` for every line's byte range in the batch's NDJSON. */
+export function forEachLine(batch: Batch, each: (start: number, end: number) => void): void {
+  const ndjson = batch.ndjson;
+  let start = 0;
+  while (start < ndjson.length) {
+    let end = ndjson.indexOf(NEWLINE, start);
+    if (end === -1) end = ndjson.length;
+    each(start, end);
+    start = end + 1;
+  }
+}
+
+/**
+ * The batch's entries with their fields, parsed once (for sinks that label or route by
+ * field, e.g. Loki). Lines were written by the intake, so they are good Fly lines. An
+ * entry's own receive time is not kept: the batch's first one stands in for all.
+ */
+export function batchEntries(batch: Batch): LogEntry[] {
+  const receivedAtMs = batch.receivedAtMs;
+  const entries: LogEntry[] = [];
+  const view = new EntryView();
+  forEachLine(batch, (start, end) => {
+    if (intake(NO_SUBJECT, batch.ndjson, start, end, receivedAtMs, view) === 'empty_payload') return;
+    entries.push(view.toEntry());
+  });
+  return entries;
+}
+
+/** The batch's first entry (object names use its time), or undefined for an empty batch. */
+export function firstEntry(batch: Batch): LogEntry | undefined {
+  const receivedAtMs = batch.receivedAtMs;
+  if (batch.count === 0) return undefined;
+  let end = batch.ndjson.indexOf(NEWLINE);
+  if (end === -1) end = batch.ndjson.length;
+  const view = new EntryView();
+  if (intake(NO_SUBJECT, batch.ndjson, 0, end, receivedAtMs, view) === 'empty_payload') return undefined;
+  return view.toEntry();
+}
+
+/** Splits a batch into halves by entry count (the first gets the extra one). Needs at least two entries. */
+export function splitBatch(batch: Batch, firstId: number, secondId: number): [Batch, Batch] {
+  const firstCount = Math.ceil(batch.count / 2);
+  const ndjson = batch.ndjson;
+  let cut = 0;
+  for (let i = 0; i < firstCount; i++) cut = ndjson.indexOf(NEWLINE, cut) + 1;
+  const head = ndjson.subarray(0, cut);
+  const tail = ndjson.subarray(cut);
+  return [
+    { id: firstId, partition: batch.partition, ndjson: head, count: firstCount, bytes: head.length - firstCount, receivedAtMs: batch.receivedAtMs },
+    { id: secondId, partition: batch.partition, ndjson: tail, count: batch.count - firstCount, bytes: tail.length - (batch.count - firstCount), receivedAtMs: batch.receivedAtMs },
+  ];
+}
+
+/** A JSON array of the batch's lines: `[` + lines joined by `,` + `]`. */
+export function jsonArrayOf(batch: Batch): Buffer {
+  const ndjson = batch.ndjson;
+  if (batch.count === 0) return Buffer.from('[]');
+  // Same length: "[" replaces nothing, each "\n" but the last becomes ",", the last becomes "]".
+  const out = Buffer.allocUnsafe(ndjson.length + 1);
+  out[0] = 0x5b;
+  ndjson.copy(out, 1);
+  let at = out.indexOf(NEWLINE, 1);
+  while (at !== -1) {
+    out[at] = at === out.length - 1 ? 0x5d : 0x2c;
+    at = out.indexOf(NEWLINE, at + 1);
+  }
+  return out;
+}

@@ -1,0 +1,89 @@
+import { describe, expect, it } from 'vitest';
+import { batchEntries, batchFromLines, batchLines, firstEntry, jsonArrayOf, makeBatch, NdjsonWriter, splitBatch } from '../../src/batch.js';
+import { EntryView, intake, parseSubject, type LogEntry } from '../../src/entry.js';
+import { makeFlyEntries } from '../support/fly-entries.js';
+
+function flyLine(i: number, message = `m${i}`): string {
+  return JSON.stringify({ fly: { app: { instance: 'i1', name: 'web' }, region: 'ams' }, log: { level: 'info' }, message, timestamp: `2026-11-26T20:00:${String(i % 60).padStart(2, '0')}.123456789Z` });
+}
+
+function plain(line: string, receivedAtMs = 1000): LogEntry {
+  return { line, bytes: Buffer.byteLength(line), app: 'web', region: 'ams', instance: 'i1', timestamp: '', receivedAtMs };
+}
+
+describe('NdjsonWriter', () => {
+  it('copies views and plain entries alike, growing its buffer, and finishes to the exact NDJSON', () => {
+    const writer = new NdjsonWriter(1024);
+    const view = new EntryView();
+    const expected: string[] = [];
+    for (const e of makeFlyEntries(500, { seed: 4 })) {
+      // Half as views over a bigger buffer (as from the NATS client), half as plain entries.
+      if (expected.length % 2 === 0) {
+        const buf = Buffer.from(`xx${e.payload}yy`);
+        expect(intake(parseSubject(e.subject), buf, 2, buf.length - 2, 0, view)).toBe('entry');
+        writer.append(view);
+      } else {
+        writer.append(plain(e.payload));
+      }
+      expected.push(e.payload);
+    }
+    expect(writer.capacity).toBeGreaterThan(1024);
+    const ndjson = writer.finish();
+    expect(ndjson.toString('utf8')).toBe(`${expected.join('\n')}\n`);
+    expect(writer.count).toBe(500);
+    expect(writer.lineBytes).toBe(ndjson.length - 500);
+    // Little used of a big buffer: the result is a right-sized copy, not a view of the big one.
+    const small = new NdjsonWriter(1 << 20);
+    small.append(plain('{"a":1}'));
+    expect(small.finish().buffer.byteLength).toBeLessThan(1 << 10);
+  });
+
+  it('measures a plain entry by its line, not its declared bytes', () => {
+    const writer = new NdjsonWriter(16);
+    writer.append({ ...plain('{"m":"ünï 🚀"}'), bytes: 3 });
+    expect(writer.finish().toString('utf8')).toBe('{"m":"ünï 🚀"}\n');
+    expect(writer.lineBytes).toBe(Buffer.byteLength('{"m":"ünï 🚀"}'));
+  });
+});
+
+describe('batch helpers', () => {
+  const lines = Array.from({ length: 7 }, (_, i) => flyLine(i, i === 3 ? 'ünïcødé 🚀 "q" \\ \t' : `m${i}`));
+  const batch = makeBatch(9, 'p', lines.map((l) => plain(l, 5000)));
+
+  it('makeBatch / batchFromLines / batchLines round-trip the lines', () => {
+    expect(batch).toMatchObject({ id: 9, partition: 'p', count: 7, receivedAtMs: 5000 });
+    expect(batch.bytes).toBe(lines.reduce((n, l) => n + Buffer.byteLength(l), 0));
+    expect(batchLines(batch)).toEqual(lines);
+    const again = batchFromLines(10, 'p', lines, 6000);
+    expect(again.ndjson.equals(batch.ndjson)).toBe(true);
+    expect(again).toMatchObject({ count: 7, bytes: batch.bytes, receivedAtMs: 6000 });
+    expect(batchLines(makeBatch(1, '', []))).toEqual([]);
+  });
+
+  it('splitBatch halves by entries (first half gets the extra one), recursively down to one', () => {
+    const [a, b] = splitBatch(batch, 1, 2);
+    expect([a.count, b.count]).toEqual([4, 3]);
+    expect([...batchLines(a), ...batchLines(b)]).toEqual(lines);
+    expect(a.bytes + b.bytes).toBe(batch.bytes);
+    expect(a.receivedAtMs).toBe(5000);
+    const [c, d] = splitBatch(b, 3, 4);
+    expect(batchLines(c)).toEqual(lines.slice(4, 6));
+    expect(batchLines(d)).toEqual(lines.slice(6));
+    const [e, f] = splitBatch(d.count === 1 ? c : d, 5, 6);
+    expect([e.count, f.count]).toEqual([1, 1]);
+  });
+
+  it('jsonArrayOf is the lines as one JSON array', () => {
+    expect(JSON.parse(jsonArrayOf(batch).toString('utf8'))).toEqual(lines.map((l) => JSON.parse(l)));
+    expect(jsonArrayOf(makeBatch(1, '', [])).toString()).toBe('[]');
+    expect(jsonArrayOf(makeBatch(1, '', [plain('{"a":1}')])).toString()).toBe('[{"a":1}]');
+  });
+
+  it('batchEntries and firstEntry read the fields back, with the batch receive time', () => {
+    const entries = batchEntries(batch);
+    expect(entries.map((e) => e.line)).toEqual(lines);
+    expect(entries[3]).toMatchObject({ app: 'web', region: 'ams', instance: 'i1', timestamp: '2026-11-26T20:00:03.123456789Z', receivedAtMs: 5000 });
+    expect(firstEntry(batch)?.line).toBe(lines[0]);
+    expect(firstEntry(makeBatch(1, '', []))).toBeUndefined();
+  });
+});
