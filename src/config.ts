@@ -10,7 +10,9 @@ import type { RetryPolicy } from './retry.js';
 import type { PipelineSettings, SinkPlugin } from './sink.js';
 
 export interface NatsConfig {
+  /** `nats://host:port` or `tls://host:port`, never with credentials (they are in user/pass). */
   readonly servers: readonly string[];
+  /** ORG / ACCESS_TOKEN, else the `user:password@` of NATS_URL. */
   readonly user: string | undefined;
   readonly pass: string | undefined;
   readonly subject: string;
@@ -55,35 +57,64 @@ export interface AgentConfig {
 }
 
 const LOG_LEVELS: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
-const NATS_PROTOCOLS = ['nats:', 'tls:', 'ws:', 'wss:'];
+// What our NATS client speaks: plain TCP, or TLS (also upgraded to when the server's INFO requires it).
+const NATS_PROTOCOLS = ['nats:', 'tls:'];
+const NATS_DEFAULT_PORT = 4222;
 // What a user has to set to configure a sink, for the "no sink" error.
 const SINK_SECRETS = 'HTTP_URL, LOKI_URL, AWS_BUCKET (or BUCKET_NAME), or DATA_DIR on a Fly volume';
 
-/** A server URL as it may be shown in an error: user and password masked. */
+/** A server URL as it may be shown in an error: everything up to the last `@` masked, so an unencoded `@` in a password leaks nothing. */
 function shownServer(server: string): string {
-  return server.replace(/\/\/[^/@]*@/, '//***@');
+  return server.includes('@') ? server.replace(/^([a-z][a-z0-9+.-]*:\/\/)?.*@/i, '$1***@') : server;
 }
 
-function readNatsServers(env: EnvReader, onFly: boolean): string[] {
+interface NatsServers {
+  /** `nats://host:port` or `tls://host:port`, port filled in, credentials removed (so they can be logged). */
+  readonly servers: string[];
+  /** From `user:password@` in NATS_URL, when given. */
+  readonly user: string | undefined;
+  readonly pass: string | undefined;
+}
+
+function readNatsServers(env: EnvReader, onFly: boolean): NatsServers {
   const raw = env.list('NATS_URL');
   if (raw.length === 0) {
     const network = env.string('NETWORK', 'fdaa');
     if (!/^[0-9a-f:]+$/i.test(network)) throw new ConfigError('NETWORK', `expected an IPv6 prefix such as fdaa, got "${network}"`);
-    return [onFly ? `nats://[${network}::3]:4223` : 'nats://127.0.0.1:4222'];
+    return { servers: [onFly ? `nats://[${network}::3]:4223` : `nats://127.0.0.1:${NATS_DEFAULT_PORT}`], user: undefined, pass: undefined };
   }
+  const servers: string[] = [];
+  let user: string | undefined;
+  let pass: string | undefined;
   for (const server of raw) {
-    const withScheme = server.includes('://') ? server : `nats://${server}`;
+    const shown = shownServer(server);
+    const expected = `expected nats://host:port or tls://host:port (comma-separated for several; IPv6 as [addr]:port), got "${shown}"`;
     let url: URL;
     try {
-      url = new URL(withScheme);
+      url = new URL(server.includes('://') ? server : `nats://${server}`);
     } catch (cause) {
-      throw new ConfigError('NATS_URL', `expected nats://host:port (comma-separated for several), got "${shownServer(server)}"`, { cause: cause instanceof Error ? cause.message.replace(server, shownServer(server)) : undefined });
+      throw new ConfigError('NATS_URL', expected, { cause: cause instanceof Error ? cause.message.replace(server, shown) : undefined });
     }
-    if (!NATS_PROTOCOLS.includes(url.protocol) || url.hostname === '') {
-      throw new ConfigError('NATS_URL', `expected nats://host:port, tls://host:port or ws(s)://host:port, got "${shownServer(server)}"`);
+    if (!NATS_PROTOCOLS.includes(url.protocol) || url.hostname === '' || (url.pathname !== '' && url.pathname !== '/') || url.search !== '' || url.hash !== '') {
+      throw new ConfigError('NATS_URL', expected);
     }
+    servers.push(`${url.protocol}//${url.hostname}:${url.port === '' ? NATS_DEFAULT_PORT : url.port}`);
+    if (url.username === '' && url.password === '') continue;
+    if (url.username === '' || url.password === '') throw new ConfigError('NATS_URL', `expected user:password@host (both, percent-encoded), got "${shown}"`);
+    let u: string;
+    let p: string;
+    try {
+      u = decodeURIComponent(url.username);
+      p = decodeURIComponent(url.password);
+    } catch {
+      throw new ConfigError('NATS_URL', `user or password is not valid percent-encoding in "${shown}"`);
+    }
+    // One client connects to every server with one set of credentials.
+    if (user !== undefined && (u !== user || p !== pass)) throw new ConfigError('NATS_URL', 'servers carry different user:password@; give the same (or only one)');
+    user = u;
+    pass = p;
   }
-  return raw;
+  return { servers, user, pass };
 }
 
 function readCredentials(env: EnvReader, onFly: boolean): { user: string | undefined; pass: string | undefined } {
@@ -147,9 +178,12 @@ export function loadConfig(rawEnv: Env, catalogue: SinkCatalogue): AgentConfig {
   const ownApp = env.raw('FLY_APP_NAME');
   const onFly = ownApp !== undefined;
   const logLevel = env.oneOf('LOG_LEVEL', LOG_LEVELS, 'info');
-  const servers = readNatsServers(env, onFly);
-  const { user, pass } = readCredentials(env, onFly);
-  const nats: NatsConfig = Object.freeze({ servers: Object.freeze(servers), user, pass, subject: readSubject(env), queue: env.raw('QUEUE') });
+  const fromUrl = readNatsServers(env, onFly);
+  const credentials = readCredentials(env, onFly);
+  // ORG / ACCESS_TOKEN (always both or neither) win over credentials in NATS_URL.
+  const user = credentials.user ?? fromUrl.user;
+  const pass = credentials.user !== undefined ? credentials.pass : fromUrl.pass;
+  const nats: NatsConfig = Object.freeze({ servers: Object.freeze(fromUrl.servers), user, pass, subject: readSubject(env), queue: env.raw('QUEUE') });
 
   const excludeApps = new Set(env.list('EXCLUDE_APPS'));
   // The agent's own lines come back through the stream; shipping them would echo every warning.

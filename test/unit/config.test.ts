@@ -60,9 +60,41 @@ describe('loadConfig', () => {
     expect(e.message).toMatch(/HTTP_URL.*LOKI_URL.*AWS_BUCKET/);
   });
 
-  it('accepts IPv6 and several NATS servers, rejects other schemes', () => {
-    expect(loadConfig({ NATS_URL: 'nats://[fdaa::3]:4223,nats://[fdaa::4]:4223' }, catalogue).nats.servers).toHaveLength(2);
-    expect(errorOf({ NATS_URL: 'ftp://x' }).variable).toBe('NATS_URL');
+  it('accepts IPv6 and several NATS servers, fills in the port, rejects other schemes', () => {
+    expect(loadConfig({ NATS_URL: 'nats://[fdaa::3]:4223,nats://[fdaa::4]:4223' }, catalogue).nats.servers).toEqual(['nats://[fdaa::3]:4223', 'nats://[fdaa::4]:4223']);
+    expect(loadConfig({ NATS_URL: 'nats://nats.internal, tls://nats.example.com:4443,[fdaa::5],10.0.0.7:4224' }, catalogue).nats.servers).toEqual([
+      'nats://nats.internal:4222',
+      'tls://nats.example.com:4443',
+      'nats://[fdaa::5]:4222',
+      'nats://10.0.0.7:4224',
+    ]);
+    for (const bad of ['ftp://x', 'ws://nats.internal:8080', 'wss://nats.example.com', 'nats://', 'nats://host:99999', 'nats://host:4222/path', 'nats://host?x=1', 'http://host']) {
+      const e = errorOf({ NATS_URL: bad });
+      expect(e.variable, bad).toBe('NATS_URL');
+      expect(e.message, bad).toMatch(/nats:\/\/host:port or tls:\/\/host:port/);
+    }
+  });
+
+  it('takes the NATS user and password from the URL unless ORG and ACCESS_TOKEN are set', () => {
+    const fromUrl = loadConfig({ NATS_URL: 'nats://my-org:fm2_s%40cret%2Ftok@[fdaa::3]:4223,nats://[fdaa::4]:4223' }, catalogue).nats;
+    expect(fromUrl).toMatchObject({ user: 'my-org', pass: 'fm2_s@cret/tok', servers: ['nats://[fdaa::3]:4223', 'nats://[fdaa::4]:4223'] });
+    const fromEnv = loadConfig({ NATS_URL: 'nats://url-user:url-pass@127.0.0.1', ORG: 'acme', ACCESS_TOKEN: 'FlyV1 fm2_tok' }, catalogue).nats;
+    expect(fromEnv).toMatchObject({ user: 'acme', pass: 'fm2_tok', servers: ['nats://127.0.0.1:4222'] });
+    expect(loadConfig({}, catalogue).nats).toMatchObject({ user: undefined, pass: undefined });
+  });
+
+  it('refuses half or conflicting URL credentials and never echoes a password', () => {
+    expect(errorOf({ NATS_URL: 'nats://only-user@127.0.0.1' }).variable).toBe('NATS_URL');
+    expect(errorOf({ NATS_URL: 'nats://:hunter2@127.0.0.1' }).message).not.toContain('hunter2');
+    const conflicting = errorOf({ NATS_URL: 'nats://a:hunter2@h1,nats://a:hunter3@h2' });
+    expect(conflicting.variable).toBe('NATS_URL');
+    expect(conflicting.message).not.toMatch(/hunter/);
+    for (const bad of ['ws://u:hunter2@host', 'wss://u:hun@ter2@host', 'nats://u:hunter2@host/x', 'u:hun@ter2@host:x']) {
+      const e = errorOf({ NATS_URL: bad });
+      expect(e.variable, bad).toBe('NATS_URL');
+      expect(e.message, bad).not.toMatch(/hun|ter2/);
+      expect(String(e.cause ?? ''), bad).not.toMatch(/hun|ter2/);
+    }
   });
 
   it('names the variable and never echoes the token', () => {
