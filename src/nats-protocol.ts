@@ -273,60 +273,60 @@ export class ProtocolReader {
     return this.#fail('unknown or malformed protocol line', excerpt(buf, start, stop));
   }
 
-  /** `MSG <subject> <sid> [reply-to] <#bytes>`, from just after "MSG". */
+  /** `MSG <subject> <sid> [reply-to] <#bytes>`, from just after "MSG". The hottest code in the agent. */
   #parseMsg(buf: Buffer, i: number, lineStart: number, stop: number): number {
     while (i < stop && isSpace(buf[i])) i++;
-    // The subject, compared with the previous one while scanning for its end.
+    // Subjects repeat (one per instance): first check for the previous one, a tight compare.
     const s = i;
+    const cachedLen = this.#subjectLen;
     const cached = this.#subjectBytes;
-    let same = true;
+    let hit = cachedLen > 0 && s + cachedLen < stop && isSpace(buf[s + cachedLen]);
+    for (let k = 0; hit && k < cachedLen; k++) if (buf[s + k] !== cached[k]) hit = false;
+    if (hit) i = s + cachedLen;
+    else {
+      while (i < stop && !isSpace(buf[i])) i++;
+      const len = i - s;
+      if (len === 0) return this.#fail('malformed MSG line', excerpt(buf, lineStart, stop));
+      this.#subject = buf.toString('latin1', s, i);
+      if (len > cached.length) this.#subjectBytes = Buffer.allocUnsafe(len * 2);
+      buf.copy(this.#subjectBytes, 0, s, i);
+      this.#subjectLen = len;
+    }
+    // The sid: ours are decimal; anything else is -1.
+    while (i < stop && isSpace(buf[i])) i++;
+    const sidStart = i;
+    let sid = 0;
     for (; i < stop; i++) {
       const c = buf[i]!;
       if (c === SPACE || c === TAB) break;
-      if (same && cached[i - s] !== c) same = false;
+      const d = c - 48;
+      sid = d >= 0 && d <= 9 && sid >= 0 ? sid * 10 + d : -1;
     }
-    const subjectLen = i - s;
-    // Then two or three fields: sid, [reply-to], size.
-    let sidStart = -1;
-    let sidEnd = -1;
-    let lastStart = -1;
-    let lastEnd = -1;
-    let fields = 0;
-    while (i < stop) {
+    if (i === sidStart) return this.#fail('malformed MSG line', excerpt(buf, lineStart, stop));
+    if (i - sidStart > 15) sid = -1;
+    // The size, or a reply-to and then the size.
+    let size = 0;
+    let sizeLen = 0;
+    let numeric = true;
+    for (let field = 0; ; field++) {
       while (i < stop && isSpace(buf[i])) i++;
       if (i === stop) break;
+      if (field === 2) return this.#fail('malformed MSG line', excerpt(buf, lineStart, stop));
       const f = i;
-      while (i < stop && !isSpace(buf[i])) i++;
-      fields++;
-      if (fields === 1) {
-        sidStart = f;
-        sidEnd = i;
-      } else {
-        lastStart = f;
-        lastEnd = i;
+      size = 0;
+      numeric = true;
+      for (; i < stop; i++) {
+        const c = buf[i]!;
+        if (c === SPACE || c === TAB) break;
+        const d = c - 48;
+        if (d >= 0 && d <= 9) size = size * 10 + d;
+        else numeric = false;
       }
+      sizeLen = i - f;
     }
-    if (subjectLen === 0 || fields < 2 || fields > 3) return this.#fail('malformed MSG line', excerpt(buf, lineStart, stop));
-    let size = 0;
-    if (lastEnd - lastStart > 9) return this.#fail(`MSG payload size over ${MAX_PAYLOAD_BYTES} bytes`, excerpt(buf, lineStart, stop));
-    for (let k = lastStart; k < lastEnd; k++) {
-      const d = buf[k]! - 48;
-      if (d < 0 || d > 9) return this.#fail('MSG size is not a number', excerpt(buf, lineStart, stop));
-      size = size * 10 + d;
-    }
-    if (size > MAX_PAYLOAD_BYTES) return this.#fail(`MSG payload size over ${MAX_PAYLOAD_BYTES} bytes`, excerpt(buf, lineStart, stop));
-    let sid = 0;
-    if (sidEnd - sidStart > 15) sid = -1;
-    for (let k = sidStart; k < sidEnd && sid >= 0; k++) {
-      const d = buf[k]! - 48;
-      sid = d < 0 || d > 9 ? -1 : sid * 10 + d;
-    }
-    if (!same || subjectLen !== this.#subjectLen) {
-      this.#subject = buf.toString('latin1', s, s + subjectLen);
-      if (subjectLen > this.#subjectBytes.length) this.#subjectBytes = Buffer.allocUnsafe(subjectLen * 2);
-      buf.copy(this.#subjectBytes, 0, s, s + subjectLen);
-      this.#subjectLen = subjectLen;
-    }
+    if (sizeLen === 0) return this.#fail('malformed MSG line', excerpt(buf, lineStart, stop));
+    if (!numeric) return this.#fail('MSG size is not a number', excerpt(buf, lineStart, stop));
+    if (sizeLen > 9 || size > MAX_PAYLOAD_BYTES) return this.#fail(`MSG payload size over ${MAX_PAYLOAD_BYTES} bytes`, excerpt(buf, lineStart, stop));
     this.#msgSubject = this.#subject;
     this.#msgSid = sid;
     this.#msgSize = size;
