@@ -123,20 +123,28 @@ export function isAuthError(message: string): boolean {
 type Phase = 'handshake' | 'connected' | 'draining';
 
 /** One connection attempt and, if it succeeds, the connection: its socket, reader and pings. */
-interface Connection {
+class Connection {
   readonly server: ServerAddress;
+  /** The TCP socket, or the TLS socket over it after the upgrade. */
   socket: Socket;
   reader: ProtocolReader;
-  phase: Phase;
+  phase: Phase = 'handshake';
   /** One entry per PING in flight, in order: what to do when its PONG arrives. */
-  readonly pongs: Array<(() => void) | undefined>;
-  infoSeen: boolean;
+  readonly pongs: Array<(() => void) | undefined> = [];
+  infoSeen = false;
   /** Why it ended, when we know better than the socket does. */
   failure: NatsClientError | undefined;
   /** The socket's own error, if any. */
   socketError: Error | undefined;
+  /** The handshake's (or drain's) deadline. */
   timer: NodeJS.Timeout | undefined;
   pinger: NodeJS.Timeout | undefined;
+
+  constructor(server: ServerAddress, socket: Socket, handlerFor: (conn: Connection) => ProtocolHandler) {
+    this.server = server;
+    this.socket = socket;
+    this.reader = new ProtocolReader(handlerFor(this));
+  }
 }
 
 export class NatsClient {
@@ -301,19 +309,7 @@ export class NatsClient {
     const socket = netConnect({ host: server.host, port: server.port });
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 10_000);
-    const conn: Connection = {
-      server,
-      socket,
-      reader: undefined as unknown as ProtocolReader,
-      phase: 'handshake',
-      pongs: [],
-      infoSeen: false,
-      failure: undefined,
-      socketError: undefined,
-      timer: undefined,
-      pinger: undefined,
-    };
-    conn.reader = new ProtocolReader(this.#protocolHandler(conn));
+    const conn = new Connection(server, socket, (c) => this.#protocolHandler(c));
     this.#conn = conn;
     this.#listen(conn, socket);
     conn.timer = setTimeout(() => {

@@ -48,13 +48,7 @@ export class NatsSource {
       this.#statusHandler(),
     );
     this.#client = client;
-    const connected = await client.connect();
-    if (!connected) return;
-    const stats = this.#stats;
-    stats.connected = true;
-    stats.disconnectedSince = undefined;
-    stats.lastMessageAt = Date.now();
-    this.#logger.info({ server: client.server, subject: config.subject, queue: config.queue }, 'connected to NATS');
+    await client.connect();
   }
 
   /** Replaces the subscription (new sid); the stall watchdog calls it when the stream goes quiet. */
@@ -81,8 +75,13 @@ export class NatsSource {
   #statusHandler(): NatsClientStatus {
     const stats = this.#stats;
     return {
-      // The first connection is logged by start(), with the subscription.
-      connect: () => undefined,
+      // Here rather than after start()'s await, so the line and stats come before anything the connection reports next.
+      connect: (server) => {
+        stats.connected = true;
+        stats.disconnectedSince = undefined;
+        stats.lastMessageAt = Date.now();
+        this.#logger.info({ server, subject: this.#config.subject, queue: this.#config.queue }, 'connected to NATS');
+      },
       reconnect: (server) => {
         stats.connected = true;
         stats.reconnects++;
@@ -105,6 +104,10 @@ export class NatsSource {
             break;
           case 'NATS_PROTOCOL':
             this.#throttled.warn('nats:protocol', { server: error.server, err: error.message }, 'NATS protocol error; reconnecting');
+            break;
+          case 'NATS_HANDLER':
+            // A bug downstream, not a NATS problem: the message is skipped, the stream goes on.
+            this.#throttled.error('nats:handler', { err: error.message }, 'handling a NATS message failed; skipped it');
             break;
           default:
             if (/slow consumer/i.test(error.message)) stats.slowConsumer++;

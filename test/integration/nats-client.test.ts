@@ -9,7 +9,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'nats';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { Writable } from 'node:stream';
+import { createLogger, ThrottledLog } from '../../src/logger.js';
 import { NatsClient, type NatsClientError, type NatsClientOptions, type NatsClientStatus } from '../../src/nats-client.js';
+import { NatsSource } from '../../src/nats-source.js';
+import { SourceStats } from '../../src/stats.js';
 import { makeFlyEntries, prng } from '../support/fly-entries.js';
 import { connectPublisher, publishAll, startNatsServer, type NatsServer, type PublishMessage } from '../support/nats.js';
 import { waitFor } from '../support/poll.js';
@@ -479,4 +483,65 @@ describe('NatsClient over TLS', () => {
         ),
     } as unknown as NatsServer;
   }
+});
+
+describe('NatsSource on our client', () => {
+  function source(servers: string[], auth: { user?: string; pass?: string } = {}) {
+    const lines: Array<Record<string, unknown>> = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        for (const line of chunk.toString().split('\n')) if (line !== '') lines.push(JSON.parse(line) as Record<string, unknown>);
+        done();
+      },
+    });
+    const logger = createLogger('info', sink);
+    const stats = new SourceStats();
+    const received: string[] = [];
+    const src = new NatsSource({ servers, user: auth.user, pass: auth.pass, subject: 'logs.>', queue: undefined }, stats, logger, new ThrottledLog(logger, 60_000), (_subject, buf, start, end) => {
+      stats.messagesReceived++;
+      received.push(buf.toString('utf8', start, end));
+    });
+    cleanups.push(() => src.drain());
+    return { src, stats, lines, received };
+  }
+
+  it('turns connect, server errors, disconnect and reconnect into SourceStats and log lines', async () => {
+    const fake = await startFakeServer((conn, line, index) => {
+      if (line !== 'PING') return;
+      conn.socket.write('PONG\r\n');
+      // The first connection: one message, then the server gives up on us as a slow consumer.
+      if (index === 0) conn.socket.end("MSG logs.a.b.c 1 5\r\nfirst\r\n-ERR 'Slow Consumer'\r\n");
+    });
+    const { src, stats, lines, received } = source([fake.url]);
+    expect(stats.connected).toBe(false);
+    const before = Date.now();
+    await src.start(() => undefined);
+    expect(stats.lastMessageAt).toBeGreaterThanOrEqual(before);
+    await waitFor(() => stats.reconnects === 1 && stats.connected, { what: 'the source to reconnect', timeoutMs: 10_000 });
+    expect(received).toEqual(['first']);
+    expect(stats).toMatchObject({ slowConsumer: 1, disconnects: 1, reconnects: 1, connected: true, disconnectedSince: undefined });
+    expect(lines.map((l) => l.msg)).toEqual(['connected to NATS', 'NATS reported an error', 'disconnected from NATS; reconnecting', 'reconnected to NATS']);
+    await src.drain();
+    expect(stats.connected).toBe(false);
+    expect(stats.disconnectedSince).toBeTypeOf('number');
+  });
+
+  it('on refused credentials logs one error line, keeps retrying and stays disconnected; drain() ends the wait', async () => {
+    const s = await server({ user: 'my-org', pass: 'right' });
+    const { src, stats, lines } = source([s.url], { user: 'my-org', pass: 'wrong-secret' });
+    let started = false;
+    void src.start(() => undefined).then(() => (started = true));
+    await waitFor(async () => Number((await s.varz()).connections) === 0 && lines.some((l) => l.level === 'error'), { what: 'the refusal to be logged' });
+    // Retried (the server counts the attempts), still one line: the rest is throttled.
+    await waitFor(async () => Number((await s.varz()).total_connections) >= 2, { what: 'a second attempt', timeoutMs: 10_000 });
+    const errors = lines.filter((l) => l.level === 'error');
+    expect(errors).toHaveLength(1);
+    expect(errors[0]!.msg).toBe('NATS refused the credentials (check ORG and ACCESS_TOKEN); retrying');
+    expect(JSON.stringify(lines)).not.toContain('wrong-secret');
+    expect(stats.connected).toBe(false);
+    expect(stats.disconnects).toBe(0);
+    expect(started).toBe(false);
+    await src.drain();
+    await waitFor(() => started, { what: 'start() to return after drain()' });
+  });
 });
