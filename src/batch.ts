@@ -7,17 +7,76 @@ import type { Batch } from './sink.js';
 const NEWLINE = 0x0a;
 const NO_SUBJECT: SubjectParts = { app: '', region: '', instance: '' };
 
+/**
+ * Batch buffers for reuse. At full speed a sink fills tens of MB of batch buffers a second;
+ * allocating each afresh made V8 run a full GC every couple of hundred milliseconds (they
+ * count as external memory) and left the allocator's free lists fragmented. A buffer comes
+ * back only from a batch the sink fully delivered (its send resolved: nothing reads it any
+ * more); a batch that failed, was split, spooled or dropped leaves its buffer to the GC.
+ */
+export class SlabPool {
+  readonly #free: Buffer[] = [];
+  #freeBytes = 0;
+  readonly #maxFreeBytes: number;
+  // Buffers lent out as whole batches; only these may come back (a split half is a view of one).
+  readonly #lent = new WeakSet<Buffer>();
+
+  constructor(maxFreeBytes: number) {
+    this.#maxFreeBytes = maxFreeBytes;
+  }
+
+  get freeBytes(): number {
+    return this.#freeBytes;
+  }
+
+  /** A buffer of at least `min` bytes: a free one if one is big enough, else a new one of `preferred` bytes. */
+  take(min: number, preferred: number): Buffer {
+    const free = this.#free;
+    for (let i = free.length - 1; i >= 0; i--) {
+      const b = free[i]!;
+      if (b.length >= min) {
+        free.splice(i, 1);
+        this.#freeBytes -= b.length;
+        return b;
+      }
+    }
+    return Buffer.allocUnsafeSlow(Math.max(min, preferred));
+  }
+
+  /** Takes back a buffer nobody uses any more (a writer outgrew it). */
+  give(b: Buffer): void {
+    if (b.byteOffset !== 0 || b.length !== b.buffer.byteLength) return;
+    if (this.#freeBytes + b.length > this.#maxFreeBytes) return;
+    this.#free.push(b);
+    this.#freeBytes += b.length;
+  }
+
+  /** Marks a sealed batch's NDJSON as lent out. */
+  lend(ndjson: Buffer): void {
+    this.#lent.add(ndjson);
+  }
+
+  /** A delivered batch's NDJSON comes back; anything not lent by this pool is ignored. */
+  giveBack(ndjson: Buffer): void {
+    if (!this.#lent.delete(ndjson)) return;
+    this.give(Buffer.from(ndjson.buffer, 0, ndjson.buffer.byteLength));
+  }
+}
+
 /** Collects entry lines into one growing buffer: one copy per entry, no string, no object. */
 export class NdjsonWriter {
   #buf: Buffer;
   #used = 0;
+  readonly #pool: SlabPool | undefined;
   /** Entries written. */
   count = 0;
   /** Their line bytes (without the newlines). */
   lineBytes = 0;
 
-  constructor(capacity: number) {
-    this.#buf = Buffer.allocUnsafeSlow(Math.max(capacity, 1024));
+  constructor(capacity: number, pool?: SlabPool) {
+    this.#pool = pool;
+    const size = Math.max(capacity, 1024);
+    this.#buf = pool === undefined ? Buffer.allocUnsafeSlow(size) : pool.take(Math.min(size, 64 * 1024), size);
   }
 
   get capacity(): number {
@@ -42,10 +101,13 @@ export class NdjsonWriter {
     this.lineBytes += n;
   }
 
-  /** The NDJSON written so far. Copied to its exact size when the buffer has much room left, so a sealed batch holds no slack. */
+  /**
+   * The NDJSON written so far. Without a pool it is copied to its exact size when the buffer
+   * has much room left, so a sealed batch holds no slack; with one, the buffer goes around again.
+   */
   finish(): Buffer {
     const used = this.#used;
-    if (this.#buf.length - used <= used >>> 2) return this.#buf.subarray(0, used);
+    if (this.#pool !== undefined || this.#buf.length - used <= used >>> 2) return this.#buf.subarray(0, used);
     const exact = Buffer.allocUnsafeSlow(used);
     this.#buf.copy(exact, 0, 0, used);
     return exact;
@@ -54,8 +116,10 @@ export class NdjsonWriter {
   #reserve(n: number): void {
     const needed = this.#used + n;
     if (needed <= this.#buf.length) return;
-    const bigger = Buffer.allocUnsafeSlow(Math.max(this.#buf.length * 2, needed));
+    const size = Math.max(this.#buf.length * 2, needed);
+    const bigger = this.#pool === undefined ? Buffer.allocUnsafeSlow(size) : this.#pool.take(needed, size);
     this.#buf.copy(bigger, 0, 0, this.#used);
+    this.#pool?.give(this.#buf);
     this.#buf = bigger;
   }
 }

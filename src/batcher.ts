@@ -2,7 +2,7 @@
 // sink's max entries, max encoded bytes (estimated from the measured compression ratio)
 // or max age. Each open batch writes its entries' bytes into one NDJSON buffer as they
 // arrive. Knows nothing of sending; sealed batches go to `onSeal`.
-import { NdjsonWriter } from './batch.js';
+import { NdjsonWriter, type SlabPool } from './batch.js';
 import type { LogEntry } from './entry.js';
 import type { Batch, BatchSettings } from './sink.js';
 
@@ -28,8 +28,11 @@ export class Batcher {
   // Size of the last sealed batch's NDJSON: new batches start near it, so buffers rarely regrow.
   #lastSealedSize = 0;
 
-  constructor(settings: BatchSettings, encodedRatio: () => number, onSeal: (batch: Batch) => void) {
+  readonly #pool: SlabPool | undefined;
+
+  constructor(settings: BatchSettings, encodedRatio: () => number, onSeal: (batch: Batch) => void, pool?: SlabPool) {
     this.#settings = settings;
+    this.#pool = pool;
     this.#encodedRatio = encodedRatio;
     this.#onSeal = onSeal;
   }
@@ -89,7 +92,7 @@ export class Batcher {
     const limit = Math.min(maxLineBytes ?? Infinity, maxBytes / Math.max(this.#encodedRatio(), 0.01)) * 1.05 + 1024;
     const guess = this.#lastSealedSize > 0 ? this.#lastSealedSize * 1.1 : INITIAL_CAPACITY;
     const capacity = Math.ceil(Math.max(firstLineBytes + 1, Math.min(guess, limit)));
-    const open: OpenBatch = { partition, writer: new NdjsonWriter(capacity), receivedAtMs: firstReceivedAtMs, timer: undefined };
+    const open: OpenBatch = { partition, writer: new NdjsonWriter(capacity, this.#pool), receivedAtMs: firstReceivedAtMs, timer: undefined };
     open.timer = setTimeout(() => this.#sealIfOpen(open), this.#settings.maxAgeMs);
     open.timer.unref();
     this.#open.set(partition, open);
@@ -107,6 +110,7 @@ export class Batcher {
     this.#openBytes -= writer.lineBytes;
     if (writer.count === 0) return;
     const ndjson = writer.finish();
+    this.#pool?.lend(ndjson);
     this.#lastSealedSize = ndjson.length;
     this.#onSeal({ id: this.#nextId++, partition: open.partition, ndjson, count: writer.count, bytes: writer.lineBytes, receivedAtMs: open.receivedAtMs });
   }

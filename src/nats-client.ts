@@ -170,6 +170,8 @@ export class NatsClient {
   #sid = 1;
   #firstConnect: { resolve: (connected: boolean) => void; promise: Promise<boolean> } | undefined;
   readonly #closeWaiters: Array<() => void> = [];
+  // One connection reads at a time and each read is handled before the next: one buffer serves all.
+  readonly #readBuffer = Buffer.allocUnsafe(256 * 1024);
 
   constructor(options: NatsClientOptions, onMessage: MessageHandler, status: NatsClientStatus) {
     if (options.servers.length === 0) throw new NatsClientError('NATS_BAD_SERVER', 'no NATS server configured');
@@ -306,29 +308,45 @@ export class NatsClient {
     const server = this.#servers[this.#nextServer % this.#servers.length]!;
     this.#nextServer = (this.#nextServer + 1) % this.#servers.length;
     this.#lastAttemptAt = Date.now();
-    const socket = netConnect({ host: server.host, port: server.port });
+    let conn: Connection | undefined;
+    const socket = netConnect({
+      host: server.host,
+      port: server.port,
+      // Every read lands in one reused buffer (the reader copies what it keeps), so reading
+      // tens of MB/s allocates nothing: a fresh Buffer per read was most of the agent's GC work.
+      onread: {
+        buffer: this.#readBuffer,
+        callback: (bytes: number, buf: Uint8Array): boolean => {
+          if (conn !== undefined) this.#read(conn, socket, (buf as Buffer).subarray(0, bytes));
+          return true;
+        },
+      },
+    });
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 10_000);
-    const conn = new Connection(server, socket, (c) => this.#protocolHandler(c));
+    conn = new Connection(server, socket, (c) => this.#protocolHandler(c));
     this.#conn = conn;
-    this.#listen(conn, socket);
+    this.#listen(conn, socket, false);
     conn.timer = setTimeout(() => {
       this.#drop(conn, new NatsClientError('NATS_CONNECT', `connecting to ${server.display} timed out after ${this.#connectTimeoutMs} ms`, { server: server.display }));
     }, this.#connectTimeoutMs);
     conn.timer.unref();
   }
 
-  /** Feeds the socket's bytes to the connection's reader and notices the socket closing. */
-  #listen(conn: Connection, socket: Socket): void {
-    socket.on('data', (chunk: Buffer) => {
-      if (conn.socket !== socket) return;
-      try {
-        conn.reader.push(chunk);
-      } catch (error) {
-        // A bug in the reader must not take the agent down: treat it as a broken stream.
-        this.#protocolFailure(conn, new NatsClientError('NATS_PROTOCOL', `reading from ${conn.server.display} failed: ${errorMessage(error)}`, { cause: error, server: conn.server.display }));
-      }
-    });
+  /** Feeds bytes to the connection's reader. */
+  #read(conn: Connection, socket: Socket, chunk: Buffer): void {
+    if (conn.socket !== socket) return;
+    try {
+      conn.reader.push(chunk);
+    } catch (error) {
+      // A bug in the reader must not take the agent down: treat it as a broken stream.
+      this.#protocolFailure(conn, new NatsClientError('NATS_PROTOCOL', `reading from ${conn.server.display} failed: ${errorMessage(error)}`, { cause: error, server: conn.server.display }));
+    }
+  }
+
+  /** Notices the socket closing and, for a TLS socket (which has no reused read buffer), feeds its data events to the reader. */
+  #listen(conn: Connection, socket: Socket, dataEvents: boolean): void {
+    if (dataEvents) socket.on('data', (chunk: Buffer) => this.#read(conn, socket, chunk));
     socket.on('error', (error: Error) => {
       conn.socketError ??= error;
     });
@@ -380,7 +398,7 @@ export class NatsClient {
     const host = conn.server.host;
     const secure = tlsConnect({ ...this.#options.tls, socket: raw, ...(isIP(host) === 0 ? { servername: host } : {}) });
     conn.socket = secure;
-    this.#listen(conn, secure);
+    this.#listen(conn, secure, true);
     secure.once('secureConnect', () => {
       if (conn.socket === secure) this.#sendConnect(conn, true);
     });

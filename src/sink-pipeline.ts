@@ -6,7 +6,7 @@
 // With a spool, a batch gets one attempt from memory; if that fails transiently (or the
 // memory buffer is full) it moves to disk, and a single drainer delivers the spool in
 // order, retrying with backoff, while new batches keep flowing from memory.
-import { batchFromLines, batchLines, splitBatch } from './batch.js';
+import { batchFromLines, batchLines, SlabPool, splitBatch } from './batch.js';
 import type { LogEntry } from './entry.js';
 import { LogferryError, SinkResponseError, errorMessage, isAuthFailure } from './errors.js';
 import { Batcher } from './batcher.js';
@@ -50,6 +50,8 @@ interface Delivery {
   remaining: number;
   /** Buffer bytes this delivery holds until it settles. */
   heldBytes: number;
+  /** The sink acknowledged the batch (its last send resolved): nothing reads the batch's bytes any more. */
+  acknowledged: boolean;
 }
 
 export interface PipelineDeps {
@@ -81,6 +83,7 @@ export class SinkPipeline {
   readonly #throttled: ThrottledLog;
   readonly #observe: PipelineDeps['observeRequest'];
   readonly #batcher: Batcher;
+  readonly #slabs: SlabPool;
   readonly #partitionKey: ((entry: LogEntry) => string) | undefined;
   readonly #queue: Batch[] = [];
   readonly #inFlight = new Set<Delivery>();
@@ -108,7 +111,9 @@ export class SinkPipeline {
     this.#observe = deps.observeRequest;
     this.#encodedRatio = deps.sink.initialEncodedRatio ?? 1;
     this.#partitionKey = deps.sink.partitionKey?.bind(deps.sink);
-    this.#batcher = new Batcher(deps.settings.batch, () => this.#encodedRatio, (batch) => this.#enqueue(batch));
+    // Free batch buffers kept for reuse: enough for the batches in flight to cycle through.
+    this.#slabs = new SlabPool(deps.settings.bufferMaxBytes / 2);
+    this.#batcher = new Batcher(deps.settings.batch, () => this.#encodedRatio, (batch) => this.#enqueue(batch), this.#slabs);
     this.#spool = deps.spool;
     if (this.#spool !== undefined) {
       const recovered = this.#spool.recoveredEntries;
@@ -257,6 +262,7 @@ export class SinkPipeline {
       phase: 'encoding',
       remaining: batch.count,
       heldBytes: fromSpool ? 0 : batch.bytes,
+      acknowledged: false,
     };
     this.#inFlight.add(d);
     return d;
@@ -403,6 +409,7 @@ export class SinkPipeline {
     } finally {
       if (d.remaining > 0 && !d.controller.signal.aborted) this.#settle(d, 'dropped', d.remaining, 'internal_error');
       this.#release(d);
+      if (d.acknowledged) this.#slabs.giveBack(d.batch.ndjson);
     }
   }
 
@@ -437,6 +444,7 @@ export class SinkPipeline {
           const started = performance.now();
           try {
             const r = await sink.send(encoded, batch, d.controller.signal);
+            d.acknowledged = true;
             this.#observe?.((performance.now() - started) / 1000, 'success');
             return r;
           } catch (error) {

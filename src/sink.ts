@@ -73,7 +73,10 @@ export interface Sink {
   partitionKey?(entry: LogEntry): string;
   /** Pure: turns a batch into one request body. May be async to compress off the main thread. */
   encode(batch: Batch): EncodedBatch | Promise<EncodedBatch>;
-  /** One attempt, no retries; abortable. Throws SinkResponseError / SinkNetworkError / SinkIoError. */
+  /**
+   * One attempt, no retries; abortable. Throws SinkResponseError / SinkNetworkError / SinkIoError.
+   * Once it resolves the batch belongs to the core again (its buffer is reused): keep nothing of it.
+   */
   send(encoded: EncodedBatch, batch: Batch, signal: AbortSignal): Promise<SendResult | void>;
   /** What to do with a failed attempt: retry it, give up (count as rejected), or split the batch in halves. */
   classify(error: unknown): FailureAction;

@@ -16,7 +16,7 @@ export const plugin: SinkPlugin<HttpSinkConfig> = {
   readConfig: readHttpSinkConfig,
   describe: describeHttpSink,
   // The pool matches the in-flight limit: the core never has more requests open, and a
-  // smaller pool would queue requests inside undici while their timeout runs. SinkContext
+  // smaller pool would queue requests in the agent while their timeout runs. SinkContext
   // does not carry the settings (yet); when it does, HTTP_MAX_IN_FLIGHT sizes the pool.
   create: (config, context: SinkContext & { readonly settings?: PipelineSettings }) =>
     new HttpSink(config, { maxConnections: context.settings?.maxInFlight ?? DEFAULTS.maxInFlight }),

@@ -1,7 +1,6 @@
 // Ships each batch as one HTTP request: NDJSON or a JSON array, optionally gzip'd.
-import type { Agent } from 'undici';
 import { classifyFailure, type FailureAction } from '../../src/errors.js';
-import { createHttpAgent, httpRequest } from '../../src/http-request.js';
+import { createHttpAgent, httpRequest, type HttpPool } from '../../src/http-request.js';
 import type { Batch, EncodedBatch, Sink, SinkKind } from '../../src/sink.js';
 import type { HttpSinkConfig } from './config.js';
 import { gzip } from '../../src/compress.js';
@@ -20,7 +19,7 @@ export class HttpSink implements Sink {
   readonly kind: SinkKind = 'http';
   readonly initialEncodedRatio: number;
   readonly #config: HttpSinkConfig;
-  readonly #agent: Agent;
+  readonly #agent: HttpPool;
   // Built once: every request carries the same headers.
   readonly #headers: Record<string, string>;
   #closing: Promise<void> | undefined;

@@ -2,10 +2,9 @@
 // follows Loki's semantics: a 400 means Loki refused some entries and may have stored the
 // rest, so it is never retried whole; the count of refused entries rides on the error.
 import { gzipSync } from 'node:zlib';
-import type { Agent } from 'undici';
 import { batchEntries } from '../../src/batch.js';
 import { classifyFailure, SinkNetworkError, SinkResponseError, errorMessage } from '../../src/errors.js';
-import { createHttpAgent, excerpt, httpRequest } from '../../src/http-request.js';
+import { createHttpAgent, excerpt, httpRequest, type HttpPool } from '../../src/http-request.js';
 import type { Batch, EncodedBatch, SendResult, Sink, SinkContext } from '../../src/sink.js';
 import type { FailureAction } from '../../src/errors.js';
 import type { LokiConfig } from './config.js';
@@ -31,7 +30,7 @@ export class LokiSink implements Sink {
   /** A first guess of gzip'd push size over line bytes (Fly logs compress well); the core learns the real ratio. */
   readonly initialEncodedRatio = 0.2;
   readonly #config: LokiConfig;
-  readonly #agent: Agent;
+  readonly #agent: HttpPool;
   readonly #headers: Record<string, string>;
   readonly #encodeOptions: LokiEncodeOptions;
   readonly #where: string;

@@ -1,9 +1,8 @@
 // Archives batches as gzip NDJSON objects under Hive-style keys. One PUT per batch; the
 // core batches per partition (app/date/hour by default), retries and counts.
-import type { Agent } from 'undici';
 import type { LogEntry } from '../../src/entry.js';
 import { SinkIoError, SinkNetworkError, type FailureAction } from '../../src/errors.js';
-import { createHttpAgent, httpRequest } from '../../src/http-request.js';
+import { createHttpAgent, httpRequest, type HttpPool } from '../../src/http-request.js';
 import type { Logger } from '../../src/logger.js';
 import { objectFileName, type PartitionTemplate } from '../../src/object-key.js';
 import type { Batch, EncodedBatch, Sink, SinkContext } from '../../src/sink.js';
@@ -50,7 +49,7 @@ export class S3Sink implements Sink {
   readonly #partitions: PartitionCache;
   readonly #agentInstanceId: string;
   readonly #logger: Logger;
-  readonly #agent: Agent;
+  readonly #agent: HttpPool;
   /** Headers every PUT carries besides the signature: content type, storage class, encryption. */
   readonly #putHeaders: Readonly<Record<string, string>>;
   #seq = 0;

@@ -1,6 +1,6 @@
 // S3 for tests: s3rver (a real S3 HTTP API on the file system) on a free loopback port with
 // its buckets, a reader that lists and fetches objects back with node:http and path-style
-// URLs (deliberately not the sink's undici + aws4 code), and a recording proxy to put in
+// URLs (deliberately not the sink's HTTP + aws4 code), and a recording proxy to put in
 // front of it that captures request headers (s3rver drops SSE headers), answers scripted
 // S3 errors, and can go down (connection refused) and come back on the same port.
 //

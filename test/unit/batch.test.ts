@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { batchEntries, batchFromLines, batchLines, firstEntry, jsonArrayOf, makeBatch, NdjsonWriter, splitBatch } from '../../src/batch.js';
+import { batchEntries, batchFromLines, batchLines, firstEntry, jsonArrayOf, makeBatch, NdjsonWriter, SlabPool, splitBatch } from '../../src/batch.js';
 import { EntryView, intake, parseSubject, type LogEntry } from '../../src/entry.js';
 import { makeFlyEntries } from '../support/fly-entries.js';
 
@@ -85,5 +85,44 @@ describe('batch helpers', () => {
     expect(entries[3]).toMatchObject({ app: 'web', region: 'ams', instance: 'i1', timestamp: '2026-11-26T20:00:03.123456789Z', receivedAtMs: 5000 });
     expect(firstEntry(batch)?.line).toBe(lines[0]);
     expect(firstEntry(makeBatch(1, '', []))).toBeUndefined();
+  });
+});
+
+describe('SlabPool', () => {
+  it('reuses only whole batch buffers it lent out, within its byte bound', () => {
+    const pool = new SlabPool(3 * 64 * 1024);
+    const writer = new NdjsonWriter(64 * 1024, pool);
+    writer.append(plain(flyLine(1)));
+    const ndjson = writer.finish();
+    // Pooled writers hand out a view of their buffer: no copy at seal time.
+    expect(ndjson.buffer.byteLength).toBe(64 * 1024);
+    pool.giveBack(ndjson); // never lent: ignored
+    expect(pool.freeBytes).toBe(0);
+    pool.lend(ndjson);
+    const [half] = splitBatch(makeBatch(1, '', [plain(flyLine(1)), plain(flyLine(2))]), 2, 3);
+    pool.giveBack(half.ndjson); // a split half is not a lent buffer
+    expect(pool.freeBytes).toBe(0);
+    pool.giveBack(ndjson);
+    expect(pool.freeBytes).toBe(64 * 1024);
+    pool.giveBack(ndjson); // only once
+    expect(pool.freeBytes).toBe(64 * 1024);
+    // The next writer gets the same memory back.
+    const next = new NdjsonWriter(64 * 1024, pool);
+    expect(pool.freeBytes).toBe(0);
+    next.append(plain(flyLine(2)));
+    expect(next.finish().buffer).toBe(ndjson.buffer);
+    // Beyond its bound the pool lets buffers go.
+    for (let i = 0; i < 5; i++) pool.give(Buffer.allocUnsafeSlow(64 * 1024));
+    expect(pool.freeBytes).toBe(3 * 64 * 1024);
+    pool.give(Buffer.allocUnsafeSlow(1024).subarray(1)); // not a whole buffer
+    expect(pool.freeBytes).toBe(3 * 64 * 1024);
+  });
+
+  it('a writer that outgrows its buffer returns it to the pool', () => {
+    const pool = new SlabPool(1 << 20);
+    const writer = new NdjsonWriter(1024, pool);
+    for (let i = 0; i < 50; i++) writer.append(plain(flyLine(i, 'x'.repeat(100))));
+    expect(pool.freeBytes).toBeGreaterThan(0);
+    expect(batchLines({ id: 1, partition: '', ndjson: writer.finish(), count: writer.count, bytes: writer.lineBytes, receivedAtMs: 0 })).toHaveLength(50);
   });
 });

@@ -43,7 +43,8 @@ class FakeSink implements Sink {
     signal.throwIfAborted();
     this.attempts++;
     const r = await this.behaviour(batch, this.attempts);
-    this.sent.push(batch);
+    // The core reuses a delivered batch's buffer: what a test inspects later must be a copy.
+    this.sent.push({ ...batch, ndjson: Buffer.from(batch.ndjson) });
     return r;
   }
   classify = classifyFailure;
