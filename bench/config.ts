@@ -11,6 +11,8 @@ export interface BenchConfig {
   readonly quick: boolean;
   /** Entries per full-speed run (bare reference and agent alike). */
   readonly entries: number;
+  /** Bare/agent full-speed pairs per sink; medians are reported (the machine is noisy). */
+  readonly repeat: number;
   /** Distinct entries generated; the publisher cycles through them. */
   readonly poolSize: number;
   readonly fixedRate: number;
@@ -54,12 +56,13 @@ export function readBenchConfig(env: NodeJS.ProcessEnv = process.env): BenchConf
   for (const [k, v] of Object.entries(env)) {
     if (k.startsWith('BENCH_AGENT_') && v !== undefined) agentOverrides[k.slice('BENCH_AGENT_'.length)] = v;
   }
-  // The agent runs with the production Node flags unless told otherwise.
-  agentOverrides.NODE_OPTIONS ??= dockerNodeOptions();
+  // The agent runs with the production environment (Node flags, malloc) unless told otherwise.
+  for (const [k, v] of Object.entries(dockerRuntimeEnv())) agentOverrides[k] ??= v;
   const output = env.BENCH_OUTPUT !== undefined && env.BENCH_OUTPUT !== '' ? env.BENCH_OUTPUT : quick ? undefined : join(REPO_ROOT, 'BENCHMARKS.md');
   return {
     quick,
     entries,
+    repeat: positiveInt(env, 'BENCH_REPEAT', quick ? 1 : 3),
     poolSize: Math.min(entries, positiveInt(env, 'BENCH_POOL', 50_000)),
     fixedRate: positiveInt(env, 'BENCH_FIXED_RATE', 10_000),
     fixedSeconds: positiveInt(env, 'BENCH_FIXED_SECONDS', quick ? 5 : 60),
@@ -72,9 +75,11 @@ export function readBenchConfig(env: NodeJS.ProcessEnv = process.env): BenchConf
   };
 }
 
-/** NODE_OPTIONS from the Dockerfile's runtime stage: the flags production runs the agent with. */
-export function dockerNodeOptions(): string {
+/** The ENV lines of the Dockerfile's runtime stage (after its last FROM): the environment production runs the agent in. */
+export function dockerRuntimeEnv(): Record<string, string> {
   const dockerfile = readFileSync(join(REPO_ROOT, 'Dockerfile'), 'utf8');
-  const m = /^ENV NODE_OPTIONS="([^"]*)"/m.exec(dockerfile);
-  return m?.[1] ?? '';
+  const runtime = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
+  const env: Record<string, string> = {};
+  for (const m of runtime.matchAll(/^ENV ([A-Z_][A-Z0-9_]*)=(?:"([^"]*)"|(\S*))\s*$/gm)) env[m[1]!] = m[2] ?? m[3] ?? '';
+  return env;
 }

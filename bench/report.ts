@@ -1,6 +1,6 @@
 // The results as markdown: printed after every run and written to BENCHMARKS.md by
 // bench/run.ts (never by hand). Targets come from issue 6.
-import type { BenchConfig, BenchSink } from './config.js';
+import { dockerRuntimeEnv, type BenchConfig, type BenchSink } from './config.js';
 import type { MachineInfo } from './proc.js';
 import type { SinkResult } from './scenario.js';
 
@@ -39,10 +39,19 @@ export function perCpuSecond(entries: number, cpu: number): number {
   return cpu > 0 ? entries / cpu : Number.NaN;
 }
 
+/** The median of the per-pair ratios (each agent run against the bare run just before it). */
 export function ratio(r: SinkResult): number | undefined {
-  if (r.bare === undefined || r.full === undefined) return undefined;
+  if (r.ratios.length === 0) return undefined;
   // Delivered entries: in flood mode the agent may drop some, and those must not count as work done.
-  return perCpuSecond(r.full.received, r.full.cpuSeconds) / perCpuSecond(r.bare.entries, r.bare.cpuSeconds);
+  const sorted = [...r.ratios].sort((a, b) => a - b);
+  const mid = sorted.length >>> 1;
+  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+function ratioText(r: SinkResult): string {
+  const q = ratio(r);
+  if (q === undefined) return '—';
+  return r.ratios.length > 1 ? `${fmt(q, 2)}× (${r.ratios.map((x) => fmt(x, 2)).join(', ')})` : `${fmt(q, 2)}×`;
 }
 
 /** Every entry published was counted at the receiver exactly once and the agent counted none dropped or rejected. */
@@ -100,9 +109,8 @@ export function renderTables(report: Report): string {
   for (const r of results) {
     const f = r.full;
     const b = r.bare;
-    const q = ratio(r);
     lines.push(
-      `| ${r.sink} | ${f ? fmt(f.received / (f.elapsedMs / 1000)) : '—'} | ${f ? fmt((f.publishedBytes * (f.received / f.published)) / MiB / (f.elapsedMs / 1000), 1) : '—'} | ${f ? fmt(f.cpuSeconds, 2) : '—'} | ${f ? fmt(perCpuSecond(f.received, f.cpuSeconds)) : '—'} | ${b ? fmt(perCpuSecond(b.entries, b.cpuSeconds)) : '—'} | ${q === undefined ? '—' : `${fmt(q, 2)}×`} | ${mib(f?.peakRssBytes)} | ${mib(b?.peakRssBytes)} | ${ms(f?.lagMs)} | ${f && f.decodedBytes > 0 ? fmt(f.compressedBytes / f.decodedBytes, 3) : '—'} |`,
+      `| ${r.sink} | ${f ? fmt(f.received / (f.elapsedMs / 1000)) : '—'} | ${f ? fmt((f.publishedBytes * (f.received / f.published)) / MiB / (f.elapsedMs / 1000), 1) : '—'} | ${f ? fmt(f.cpuSeconds, 2) : '—'} | ${f ? fmt(perCpuSecond(f.received, f.cpuSeconds)) : '—'} | ${b ? fmt(perCpuSecond(b.entries, b.cpuSeconds)) : '—'} | ${ratioText(r)} | ${mib(f?.peakRssBytes)} | ${mib(b?.peakRssBytes)} | ${ms(f?.lagMs)} | ${f && f.decodedBytes > 0 ? fmt(f.compressedBytes / f.decodedBytes, 3) : '—'} |`,
     );
   }
   lines.push('');
@@ -157,7 +165,8 @@ export function renderMarkdown(report: Report): string {
   out.push(`| CPU | ${machine.cpuModel}, ${machine.cores} cores (shared; load average at start ${machine.loadAverage.map((l) => fmt(l, 2)).join(' / ')}) |`);
   out.push(`| memory | ${fmt(machine.memoryBytes / 1024 ** 3, 1)} GiB |`);
   out.push(`| Node.js | ${machine.node} (V8 heap limit ${fmt(machine.v8HeapLimitBytes / MiB)} MiB here: V8 sizes its heap from the machine's memory, so RSS on a 256 MB VM will differ) |`);
-  out.push(`| agent Node flags | \`NODE_OPTIONS=${config.agentOverrides.NODE_OPTIONS ?? ''}\` (from the Dockerfile, as on Fly) |`);
+  const runtimeEnv = Object.keys(dockerRuntimeEnv()).map((k) => `\`${k}=${config.agentOverrides[k] ?? ''}\``).join(' ');
+  out.push(`| agent environment | ${runtimeEnv} (the Dockerfile's runtime ENV, as on Fly) |`);
   out.push(`| nats-server | ${machine.natsServer} |`);
   out.push(`| run time | ${fmt(report.durationSeconds)} s |`);
   out.push('');
@@ -173,6 +182,7 @@ export function renderMarkdown(report: Report): string {
       : ' It also stays at most three quarters of the sink\'s buffer (`*_BUFFER_MAX_BYTES`, in entries of the average size) ahead of what the receiver has counted, so the agent\'s buffer cannot overflow and the run measures the rate the agent sustains end to end (`BENCH_FLOOD=1` turns this off).') +
     ' Entries/s and MiB/s run from the first publish to the last entry counted at the receiver; MiB/s counts published JSON bytes. The delivery lag runs from the publisher\'s last flush to the last entry at the receiver.');
   out.push('- Reference: in the same run, on the same entries, a bare `nats` subscriber in its own process that only takes each message off the wire and `JSON.parse`s it (bench/bare-subscriber.ts). CPU cost is user + system CPU-seconds from `/proc/<pid>/stat` (every thread, so compression on libuv\'s pool counts), from just before the first publish to the last entry received; agent ÷ bare compares entries per CPU-second.');
+  out.push(`- Repeats: ${config.repeat} bare/agent pairs per sink, alternating, so both meet the same machine (\`BENCH_REPEAT\`). The table shows the median pair ratio (each pair's in brackets), the median runs' CPU figures, and the largest peak RSS and delivery lag of all the agent's runs; a run that lost entries would be the one shown.`);
   out.push('- Peak RSS is the agent\'s VmHWM. At the fixed rate each entry\'s `timestamp` is its publish time; the receiver computes publish → arrival latency per entry; steady RSS is the largest VmRSS sampled (every 250 ms) in the second half of the run; agent CPU is CPU-seconds per second while publishing.');
   out.push('- No entry lost: the receiver counted exactly the published number, the agent\'s `logferry_nats_messages_received_total` equals it, nothing was counted dropped or rejected, and neither the agent nor nats-server saw a slow consumer.');
   out.push('');
@@ -180,7 +190,7 @@ export function renderMarkdown(report: Report): string {
   out.push('');
   for (const r of results) out.push(`- ${r.sink}: ${envText(r.shownEnv)}`);
   out.push('');
-  out.push(`Reproduce: \`npm run bench\` (\`BENCH_ENTRIES\`, default 300000; \`BENCH_FIXED_SECONDS\`, default 60; \`BENCH_QUICK=1\` for a short development run).`);
+  out.push(`Reproduce: \`npm run bench\` (\`BENCH_ENTRIES\`, default 300000; \`BENCH_REPEAT\`, default 3; \`BENCH_FIXED_SECONDS\`, default 60; \`BENCH_QUICK=1\` for a short development run).`);
   out.push('');
   return out.join('\n');
 }

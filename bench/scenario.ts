@@ -112,8 +112,12 @@ export interface SinkResult {
   readonly sink: BenchSink;
   readonly shownEnv: Readonly<Record<string, string>>;
   readonly batchMaxAgeMs: number;
+  /** The median of the bare runs by entries per CPU-second. */
   readonly bare?: BareResult;
+  /** The median of the full-speed runs by entries per CPU-second, with the worst peak RSS and delivery lag of all runs (a run that lost entries is shown instead). */
   readonly full?: FullResult;
+  /** Agent ÷ bare entries per CPU-second of each bare/agent pair, in run order. */
+  readonly ratios: readonly number[];
   readonly fixed?: FixedResult;
   /** What went wrong, when a phase could not finish. */
   readonly errors: string[];
@@ -423,12 +427,39 @@ export async function benchSink(sink: BenchSink, context: BenchContext): Promise
       return undefined;
     }
   };
+  const bares: BareResult[] = [];
+  const fulls: FullResult[] = [];
+  const ratios: number[] = [];
   try {
-    result.bare = await phase(`bare subscriber, ${context.config.entries} entries`, () => runBare(context));
-    result.full = await phase(`agent at full speed, ${context.config.entries} entries`, () => runFull(setup, context));
+    // The machine is shared and noisy: bare and agent runs alternate, and the medians count.
+    const repeat = context.config.repeat;
+    for (let i = 1; i <= repeat; i++) {
+      const of = repeat > 1 ? ` (run ${i} of ${repeat})` : '';
+      const bare = await phase(`bare subscriber, ${context.config.entries} entries${of}`, () => runBare(context));
+      const full = await phase(`agent at full speed, ${context.config.entries} entries${of}`, () => runFull(setup, context));
+      if (bare !== undefined) bares.push(bare);
+      if (full !== undefined) fulls.push(full);
+      if (bare !== undefined && full !== undefined) ratios.push(full.received / full.cpuSeconds / (bare.entries / bare.cpuSeconds));
+    }
+    result.bare = medianBy(bares, (b) => b.entries / b.cpuSeconds);
+    result.full = combineFull(fulls);
     result.fixed = await phase(`agent at ${context.config.fixedRate}/s for ${context.config.fixedSeconds} s`, () => runFixed(setup, context));
   } finally {
     await setup.close();
   }
-  return { sink, shownEnv: setup.shownEnv, batchMaxAgeMs: setup.batchMaxAgeMs, ...result, errors };
+  return { sink, shownEnv: setup.shownEnv, batchMaxAgeMs: setup.batchMaxAgeMs, ...result, ratios, errors };
+}
+
+function medianBy<T>(runs: readonly T[], key: (run: T) => number): T | undefined {
+  if (runs.length === 0) return undefined;
+  const sorted = [...runs].sort((a, b) => key(a) - key(b));
+  return sorted[Math.floor((sorted.length - 1) / 2)];
+}
+
+/** The median run by entries per CPU-second, carrying the worst peak RSS and lag of all; a run that lost entries wins, so a loss always shows. */
+function combineFull(runs: readonly FullResult[]): FullResult | undefined {
+  const lossy = runs.find((r) => r.received !== r.published || r.accounting.dropped > 0 || r.accounting.rejected > 0 || r.accounting.slowConsumer > 0 || r.accounting.serverSlowConsumers > 0);
+  const chosen = lossy ?? medianBy(runs, (r) => r.received / r.cpuSeconds);
+  if (chosen === undefined) return undefined;
+  return { ...chosen, peakRssBytes: Math.max(...runs.map((r) => r.peakRssBytes)), lagMs: Math.max(...runs.map((r) => r.lagMs)) };
 }

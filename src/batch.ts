@@ -18,11 +18,14 @@ export class SlabPool {
   readonly #free: Buffer[] = [];
   #freeBytes = 0;
   readonly #maxFreeBytes: number;
+  readonly #maxFree: number;
   // Buffers lent out as whole batches; only these may come back (a split half is a view of one).
   readonly #lent = new WeakSet<Buffer>();
 
-  constructor(maxFreeBytes: number) {
+  /** Keeps at most `maxFree` free buffers and `maxFreeBytes` in them: free buffers are resident memory. */
+  constructor(maxFreeBytes: number, maxFree = 2) {
     this.#maxFreeBytes = maxFreeBytes;
+    this.#maxFree = maxFree;
   }
 
   get freeBytes(): number {
@@ -46,7 +49,7 @@ export class SlabPool {
   /** Takes back a buffer nobody uses any more (a writer outgrew it). */
   give(b: Buffer): void {
     if (b.byteOffset !== 0 || b.length !== b.buffer.byteLength) return;
-    if (this.#freeBytes + b.length > this.#maxFreeBytes) return;
+    if (this.#free.length >= this.#maxFree || this.#freeBytes + b.length > this.#maxFreeBytes) return;
     this.#free.push(b);
     this.#freeBytes += b.length;
   }

@@ -90,7 +90,7 @@ describe('batch helpers', () => {
 
 describe('SlabPool', () => {
   it('reuses only whole batch buffers it lent out, within its byte bound', () => {
-    const pool = new SlabPool(3 * 64 * 1024);
+    const pool = new SlabPool(3 * 64 * 1024, 3);
     const writer = new NdjsonWriter(64 * 1024, pool);
     writer.append(plain(flyLine(1)));
     const ndjson = writer.finish();
@@ -111,11 +111,14 @@ describe('SlabPool', () => {
     expect(pool.freeBytes).toBe(0);
     next.append(plain(flyLine(2)));
     expect(next.finish().buffer).toBe(ndjson.buffer);
-    // Beyond its bound the pool lets buffers go.
+    // Beyond its bounds (bytes and count) the pool lets buffers go.
     for (let i = 0; i < 5; i++) pool.give(Buffer.allocUnsafeSlow(64 * 1024));
     expect(pool.freeBytes).toBe(3 * 64 * 1024);
     pool.give(Buffer.allocUnsafeSlow(1024).subarray(1)); // not a whole buffer
     expect(pool.freeBytes).toBe(3 * 64 * 1024);
+    const byCount = new SlabPool(1 << 30, 2);
+    for (let i = 0; i < 5; i++) byCount.give(Buffer.allocUnsafeSlow(1024));
+    expect(byCount.freeBytes).toBe(2 * 1024);
   });
 
   it('a writer that outgrows its buffer returns it to the pool', () => {
