@@ -78,14 +78,14 @@ export class EntryView implements LogEntry {
   end = 0;
   receivedAtMs = 0;
   #subject: SubjectParts = EMPTY_PARTS;
-  // Byte spans of the fields in `buf` (from the scan); only read while `#decoded` is false.
+  // Byte spans of the fields in `buf` (from the scan). Each field is decoded on first use:
+  // the HTTP sink uses none, S3 the app and timestamp, so most are never made into strings.
   readonly #spans = new Int32Array(8);
-  #decoded = false;
   #line: string | undefined;
-  #app = '';
-  #region = '';
-  #instance = '';
-  #timestamp = '';
+  #app: string | undefined;
+  #region: string | undefined;
+  #instance: string | undefined;
+  #timestamp: string | undefined;
 
   get bytes(): number {
     return this.end - this.start;
@@ -96,23 +96,19 @@ export class EntryView implements LogEntry {
   }
 
   get app(): string {
-    if (!this.#decoded) this.#decode();
-    return this.#app;
+    return (this.#app ??= this.#field(FIELD_APP_NAME, this.#subject.app));
   }
 
   get region(): string {
-    if (!this.#decoded) this.#decode();
-    return this.#region;
+    return (this.#region ??= this.#field(FIELD_REGION, this.#subject.region));
   }
 
   get instance(): string {
-    if (!this.#decoded) this.#decode();
-    return this.#instance;
+    return (this.#instance ??= this.#field(FIELD_APP_INSTANCE, this.#subject.instance));
   }
 
   get timestamp(): string {
-    if (!this.#decoded) this.#decode();
-    return this.#timestamp;
+    return (this.#timestamp ??= this.#field(FIELD_TIMESTAMP, ''));
   }
 
   /** A plain object with the same values, safe to keep. */
@@ -128,8 +124,11 @@ export class EntryView implements LogEntry {
     this.receivedAtMs = receivedAtMs;
     this.#subject = subject;
     this.#spans.set(fieldSpans);
-    this.#decoded = false;
     this.#line = undefined;
+    this.#app = undefined;
+    this.#region = undefined;
+    this.#instance = undefined;
+    this.#timestamp = undefined;
   }
 
   /** Points the view at an entry the slow path built (re-serialised or wrapped): rare, so encoding its line is fine. */
@@ -143,22 +142,20 @@ export class EntryView implements LogEntry {
     this.#region = entry.region;
     this.#instance = entry.instance;
     this.#timestamp = entry.timestamp;
-    this.#decoded = true;
   }
 
-  #decode(): void {
-    const subject = this.#subject;
-    this.#app = this.#field(FIELD_APP_NAME, subject.app);
-    this.#region = this.#field(FIELD_REGION, subject.region);
-    this.#instance = this.#field(FIELD_APP_INSTANCE, subject.instance);
-    this.#timestamp = this.#field(FIELD_TIMESTAMP, '');
-    this.#decoded = true;
-  }
-
-  /** A field's string; the subject's equal string is reused so long-lived values share it. */
+  /** A field's string. When its bytes spell the subject's (ASCII) string, that string is used: no decoding, nothing allocated. */
   #field(which: number, same: string): string {
-    const value = this.buf.toString('utf8', this.#spans[which * 2], this.#spans[which * 2 + 1]);
-    return value === same ? same : value;
+    const start = this.#spans[which * 2]!;
+    const end = this.#spans[which * 2 + 1]!;
+    const buf = this.buf;
+    if (end - start === same.length) {
+      let k = 0;
+      // ASCII only: a subject string is decoded as latin1, a field as UTF-8.
+      while (k < same.length && buf[start + k] === same.charCodeAt(k) && buf[start + k]! < 0x80) k++;
+      if (k === same.length) return same;
+    }
+    return buf.toString('utf8', start, end);
   }
 }
 

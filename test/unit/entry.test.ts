@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { entryLevel, messageFields, parseBody, parseFlyMessage, parseSubject, timestampNanos, utcDateHour, type LogEntry } from '../../src/entry.js';
+import { EntryView, entryLevel, intake, messageFields, parseBody, parseFlyMessage, parseSubject, timestampNanos, utcDateHour, type LogEntry } from '../../src/entry.js';
 
 const enc = new TextEncoder();
 const samples = readFileSync(new URL('../fixtures/fly-log-samples.ndjson', import.meta.url), 'utf8').split('\n').filter((l) => l !== '');
@@ -125,5 +125,55 @@ describe('timestamps', () => {
     expect(utcDateHour('2026-11-26T20:34:37.253080674Z', 0)).toEqual({ date: '2026-11-26', hour: '20' });
     expect(utcDateHour('2026-11-27T00:30:00+01:00', 0)).toEqual({ date: '2026-11-26', hour: '23' });
     expect(utcDateHour('garbage', Date.parse('2026-01-02T03:04:05Z'))).toEqual({ date: '2026-01-02', hour: '03' });
+  });
+});
+
+describe('intake and EntryView', () => {
+  const line = '{"fly":{"app":{"instance":"i1","name":"web"},"region":"ams"},"message":"ünï","timestamp":"2026-11-26T20:00:00.1Z"}';
+
+  it('scans in place: the view points into the buffer, fields decoded only when read, subject strings reused', () => {
+    const buf = Buffer.from(`MSG x 1 9\r\n${line}\r\n`);
+    const start = buf.indexOf('{');
+    const end = start + Buffer.byteLength(line);
+    const subject = parseSubject('logs.web.ams.i1');
+    const view = new EntryView();
+    expect(intake(subject, buf, start, end, 5, view)).toBe('entry');
+    expect(view.buf).toBe(buf);
+    expect([view.start, view.end, view.bytes]).toEqual([start, end, Buffer.byteLength(line)]);
+    // The very strings of the subject: nothing decoded, nothing allocated.
+    expect(view.app).toBe(subject.app);
+    expect(view.region).toBe(subject.region);
+    expect(view.instance).toBe(subject.instance);
+    expect(view.timestamp).toBe('2026-11-26T20:00:00.1Z');
+    expect(view.line).toBe(line);
+    expect(view.toEntry()).toEqual({ line, bytes: Buffer.byteLength(line), app: 'web', region: 'ams', instance: 'i1', timestamp: '2026-11-26T20:00:00.1Z', receivedAtMs: 5 });
+  });
+
+  it('fields that differ from the subject (or are not ASCII) are decoded from the body', () => {
+    const other = line.replace('"name":"web"', '"name":"wéb"').replace('"region":"ams"', '"region":"fra"');
+    const buf = Buffer.from(other);
+    const view = new EntryView();
+    expect(intake(parseSubject('logs.web.ams.i1'), buf, 0, buf.length, 0, view)).toBe('entry');
+    expect([view.app, view.region, view.instance]).toEqual(['wéb', 'fra', 'i1']);
+    // A latin1-decoded subject with the same bytes is not the same text: decoded as UTF-8.
+    const latin = Buffer.from('wéb', 'utf8').toString('latin1');
+    const again = new EntryView();
+    intake({ app: latin, region: 'fra', instance: 'i1' }, buf, 0, buf.length, 0, again);
+    expect(again.app).toBe('wéb');
+  });
+
+  it('the view is reset for every message', () => {
+    const view = new EntryView();
+    const a = Buffer.from(line);
+    intake(parseSubject('logs.web.ams.i1'), a, 0, a.length, 0, view);
+    expect(view.app).toBe('web');
+    const b = Buffer.from(line.replace('"name":"web"', '"name":"api"'));
+    intake(parseSubject('logs.api.ams.i1'), b, 0, b.length, 0, view);
+    expect(view.app).toBe('api');
+    expect(view.line).toContain('"api"');
+    expect(intake(parseSubject('logs.api.ams.i1'), Buffer.from('nope'), 0, 4, 7, view)).toBe('invalid_json');
+    expect(view.toEntry()).toMatchObject({ app: 'api', region: 'ams', instance: 'i1', receivedAtMs: 7 });
+    expect(JSON.parse(view.line)).toMatchObject({ message: 'nope', logferry: { malformed: 'invalid_json' } });
+    expect(intake(parseSubject('logs.api.ams.i1'), b, 3, 3, 0, view)).toBe('empty_payload');
   });
 });
