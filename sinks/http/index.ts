@@ -6,7 +6,8 @@ import { HttpSink } from './sink.js';
 const DEFAULTS = {
   batch: { maxEntries: 10_000, maxBytes: 1024 * 1024, maxAgeMs: 1000 },
   maxInFlight: 4,
-  bufferMaxBytes: 32 * 1024 * 1024,
+  // Three sinks' buffers, the runtime and the heap must fit a 256 MB VM; the spool takes longer outages.
+  bufferMaxBytes: 16 * 1024 * 1024,
 } as const;
 
 export const plugin: SinkPlugin<HttpSinkConfig> = {

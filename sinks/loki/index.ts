@@ -15,7 +15,8 @@ export const plugin: SinkPlugin<LokiConfig> = {
     // 429 on every attempt; 1 MiB of gzip is about 5 MiB of lines.
     batch: { maxEntries: 10_000, maxBytes: 1 * MiB, maxAgeMs: 1000, maxLineBytes: 4 * MiB },
     maxInFlight: 4,
-    bufferMaxBytes: 32 * MiB,
+    // Three sinks' buffers, the runtime and the heap must fit a 256 MB VM; the spool takes longer outages.
+    bufferMaxBytes: 16 * MiB,
   },
   readConfig: readLokiConfig,
   describe: describeLokiConfig,

@@ -65,7 +65,7 @@ describe('HTTP sink config', () => {
     expect(plugin.defaults).toEqual({
       batch: { maxEntries: 10_000, maxBytes: 1024 * 1024, maxAgeMs: 1000 },
       maxInFlight: 4,
-      bufferMaxBytes: 32 * 1024 * 1024,
+      bufferMaxBytes: 16 * 1024 * 1024,
     });
   });
 

@@ -139,9 +139,9 @@ describe('S3 sink config', () => {
     expect(plugin.kind).toBe('s3');
     expect(plugin.envPrefix).toBe('S3');
     expect(plugin.defaults).toEqual({
-      batch: { maxEntries: 1_000_000, maxBytes: 4 * 1024 * 1024, maxAgeMs: 300_000, maxLineBytes: 16 * 1024 * 1024 },
+      batch: { maxEntries: 1_000_000, maxBytes: 4 * 1024 * 1024, maxAgeMs: 300_000, maxLineBytes: 12 * 1024 * 1024 },
       maxInFlight: 4,
-      bufferMaxBytes: 32 * 1024 * 1024,
+      bufferMaxBytes: 24 * 1024 * 1024,
     });
   });
 });
