@@ -111,9 +111,10 @@ export class SinkPipeline {
     this.#observe = deps.observeRequest;
     this.#encodedRatio = deps.sink.initialEncodedRatio ?? 1;
     this.#partitionKey = deps.sink.partitionKey?.bind(deps.sink);
-    // Free batch buffers kept for reuse: two, so batches in flight cycle through them, and at
-    // most a quarter of the buffer, since a free buffer is resident memory.
-    this.#slabs = new SlabPool(deps.settings.bufferMaxBytes / 4, 2);
+    // Free batch buffers kept for reuse: as many as can be in flight, and at most half the
+    // buffer, since a free buffer is resident memory. Fewer made full speed allocate more and
+    // peak higher (fragmentation), not lower.
+    this.#slabs = new SlabPool(deps.settings.bufferMaxBytes / 2, deps.settings.maxInFlight);
     this.#batcher = new Batcher(deps.settings.batch, () => this.#encodedRatio, (batch) => this.#enqueue(batch), this.#slabs);
     this.#spool = deps.spool;
     if (this.#spool !== undefined) {
