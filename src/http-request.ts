@@ -108,11 +108,14 @@ export function httpRequest(pool: HttpPool, req: HttpRequest): Promise<HttpAnswe
         clearTimeout(timer);
         const text = Buffer.concat(chunks).subarray(0, MAX_BODY_READ).toString('utf8');
         const status = res.statusCode ?? 0;
-        if (status < 200 || status >= 300) {
-          reject(new SinkResponseError(status, excerpt(text), { retryAfterMs: parseRetryAfter(res.headers['retry-after']), body: text }));
-          return;
-        }
-        resolve({ status, headers: res.headers, body: text });
+        const settle =
+          status < 200 || status >= 300
+            ? () => reject(new SinkResponseError(status, excerpt(text), { retryAfterMs: parseRetryAfter(res.headers['retry-after']), body: text }))
+            : () => resolve({ status, headers: res.headers, body: text });
+        // A server may answer before it has read the whole body. The caller reuses the body's
+        // memory once this settles, so wait until the request is done with it too.
+        if (request.closed) settle();
+        else request.once('close', settle);
       });
     });
     timer = setTimeout(() => {
