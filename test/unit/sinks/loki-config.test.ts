@@ -140,7 +140,7 @@ describe('Loki config', () => {
   it('is a plugin with the Loki defaults', () => {
     expect(plugin.kind).toBe('loki');
     expect(plugin.envPrefix).toBe('LOKI');
-    expect(plugin.defaults).toEqual({ batch: { maxEntries: 10_000, maxBytes: 1024 * 1024, maxAgeMs: 1000, maxLineBytes: 4 * 1024 * 1024 }, maxInFlight: 4, bufferMaxBytes: 16 * 1024 * 1024 });
+    expect(plugin.defaults).toEqual({ batch: { maxEntries: 10_000, maxBytes: 1024 * 1024, maxAgeMs: 1000, maxLineBytes: 1024 * 1024 }, maxInFlight: 4, bufferMaxBytes: 16 * 1024 * 1024 });
     expect(plugin.readConfig(new EnvReader({}))).toBeUndefined();
   });
 });
