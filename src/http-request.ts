@@ -113,9 +113,10 @@ export function httpRequest(pool: HttpPool, req: HttpRequest): Promise<HttpAnswe
             ? () => reject(new SinkResponseError(status, excerpt(text), { retryAfterMs: parseRetryAfter(res.headers['retry-after']), body: text }))
             : () => resolve({ status, headers: res.headers, body: text });
         // A server may answer before it has read the whole body. The caller reuses the body's
-        // memory once this settles, so wait until the request is done with it too.
-        if (request.closed) settle();
-        else request.once('close', settle);
+        // memory once this settles, so wait until the request is done with it too. ('close'
+        // can come before or after the answer's 'end'; ClientRequest has no `closed` to ask.)
+        if (requestClosed) settle();
+        else afterClose = settle;
       });
     });
     timer = setTimeout(() => {
@@ -123,6 +124,12 @@ export function httpRequest(pool: HttpPool, req: HttpRequest): Promise<HttpAnswe
       request.destroy(new Error(`timed out after ${timeoutMs} ms`));
     }, timeoutMs);
     timer.unref();
+    let requestClosed = false;
+    let afterClose: (() => void) | undefined;
+    request.once('close', () => {
+      requestClosed = true;
+      afterClose?.();
+    });
     request.on('error', fail);
     request.end(body);
   });

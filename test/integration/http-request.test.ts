@@ -42,6 +42,26 @@ describe('httpRequest', () => {
     expect(seen[1]!.port).toBe(seen[0]!.port); // keep-alive
   });
 
+  test('hundreds of requests in a row on kept-alive connections all settle (none waits for an event that already passed)', async () => {
+    const s = await server(async (req, res) => {
+      for await (const _part of req) {
+        // read the body
+      }
+      res.end('ok');
+    });
+    const p = pool();
+    const body = Buffer.alloc(64 * 1024, 0x61);
+    let settled = 0;
+    for (let i = 0; i < 400; i++) {
+      await Promise.all([
+        httpRequest(p, { url: s.url, method: 'POST', body, timeoutMs: 5000 }),
+        httpRequest(p, { url: s.url, method: 'POST', body: 'small', timeoutMs: 5000 }),
+      ]);
+      settled += 2;
+    }
+    expect(settled).toBe(800);
+  }, 60_000);
+
   test('non-2xx → SinkResponseError with status, Retry-After and an excerpt', async () => {
     const s = await server(async (_req, res) => {
       res.writeHead(429, { 'retry-after': '3' });
