@@ -12,9 +12,9 @@ export const plugin: SinkPlugin<S3Config> = {
   envPrefix: 'S3',
   // Objects of several MiB compressed and at most a few minutes old: few, large PUTs are
   // what object stores (and the engines that query them) handle best. Sized for a 256 MB VM:
-  // the benchmark's full-speed run fills three quarters of the buffer, and with 64 MiB the
-  // agent peaked at 200–240 MiB RSS; 24 MiB, with no batch over 12 MiB of lines, keeps it
-  // near 150. Logs that compress to a tenth then make ~1.2 MiB objects.
+  // with 64 MiB the agent peaked at 200–240 MiB RSS in the benchmark's full-speed run; 24 MiB,
+  // with no batch over 12 MiB of lines, keeps it near 150. Logs that compress to a tenth then
+  // make ~1.2 MiB objects.
   defaults: {
     batch: { maxEntries: 1_000_000, maxBytes: 4 * MiB, maxAgeMs: 5 * 60_000, maxLineBytes: 12 * MiB },
     maxInFlight: 4,
