@@ -23,7 +23,7 @@ ENV NODE_ENV=production
 # arenas (glibc's default is 8 per core) stop batch and compression buffers, freed on other
 # threads, from fragmenting into resident memory nobody uses. npm run bench runs the agent
 # with this stage's ENV lines.
-ENV NODE_OPTIONS="--max-old-space-size=160 --max-semi-space-size=2"
+ENV NODE_OPTIONS="--max-old-space-size=160 --max-semi-space-size=1"
 ENV MALLOC_ARENA_MAX=2
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
