@@ -111,6 +111,24 @@ export class EntryView implements LogEntry {
     return (this.#timestamp ??= this.#field(FIELD_TIMESTAMP, ''));
   }
 
+  /** The timestamp starts with `prefix` (ASCII), compared on the bytes: nothing decoded. */
+  timestampStartsWith(prefix: string): boolean {
+    if (this.#timestamp !== undefined) return this.#timestamp.startsWith(prefix);
+    const start = this.#spans[FIELD_TIMESTAMP * 2]!;
+    if (this.#spans[FIELD_TIMESTAMP * 2 + 1]! - start < prefix.length) return false;
+    const buf = this.buf;
+    for (let k = 0; k < prefix.length; k++) if (buf[start + k] !== prefix.charCodeAt(k)) return false;
+    return true;
+  }
+
+  /** The timestamp is in Fly's UTC form (`…T…Z`, at least 20 characters), checked on the bytes. */
+  timestampIsUtcZ(): boolean {
+    if (this.#timestamp !== undefined) return isUtcZ(this.#timestamp);
+    const start = this.#spans[FIELD_TIMESTAMP * 2]!;
+    const end = this.#spans[FIELD_TIMESTAMP * 2 + 1]!;
+    return end - start >= 20 && this.buf[end - 1] === 90 /* Z */ && this.buf[start + 10] === 84 /* T */;
+  }
+
   /** A plain object with the same values, safe to keep. */
   toEntry(): LogEntry {
     return { line: this.line, bytes: this.bytes, app: this.app, region: this.region, instance: this.instance, timestamp: this.timestamp, receivedAtMs: this.receivedAtMs };
@@ -351,10 +369,21 @@ export function timestampNanos(timestamp: string): string | undefined {
   return (BigInt(wholeSecondsMs) * 1_000_000n + BigInt(fraction)).toString();
 }
 
+/** A timestamp in Fly's UTC form, `YYYY-MM-DDTHH:MM:SS[.fff…]Z`, whose date and hour are its first 13 characters. */
+export function isUtcZ(timestamp: string): boolean {
+  return timestamp.length >= 20 && timestamp.charCodeAt(timestamp.length - 1) === 90 /* Z */ && timestamp.charCodeAt(10) === 84 /* T */;
+}
+
+/** `timestamp.startsWith(prefix)` and in UTC form; for an intake view, on its bytes without decoding. */
+export function utcTimestampStartsWith(entry: LogEntry, prefix: string): boolean {
+  if (entry instanceof EntryView) return entry.timestampIsUtcZ() && entry.timestampStartsWith(prefix);
+  return isUtcZ(entry.timestamp) && entry.timestamp.startsWith(prefix);
+}
+
 /** UTC `YYYY-MM-DD` and `HH` of a timestamp, for date/hour partitions. Falls back to `fallbackMs` when unparseable. */
 export function utcDateHour(timestamp: string, fallbackMs: number): { date: string; hour: string } {
   // Fly sends UTC ("...Z"): slicing is exact and cheap. Anything else goes through Date.
-  if (timestamp.length >= 20 && timestamp.charCodeAt(timestamp.length - 1) === 90 /* Z */ && timestamp.charCodeAt(10) === 84 /* T */) {
+  if (isUtcZ(timestamp)) {
     return { date: timestamp.slice(0, 10), hour: timestamp.slice(11, 13) };
   }
   let ms = Date.parse(timestamp);

@@ -1,7 +1,7 @@
 // The partition folder of each entry without rendering the template each time: the core
 // asks for it per entry, and with the default template it changes only when the app or the
 // UTC hour does. One remembered folder per app, checked against the timestamp's hour prefix.
-import type { LogEntry } from '../../src/entry.js';
+import { isUtcZ, utcTimestampStartsWith, type LogEntry } from '../../src/entry.js';
 import type { PartitionTemplate } from '../../src/object-key.js';
 
 // An organisation has hundreds of apps at most; past this the map is simply started over.
@@ -32,14 +32,14 @@ export class PartitionCache {
   folder(entry: LogEntry): string {
     const mode = this.#mode;
     if (mode === 'render') return this.#template.render(entry);
+    // The common case, checked on the entry's bytes without decoding its timestamp: same app,
+    // same UTC hour as the folder remembered for it.
+    const slot = this.#byApp.get(entry.app);
+    if (slot !== undefined && (mode === 'app' || utcTimestampStartsWith(entry, slot.prefix))) return slot.folder;
     const ts = entry.timestamp;
     // The template takes date and hour from the first 13 characters of a UTC "...Z"
     // timestamp (utcDateHour); any other form goes through Date, so it is not cached.
-    if (mode === 'app-hour' && !(ts.length >= 20 && ts.charCodeAt(ts.length - 1) === 90 /* Z */ && ts.charCodeAt(10) === 84) /* T */) {
-      return this.#template.render(entry);
-    }
-    const slot = this.#byApp.get(entry.app);
-    if (slot !== undefined && (mode === 'app' || ts.startsWith(slot.prefix))) return slot.folder;
+    if (mode === 'app-hour' && !isUtcZ(ts)) return this.#template.render(entry);
     const folder = this.#template.render(entry);
     const prefix = mode === 'app' ? '' : ts.slice(0, 13);
     if (slot !== undefined) {

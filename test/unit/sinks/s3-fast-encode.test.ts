@@ -3,7 +3,7 @@
 // rendering the template, whatever the order of apps, hours and timestamp forms).
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, test } from 'vitest';
-import { entryFromLine, type LogEntry } from '../../../src/entry.js';
+import { EntryView, entryFromLine, intake, parseSubject, type LogEntry } from '../../../src/entry.js';
 import { EnvReader, type Env } from '../../../src/env.js';
 import { ConfigError } from '../../../src/errors.js';
 import { createLogger } from '../../../src/logger.js';
@@ -137,6 +137,24 @@ describe('S3 partition cache', () => {
       const odd = { ...e, timestamp: STAMPS[i % STAMPS.length]! };
       expect(cache.folder(e)).toBe(t.render(e));
       expect(cache.folder(odd)).toBe(t.render(odd));
+    }
+  });
+
+  test.each(TEMPLATES)('template %j: intake views (compared on their bytes) get the same folders as rendering', (template) => {
+    const t = new PartitionTemplate(template, 'S3_PARTITION_TEMPLATE');
+    const cache = new PartitionCache(t);
+    const rand = prng(template.length + 7);
+    const view = new EntryView();
+    for (let i = 0; i < 2000; i++) {
+      const app = APPS[Math.floor(rand() * APPS.length)]!;
+      const region = rand() < 0.5 ? 'ams' : 'syd';
+      const stamp = STAMPS[Math.floor(rand() * STAMPS.length)]!;
+      const line = JSON.stringify({ fly: { app: { instance: 'e1', name: app }, region }, message: 'm', timestamp: stamp });
+      const buf = Buffer.from(`xx${line}yy`);
+      intake(parseSubject(`logs.${app}.${region}.e1`), buf, 2, buf.length - 2, 0, view);
+      const expected = t.render(view.toEntry());
+      intake(parseSubject(`logs.${app}.${region}.e1`), buf, 2, buf.length - 2, 0, view);
+      expect(cache.folder(view)).toBe(expected);
     }
   });
 
