@@ -87,6 +87,10 @@ function excerpt(buf: Buffer, start: number, stop: number): string {
   return stop - start > 60 ? `${shown}…` : shown;
 }
 
+// Subjects remembered (a power of two) and the longest one worth remembering.
+const SUBJECT_SLOTS = 256;
+const MAX_REMEMBERED_SUBJECT = 256;
+
 export class ProtocolReader {
   readonly #handler: ProtocolHandler;
   #stopped = false;
@@ -108,6 +112,13 @@ export class ProtocolReader {
   #subjectBytes = Buffer.alloc(256);
   #subjectLen = 0;
   #subject = '';
+  /**
+   * Recent subjects by a hash of their bytes (one string per app instance, not per message):
+   * the stream interleaves instances, and a fresh string per message was most of the
+   * agent's young-generation garbage.
+   */
+  readonly #recentBytes: Array<Buffer | undefined> = new Array<Buffer | undefined>(SUBJECT_SLOTS).fill(undefined);
+  readonly #recentStrings: string[] = new Array<string>(SUBJECT_SLOTS).fill('');
 
   constructor(handler: ProtocolHandler) {
     this.#handler = handler;
@@ -287,7 +298,7 @@ export class ProtocolReader {
       while (i < stop && !isSpace(buf[i])) i++;
       const len = i - s;
       if (len === 0) return this.#fail('malformed MSG line', excerpt(buf, lineStart, stop));
-      this.#subject = buf.toString('latin1', s, i);
+      this.#subject = this.#recentSubject(buf, s, i);
       if (len > cached.length) this.#subjectBytes = Buffer.allocUnsafe(len * 2);
       buf.copy(this.#subjectBytes, 0, s, i);
       this.#subjectLen = len;
@@ -331,6 +342,25 @@ export class ProtocolReader {
     this.#msgSid = sid;
     this.#msgSize = size;
     return size;
+  }
+
+  /** The string of subject bytes buf[s, e): a recent one's when the bytes match, else decoded (and remembered). */
+  #recentSubject(buf: Buffer, s: number, e: number): string {
+    let h = e - s;
+    for (let k = s; k < e; k++) h = (Math.imul(h, 31) + buf[k]!) | 0;
+    const slot = h & (SUBJECT_SLOTS - 1);
+    const known = this.#recentBytes[slot];
+    if (known !== undefined && known.length === e - s) {
+      let k = 0;
+      while (k < known.length && known[k] === buf[s + k]) k++;
+      if (k === known.length) return this.#recentStrings[slot]!;
+    }
+    const subject = buf.toString('latin1', s, e);
+    if (e - s <= MAX_REMEMBERED_SUBJECT) {
+      this.#recentBytes[slot] = Buffer.from(subject, 'latin1');
+      this.#recentStrings[slot] = subject;
+    }
+    return subject;
   }
 
   #parseInfo(buf: Buffer, after: number, lineStart: number, stop: number): number {

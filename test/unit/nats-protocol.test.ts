@@ -219,6 +219,17 @@ describe('ProtocolReader', () => {
     });
   }
 
+  it('names every message by its own subject when thousands of subjects interleave (the recent-subject cache collides and is overwritten)', () => {
+    const rand = prng(11);
+    const subjects = Array.from({ length: 3000 }, (_, i) => `logs.app-${i % 97}.${['ams', 'iad', 'sjc'][i % 3]}.${i.toString(16).padStart(14, '0')}`);
+    // Same length, bytes differing only late: a weak hash or a short compare would mix them up.
+    subjects.push('logs.x.ams.aaaaaaaaaaaaab', 'logs.x.ams.aaaaaaaaaaaaba', 'logs.x.ams.aaaaaaaaaaaaaa');
+    const order = Array.from({ length: 20_000 }, () => subjects[Math.floor(rand() * subjects.length)]!);
+    const stream = Buffer.concat(order.map((subject, i) => msg(subject, 1, `{"i":${i}}`)));
+    const events = feed(stream, randomCuts(stream.length, 12, 4096)).events;
+    expect(events.map((e) => e[1])).toEqual(order);
+  });
+
   it('passes sid -1 for a sid that is not a number', () => {
     expect(feed(Buffer.from('MSG logs.a.b.c abc 2\r\nhi\r\n'), []).events).toEqual([['msg', 'logs.a.b.c', -1, Buffer.from('hi').toString('hex')]]);
   });
