@@ -6,7 +6,7 @@
 // With a spool, a batch gets one attempt from memory; if that fails transiently (or the
 // memory buffer is full) it moves to disk, and a single drainer delivers the spool in
 // order, retrying with backoff, while new batches keep flowing from memory.
-import { batchFromLines, batchLines, SlabPool, splitBatch } from './batch.js';
+import { batchFromLines, SlabPool, splitBatch } from './batch.js';
 import type { LogEntry } from './entry.js';
 import { LogferryError, SinkResponseError, errorMessage, isAuthFailure } from './errors.js';
 import { Batcher } from './batcher.js';
@@ -28,7 +28,8 @@ export class BatchDroppedError extends LogferryError {
 
 /** What the pipeline needs of a spool (src/spool.ts implements it). */
 export interface BatchSpool {
-  append(partition: string, lines: readonly string[]): Promise<{ readonly stored: boolean; readonly evictedEntries: number }>;
+  /** Stores `count` entries given as NDJSON bytes (a batch's own). */
+  appendNdjson(partition: string, ndjson: Buffer, count: number): Promise<{ readonly stored: boolean; readonly evictedEntries: number }>;
   next(): Promise<{ readonly seq: number; readonly partition: string; readonly lines: readonly string[] } | undefined>;
   ack(seq: number): Promise<void>;
   release(seq: number): void;
@@ -337,9 +338,8 @@ export class SinkPipeline {
     // Until the append is done the batch is still in memory: it keeps counting against the buffer.
     stats.bufferedBytes += batch.bytes;
     this.#spoolWriteBytes += batch.bytes;
-    const lines = batchLines(batch);
     const write = spool
-      .append(batch.partition, lines)
+      .appendNdjson(batch.partition, batch.ndjson, n)
       .then(
         (result) => {
           if (result.evictedEntries > 0) this.#spoolLoss(result.evictedEntries, 'spool_full');

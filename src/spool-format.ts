@@ -31,17 +31,30 @@ export interface RecordHeader {
 
 /** The whole record (header and payload) in one buffer, ready for a single write. */
 export function encodeRecord(seq: number, partition: string, lines: readonly string[]): Buffer {
-  const head = JSON.stringify(partition);
-  const text = lines.length === 0 ? head : `${head}\n${lines.join('\n')}`;
-  const payloadBytes = Buffer.byteLength(text);
+  return encodeNdjsonRecord(seq, partition, Buffer.from(lines.length === 0 ? '' : `${lines.join('\n')}\n`, 'utf8'), lines.length);
+}
+
+/**
+ * The same record from `count` lines as NDJSON bytes (each line followed by "\n", as a
+ * batch holds them): the payload is the partition, "\n", then the lines, so the batch's
+ * bytes are copied in once, never split into strings and joined again.
+ */
+export function encodeNdjsonRecord(seq: number, partition: string, ndjson: Uint8Array, count: number): Buffer {
+  const head = Buffer.from(JSON.stringify(partition), 'utf8');
+  // "\n" + the lines without the last "\n" is as long as the NDJSON itself.
+  const payloadBytes = head.length + (count === 0 ? 0 : ndjson.length);
   const buf = Buffer.allocUnsafe(HEADER_BYTES + payloadBytes);
-  buf.write(text, HEADER_BYTES, payloadBytes, 'utf8');
+  head.copy(buf, HEADER_BYTES);
+  if (count > 0) {
+    buf[HEADER_BYTES + head.length] = 0x0a;
+    buf.set(ndjson.subarray(0, ndjson.length - 1), HEADER_BYTES + head.length + 1);
+  }
   const payloadCrc = crc32(buf.subarray(HEADER_BYTES));
   RECORD_MAGIC.copy(buf, 0);
   buf.writeUInt32LE(payloadBytes, 4);
   buf.writeUIntLE(seq, 8, 6);
   buf.writeUInt16LE(FORMAT_VERSION, 14);
-  buf.writeUInt32LE(lines.length, 16);
+  buf.writeUInt32LE(count, 16);
   buf.writeUInt32LE(payloadCrc, 20);
   buf.writeUInt32LE(crc32(buf.subarray(0, 24)), 24);
   return buf;

@@ -19,7 +19,7 @@ import {
   decodeAcks,
   decodePayload,
   encodeAck,
-  encodeRecord,
+  encodeNdjsonRecord,
   parseFileName,
   payloadIntact,
   readHeader,
@@ -363,7 +363,13 @@ export class Spool {
     for (let i = 0; i < lines.length; i++) {
       if (lines[i]!.includes('\n')) return Promise.reject(new RangeError('spool lines must not contain a raw newline'));
     }
-    return this.locked(() => this.appendLocked(partition, lines));
+    const ndjson = Buffer.from(lines.length === 0 ? '' : `${lines.join('\n')}\n`, 'utf8');
+    return this.locked(() => this.appendLocked(partition, ndjson, lines.length));
+  }
+
+  /** `append` for `count` lines already framed as NDJSON (a batch's bytes): written as they are. */
+  appendNdjson(partition: string, ndjson: Buffer, count: number): Promise<AppendResult> {
+    return this.locked(() => this.appendLocked(partition, ndjson, count));
   }
 
   /** The next unacknowledged record not currently handed out, oldest first; undefined when none. Skips and counts damaged records. */
@@ -423,9 +429,9 @@ export class Spool {
     return result;
   }
 
-  private async appendLocked(partition: string, lines: readonly string[]): Promise<AppendResult> {
+  private async appendLocked(partition: string, ndjson: Buffer, count: number): Promise<AppendResult> {
     const seq = this.nextSeq++;
-    const record = encodeRecord(seq, partition, lines);
+    const record = encodeNdjsonRecord(seq, partition, ndjson, count);
     const n = record.length;
     // A fully acknowledged active segment only holds space: give it back before judging fullness.
     if (this.stats.bytes + n > this.maxBytes && this.active !== undefined && this.active.records === 0) await this.seal(this.active);
@@ -450,12 +456,12 @@ export class Spool {
     }
     seg.size += n;
     seg.records++;
-    seg.entries += lines.length;
+    seg.entries += count;
     seg.ahead++;
-    seg.aheadEntries += lines.length;
+    seg.aheadEntries += count;
     this.stats.bytes += n;
     this.stats.records++;
-    this.stats.entries += lines.length;
+    this.stats.entries += count;
     this.stats.written++;
 
     let evictedEntries = 0;

@@ -22,8 +22,9 @@ class MemorySpool implements BatchSpool {
   recoveredEntries = 0;
   failWrites = false;
   #seq = 0;
-  async append(partition: string, lines: readonly string[]) {
+  async appendNdjson(partition: string, ndjson: Buffer, count: number) {
     if (this.failWrites) throw new Error('EROFS: read-only file system');
+    const lines = count === 0 ? [] : ndjson.toString('utf8', 0, ndjson.length - 1).split('\n');
     this.records.push({ seq: ++this.#seq, partition, lines, out: false, acked: false });
     return { stored: true, evictedEntries: 0 };
   }

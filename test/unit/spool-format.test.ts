@@ -7,6 +7,7 @@ import {
   decodeAcks,
   decodePayload,
   encodeAck,
+  encodeNdjsonRecord,
   encodeRecord,
   parseFileName,
   payloadIntact,
@@ -30,6 +31,13 @@ describe('spool record format', () => {
     expect(roundTrip('', [''])).toEqual({ partition: '', lines: [''] });
     expect(roundTrip('', ['', ''])).toEqual({ partition: '', lines: ['', ''] });
     expect(roundTrip('odd\npartition"', ['x'])).toEqual({ partition: 'odd\npartition"', lines: ['x'] });
+  });
+
+  it('writes the same record from a batch\'s NDJSON bytes as from its lines', () => {
+    for (const lines of [[], [''], ['{"a":1}'], ['{"m":"ünï 🚀"}', '', '{"b":2}']]) {
+      const ndjson = Buffer.from(lines.map((l) => `${l}\n`).join(''), 'utf8');
+      expect(encodeNdjsonRecord(9, 'app=x/dt=2026-11-26', ndjson, lines.length).equals(encodeRecord(9, 'app=x/dt=2026-11-26', lines))).toBe(true);
+    }
   });
 
   it('puts seq, entry count and length in the header', () => {
