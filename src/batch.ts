@@ -138,12 +138,8 @@ export function makeBatch(id: number, partition: string, entries: readonly LogEn
 
 /** A batch from lines that are already single-line JSON (spool replay). */
 export function batchFromLines(id: number, partition: string, lines: readonly string[], receivedAtMs: number = Date.now()): Batch {
-  let text = '';
-  let bytes = 0;
-  for (const line of lines) text += `${line}\n`;
-  const ndjson = Buffer.from(text, 'utf8');
-  bytes = ndjson.length - lines.length;
-  return { id, partition, ndjson, count: lines.length, bytes, receivedAtMs };
+  const ndjson = Buffer.from(lines.length === 0 ? '' : `${lines.join('\n')}\n`, 'utf8');
+  return { id, partition, ndjson, count: lines.length, bytes: ndjson.length - lines.length, receivedAtMs };
 }
 
 /** The batch's lines as strings (the spool's record format). */
@@ -170,25 +166,25 @@ export function forEachLine(batch: Batch, each: (start: number, end: number) => 
  * entry's own receive time is not kept: the batch's first one stands in for all.
  */
 export function batchEntries(batch: Batch): LogEntry[] {
-  const receivedAtMs = batch.receivedAtMs;
   const entries: LogEntry[] = [];
   const view = new EntryView();
   forEachLine(batch, (start, end) => {
-    if (intake(NO_SUBJECT, batch.ndjson, start, end, receivedAtMs, view) === 'empty_payload') return;
-    entries.push(view.toEntry());
+    const entry = readEntry(batch, start, end, view);
+    if (entry !== undefined) entries.push(entry);
   });
   return entries;
 }
 
 /** The batch's first entry (object names use its time), or undefined for an empty batch. */
 export function firstEntry(batch: Batch): LogEntry | undefined {
-  const receivedAtMs = batch.receivedAtMs;
   if (batch.count === 0) return undefined;
-  let end = batch.ndjson.indexOf(NEWLINE);
-  if (end === -1) end = batch.ndjson.length;
-  const view = new EntryView();
-  if (intake(NO_SUBJECT, batch.ndjson, 0, end, receivedAtMs, view) === 'empty_payload') return undefined;
-  return view.toEntry();
+  const end = batch.ndjson.indexOf(NEWLINE);
+  return readEntry(batch, 0, end === -1 ? batch.ndjson.length : end, new EntryView());
+}
+
+/** The entry on line `[start, end)` of the batch, with the batch's receive time. */
+function readEntry(batch: Batch, start: number, end: number, view: EntryView): LogEntry | undefined {
+  return intake(NO_SUBJECT, batch.ndjson, start, end, batch.receivedAtMs, view) === 'empty_payload' ? undefined : view.toEntry();
 }
 
 /** Splits a batch into halves by entry count (the first gets the extra one). Needs at least two entries. */
@@ -203,20 +199,4 @@ export function splitBatch(batch: Batch, firstId: number, secondId: number): [Ba
     { id: firstId, partition: batch.partition, ndjson: head, count: firstCount, bytes: head.length - firstCount, receivedAtMs: batch.receivedAtMs },
     { id: secondId, partition: batch.partition, ndjson: tail, count: batch.count - firstCount, bytes: tail.length - (batch.count - firstCount), receivedAtMs: batch.receivedAtMs },
   ];
-}
-
-/** A JSON array of the batch's lines: `[` + lines joined by `,` + `]`. */
-export function jsonArrayOf(batch: Batch): Buffer {
-  const ndjson = batch.ndjson;
-  if (batch.count === 0) return Buffer.from('[]');
-  // Same length: "[" replaces nothing, each "\n" but the last becomes ",", the last becomes "]".
-  const out = Buffer.allocUnsafe(ndjson.length + 1);
-  out[0] = 0x5b;
-  ndjson.copy(out, 1);
-  let at = out.indexOf(NEWLINE, 1);
-  while (at !== -1) {
-    out[at] = at === out.length - 1 ? 0x5d : 0x2c;
-    at = out.indexOf(NEWLINE, at + 1);
-  }
-  return out;
 }

@@ -115,10 +115,7 @@ export class EntryView implements LogEntry {
   timestampStartsWith(prefix: string): boolean {
     if (this.#timestamp !== undefined) return this.#timestamp.startsWith(prefix);
     const start = this.#spans[FIELD_TIMESTAMP * 2]!;
-    if (this.#spans[FIELD_TIMESTAMP * 2 + 1]! - start < prefix.length) return false;
-    const buf = this.buf;
-    for (let k = 0; k < prefix.length; k++) if (buf[start + k] !== prefix.charCodeAt(k)) return false;
-    return true;
+    return this.#spans[FIELD_TIMESTAMP * 2 + 1]! - start >= prefix.length && asciiAt(this.buf, start, prefix);
   }
 
   /** The timestamp is in Fly's UTC form (`…T…Z`, at least 20 characters), checked on the bytes. */
@@ -166,15 +163,21 @@ export class EntryView implements LogEntry {
   #field(which: number, same: string): string {
     const start = this.#spans[which * 2]!;
     const end = this.#spans[which * 2 + 1]!;
-    const buf = this.buf;
-    if (end - start === same.length) {
-      let k = 0;
-      // ASCII only: a subject string is decoded as latin1, a field as UTF-8.
-      while (k < same.length && buf[start + k] === same.charCodeAt(k) && buf[start + k]! < 0x80) k++;
-      if (k === same.length) return same;
-    }
-    return buf.toString('utf8', start, end);
+    if (end - start === same.length && asciiAt(this.buf, start, same)) return same;
+    return this.buf.toString('utf8', start, end);
   }
+}
+
+/**
+ * `buf` at `start` holds `text`, which is ASCII, byte for byte. (ASCII only: a subject
+ * string is decoded as latin1, a field as UTF-8; beyond ASCII equal bytes are not equal text.)
+ */
+function asciiAt(buf: Buffer, start: number, text: string): boolean {
+  for (let k = 0; k < text.length; k++) {
+    const c = buf[start + k]!;
+    if (c !== text.charCodeAt(k) || c >= 0x80) return false;
+  }
+  return true;
 }
 
 export type IntakeOutcome = 'entry' | 'empty_payload' | MalformedReason;

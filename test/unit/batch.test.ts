@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { batchEntries, batchFromLines, batchLines, firstEntry, jsonArrayOf, makeBatch, NdjsonWriter, SlabPool, splitBatch } from '../../src/batch.js';
+import { batchEntries, batchFromLines, batchLines, firstEntry, makeBatch, NdjsonWriter, SlabPool, splitBatch } from '../../src/batch.js';
 import { EntryView, intake, parseSubject, type LogEntry } from '../../src/entry.js';
 import { makeFlyEntries } from '../support/fly-entries.js';
 
@@ -71,12 +71,6 @@ describe('batch helpers', () => {
     expect(batchLines(d)).toEqual(lines.slice(6));
     const [e, f] = splitBatch(d.count === 1 ? c : d, 5, 6);
     expect([e.count, f.count]).toEqual([1, 1]);
-  });
-
-  it('jsonArrayOf is the lines as one JSON array', () => {
-    expect(JSON.parse(jsonArrayOf(batch).toString('utf8'))).toEqual(lines.map((l) => JSON.parse(l)));
-    expect(jsonArrayOf(makeBatch(1, '', [])).toString()).toBe('[]');
-    expect(jsonArrayOf(makeBatch(1, '', [plain('{"a":1}')])).toString()).toBe('[{"a":1}]');
   });
 
   it('batchEntries and firstEntry read the fields back, with the batch receive time', () => {

@@ -35,6 +35,7 @@ describe('body encoding', () => {
     expect(jsonArrayBody(entries).toString('utf8')).toBe(`[${lines.join(',')}]`);
     expect(JSON.parse(jsonArrayBody(entries).toString('utf8'))).toEqual(lines.map((l) => JSON.parse(l)));
     expect(jsonArrayBody([]).toString('utf8')).toBe('[]');
+    expect(jsonArrayBody([entries[0]!]).toString('utf8')).toBe('[{"a":1}]');
   });
 
   test('an entry with a wrong byte count still encodes exactly', () => {
