@@ -8,6 +8,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { freePort } from './ports.js';
 import { waitFor } from './poll.js';
+import type { NatsServer } from './nats.js';
 import { accountingBalances, metricValue, sinkAccounting, type SinkAccounting } from './prometheus.js';
 
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -206,6 +207,32 @@ export async function startAgent(env: Readonly<Record<string, string>>, options:
     exited,
     isRunning,
   };
+  return agent;
+}
+
+// The subject and queue each agent started by startSubscribedAgent subscribes with.
+const subscriptionOf = new WeakMap<Agent, string>();
+
+/**
+ * Starts an agent, adds it to `agents`, and waits until it is ready and nats-server holds
+ * the subscription of every running agent on the same subject and queue: core NATS keeps
+ * nothing for absent subscribers, so tests publish only after this.
+ */
+export async function startSubscribedAgent(
+  nats: Pick<NatsServer, 'waitForSubscribers'>,
+  agents: Agent[],
+  env: Readonly<Record<string, string>>,
+  options: AgentOptions = {},
+): Promise<Agent> {
+  const agent = await startAgent(env, options);
+  agents.push(agent);
+  const subject = env.SUBJECT ?? 'logs.>';
+  const queue = env.QUEUE;
+  const key = `${subject} ${queue ?? ''}`;
+  subscriptionOf.set(agent, key);
+  await agent.waitForReady();
+  const running = agents.filter((a) => a.isRunning() && subscriptionOf.get(a) === key).length;
+  await nats.waitForSubscribers(subject, running, queue !== undefined ? { queue } : {});
   return agent;
 }
 

@@ -5,7 +5,7 @@
 // entry's JSON as the line and its timestamp in nanoseconds.
 import { expect } from 'vitest';
 import type { NatsConnection } from 'nats';
-import { startAgent, type Agent, type AgentOptions } from '../../support/agent.js';
+import { startSubscribedAgent, type Agent, type AgentOptions } from '../../support/agent.js';
 import { idOf, type FlyEntry } from '../../support/fly-entries.js';
 import { startLokiReceiver, type LokiReceiver, type LokiReceiverOptions, type LokiStoredEntry } from '../../support/loki-receiver.js';
 import { connectPublisher, publishAll, startNatsServer, type NatsServer, type PublishMessage, type PublishOptions } from '../../support/nats.js';
@@ -50,10 +50,7 @@ export async function startLokiScenario(receiver: LokiReceiverOptions = {}): Pro
     env,
     async startAgent(extra = {}, agentOptions = {}) {
       const pushesBefore = loki.pushes.length;
-      const agent = await startAgent(env(extra), agentOptions);
-      agents.push(agent);
-      await agent.waitForReady();
-      await nats.waitForSubscribers('logs.>', agents.filter((a) => a.isRunning()).length);
+      const agent = await startSubscribedAgent(nats, agents, env(extra), agentOptions);
       await waitFor(() => loki.pushes.slice(pushesBefore).some((p) => p.entries === 0 && p.status !== undefined), {
         what: `${agent.label}'s start-up check (an empty push) answered by the Loki receiver`,
         timeoutMs: 20_000,

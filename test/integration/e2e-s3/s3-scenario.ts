@@ -4,7 +4,7 @@
 // makes: keys in the documented layout, every entry exactly once, lines byte-identical.
 import { expect } from 'vitest';
 import type { NatsConnection } from 'nats';
-import { startAgent, type Agent, type AgentOptions } from '../../support/agent.js';
+import { startSubscribedAgent, type Agent, type AgentOptions } from '../../support/agent.js';
 import { idOf, type FlyEntry } from '../../support/fly-entries.js';
 import { connectPublisher, publishAll, startNatsServer, type NatsServer, type PublishMessage, type PublishOptions } from '../../support/nats.js';
 import { readObjects, S3RVER_CREDENTIALS, startS3Proxy, startS3rver, type S3Proxy, type S3rverHandle, type StoredObject } from '../../support/s3.js';
@@ -42,7 +42,6 @@ export async function startS3Scenario(options: S3ScenarioOptions = {}): Promise<
   const publisher = await connectPublisher(nats.url);
   const agents: Agent[] = [];
   // Subject and queue of each agent: agents on the same ones share the subscription count.
-  const subscriptions = new Map<Agent, string>();
 
   const env = (extra: Readonly<Record<string, string>> = {}): Record<string, string> => ({
     NATS_URL: nats.url,
@@ -64,17 +63,7 @@ export async function startS3Scenario(options: S3ScenarioOptions = {}): Promise<
     publisher,
     agents,
     env,
-    async startAgent(extra = {}, agentOptions = {}) {
-      const agent = await startAgent(env(extra), agentOptions);
-      agents.push(agent);
-      const subject = extra.SUBJECT ?? 'logs.>';
-      subscriptions.set(agent, `${subject} ${extra.QUEUE ?? ''}`);
-      await agent.waitForReady();
-      const running = agents.filter((a) => a.isRunning() && subscriptions.get(a) === subscriptions.get(agent)).length;
-      // Core NATS keeps nothing for absent subscribers: publish only once the server holds every subscription.
-      await nats.waitForSubscribers(subject, running, extra.QUEUE !== undefined ? { queue: extra.QUEUE } : {});
-      return agent;
-    },
+    startAgent: (extra = {}, agentOptions = {}) => startSubscribedAgent(nats, agents, env(extra), agentOptions),
     publish: (messages, publishOptions) => publishAll(publisher, messages, publishOptions),
     objects: (bucket = BUCKET) => readObjects(s3.endpoint, bucket),
     async close() {

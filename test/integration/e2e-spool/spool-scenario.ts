@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { expect } from 'vitest';
 import type { NatsConnection } from 'nats';
 import { HEADER_BYTES, decodePayload, payloadIntact, readHeader } from '../../../src/spool-format.js';
-import { startAgent, type Agent, type AgentOptions } from '../../support/agent.js';
+import { startSubscribedAgent, type Agent, type AgentOptions } from '../../support/agent.js';
 import { idOf, type FlyEntry } from '../../support/fly-entries.js';
 import { startHttpReceiver, type HttpReceiver, type HttpReceiverOptions, type ParsedEntry } from '../../support/http-receiver.js';
 import { connectPublisher, publishAll, startNatsServer, type NatsServer, type PublishMessage, type PublishOptions } from '../../support/nats.js';
@@ -100,15 +100,7 @@ export async function startSpoolHarness(): Promise<SpoolHarness> {
     },
     sinkDown,
     env,
-    async startAgent(extra = {}, options = {}) {
-      const agent = await startAgent(env(extra), options);
-      agents.push(agent);
-      await agent.waitForReady();
-      const running = agents.filter((a) => a.isRunning()).length;
-      // Core NATS keeps nothing for absent subscribers: publish only once the server holds every subscription.
-      await nats.waitForSubscribers('logs.>', running);
-      return agent;
-    },
+    startAgent: (extra = {}, options = {}) => startSubscribedAgent(nats, agents, env(extra), options),
     publish: (messages, options) => publishAll(publisher, messages, options),
     async killAgents() {
       await Promise.all(agents.map((a) => a.kill()));

@@ -4,7 +4,7 @@
 // SIGINT exit with final counters).
 import { expect } from 'vitest';
 import type { NatsConnection } from 'nats';
-import { startAgent, type Agent, type AgentLog, type AgentOptions } from '../../support/agent.js';
+import { startSubscribedAgent, type Agent, type AgentLog, type AgentOptions } from '../../support/agent.js';
 import { idOf, type FlyEntry } from '../../support/fly-entries.js';
 import { startHttpReceiver, type HttpReceiver, type HttpReceiverOptions, type ParsedEntry } from '../../support/http-receiver.js';
 import { connectPublisher, publishAll, startNatsServer, type NatsServer, type PublishMessage, type PublishOptions } from '../../support/nats.js';
@@ -54,16 +54,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     },
     agents,
     env,
-    async startAgent(extra = {}, agentOptions = {}) {
-      const agent = await startAgent(env(extra), agentOptions);
-      agents.push(agent);
-      await agent.waitForReady();
-      const subject = extra.SUBJECT ?? 'logs.>';
-      const running = agents.filter((a) => a.isRunning()).length;
-      // Core NATS keeps nothing for absent subscribers: publish only once the server holds every subscription.
-      await nats.waitForSubscribers(subject, running, extra.QUEUE !== undefined ? { queue: extra.QUEUE } : {});
-      return agent;
-    },
+    startAgent: (extra = {}, agentOptions = {}) => startSubscribedAgent(nats, agents, env(extra), agentOptions),
     publish: (messages, publishOptions) => publishAll(publisher, messages, publishOptions),
     async reconnectPublisher() {
       await publisher.close().catch(() => undefined);
