@@ -32,25 +32,48 @@ export class SlabPool {
     return this.#freeBytes;
   }
 
-  /** A buffer of at least `min` bytes: a free one if one is big enough, else a new one of `preferred` bytes. */
+  /**
+   * A buffer of at least `min` bytes, `preferred` when it has to be made. A free buffer is
+   * taken when it holds `preferred` (the smallest such), or at least `min` and most of
+   * `preferred`: a much smaller one would only make the writer regrow, allocating anyway.
+   */
   take(min: number, preferred: number): Buffer {
     const free = this.#free;
-    for (let i = free.length - 1; i >= 0; i--) {
-      const b = free[i]!;
-      if (b.length >= min) {
-        free.splice(i, 1);
-        this.#freeBytes -= b.length;
-        return b;
+    const enough = Math.max(min, Math.floor(preferred * 0.75));
+    let pick = -1;
+    for (let i = 0; i < free.length; i++) {
+      const n = free[i]!.length;
+      if (n < enough) continue;
+      if (pick < 0) {
+        pick = i;
+        continue;
       }
+      // The smallest that holds `preferred`; short of that, the largest.
+      const best = free[pick]!.length;
+      if (best >= preferred ? n >= preferred && n < best : n > best) pick = i;
+    }
+    if (pick >= 0) {
+      const b = free[pick]!;
+      free.splice(pick, 1);
+      this.#freeBytes -= b.length;
+      return b;
     }
     return Buffer.allocUnsafeSlow(Math.max(min, preferred));
   }
 
-  /** Takes back a buffer nobody uses any more (a writer outgrew it). */
+  /** Takes back a buffer nobody uses any more. When full, it keeps the larger buffers: small ones would not be taken. */
   give(b: Buffer): void {
-    if (b.byteOffset !== 0 || b.length !== b.buffer.byteLength) return;
-    if (this.#free.length >= this.#maxFree || this.#freeBytes + b.length > this.#maxFreeBytes) return;
-    this.#free.push(b);
+    if (b.byteOffset !== 0 || b.length !== b.buffer.byteLength || b.length > this.#maxFreeBytes) return;
+    const free = this.#free;
+    while (free.length >= this.#maxFree || this.#freeBytes + b.length > this.#maxFreeBytes) {
+      let smallest = 0;
+      for (let i = 1; i < free.length; i++) if (free[i]!.length < free[smallest]!.length) smallest = i;
+      const dropped = free[smallest];
+      if (dropped === undefined || dropped.length >= b.length) return;
+      free.splice(smallest, 1);
+      this.#freeBytes -= dropped.length;
+    }
+    free.push(b);
     this.#freeBytes += b.length;
   }
 

@@ -115,6 +115,35 @@ describe('SlabPool', () => {
     expect(byCount.freeBytes).toBe(2 * 1024);
   });
 
+  it('hands out buffers that hold what the batch will need, and keeps the larger ones when full', () => {
+    const pool = new SlabPool(1 << 30, 2);
+    const small = Buffer.allocUnsafeSlow(64 * 1024);
+    const big = Buffer.allocUnsafeSlow(4 * 1024 * 1024);
+    const bigger = Buffer.allocUnsafeSlow(6 * 1024 * 1024);
+    pool.give(small);
+    pool.give(big);
+    // A batch expected to need 4 MiB must not start in the 64 KiB buffer and regrow.
+    expect(pool.take(64 * 1024, 4 * 1024 * 1024)).toBe(big);
+    pool.give(big);
+    // Full (2 buffers): a larger buffer displaces the smallest; a smaller one is let go.
+    pool.give(bigger);
+    expect(pool.freeBytes).toBe(big.length + bigger.length);
+    pool.give(Buffer.allocUnsafeSlow(1024));
+    expect(pool.freeBytes).toBe(big.length + bigger.length);
+    // The smallest that holds the preferred size; short of that, the largest holding most of it.
+    expect(pool.take(1024, 3 * 1024 * 1024)).toBe(big);
+    expect(pool.take(1024, 7 * 1024 * 1024)).toBe(bigger);
+    // Nothing free holds most of what is preferred: a new buffer of the preferred size.
+    pool.give(small);
+    const fresh = pool.take(1024, 1024 * 1024);
+    expect(fresh).not.toBe(small);
+    expect(fresh.length).toBe(1024 * 1024);
+    // The byte bound still holds: a buffer larger than it is never kept.
+    const bounded = new SlabPool(1024 * 1024, 4);
+    bounded.give(Buffer.allocUnsafeSlow(2 * 1024 * 1024));
+    expect(bounded.freeBytes).toBe(0);
+  });
+
   it('a writer that outgrows its buffer returns it to the pool', () => {
     const pool = new SlabPool(1 << 20);
     const writer = new NdjsonWriter(1024, pool);
