@@ -97,12 +97,53 @@ function utf8SequenceLength(b: Uint8Array, j: number, end: number): number {
   return 0;
 }
 
+// The buffer being scanned as 32-bit words, so string bodies are checked four bytes at a
+// time (most bytes of a log line are plain ASCII inside strings). Made once per buffer:
+// the NATS reader scans every message in the same read buffer.
+let wordsBuffer: ArrayBufferLike | undefined;
+let words: Int32Array<ArrayBufferLike> = new Int32Array(0);
+// b's offset in its ArrayBuffer, for the scan in progress.
+let wordBase = 0;
+
+function useWords(b: Uint8Array): void {
+  wordBase = b.byteOffset;
+  if (b.buffer === wordsBuffer) return;
+  wordsBuffer = b.buffer;
+  words = new Int32Array(b.buffer, 0, b.buffer.byteLength >>> 2);
+}
+
+/**
+ * Non-zero when one of the word's four bytes is not plain string content: a quote, a
+ * backslash, a control character or a non-ASCII byte. Each term is the classic "has a zero
+ * byte" test (exact about whether one exists); bytes of 0x80 and above are caught by `v`.
+ */
+function hasSpecialByte(v: number): number {
+  const quote = v ^ 0x22222222;
+  const backslash = v ^ 0x5c5c5c5c;
+  return (((v - 0x20202020) & ~v) | ((quote - 0x01010101) & ~quote) | ((backslash - 0x01010101) & ~backslash) | v) & 0x80808080;
+}
+
 /** Scans a string starting at the opening quote, up to `end`; false when invalid. Sets stringEnd (index of the closing quote). */
 function scanString(b: Uint8Array, i: number, end: number): boolean {
   let plain = true;
-  for (let j = i + 1; j < end; j++) {
+  let j = i + 1;
+  while (j < end) {
+    if (((wordBase + j) & 3) === 0) {
+      // Whole words of plain bytes are skipped; the first word with anything else is walked byte by byte.
+      let w = (wordBase + j) >>> 2;
+      const lastWord = (wordBase + end) >>> 2;
+      while (w < lastWord && hasSpecialByte(words[w]!) === 0) w++;
+      const next = (w << 2) - wordBase;
+      if (next > j) {
+        j = next;
+        continue;
+      }
+    }
     const kind = STRING_BYTE[b[j]!]!;
-    if (kind === PLAIN) continue;
+    if (kind === PLAIN) {
+      j++;
+      continue;
+    }
     if (kind === QUOTE) {
       stringEnd = j;
       stringPlain = plain;
@@ -117,12 +158,13 @@ function scanString(b: Uint8Array, i: number, end: number): boolean {
       } else if (e !== 34 && e !== 92 && e !== 47 && e !== 98 && e !== 102 && e !== 110 && e !== 114 && e !== 116) {
         return false;
       }
+      j++;
     } else if (kind === CONTROL) {
       return false;
     } else {
       const length = utf8SequenceLength(b, j, end);
       if (length === 0) return false;
-      j += length - 1;
+      j += length;
     }
   }
   return false;
@@ -163,6 +205,7 @@ function literalAt(b: Uint8Array, i: number, end: number, word: string): boolean
  */
 export function scanFlyJson(b: Uint8Array, spans: Int32Array, result: ScanResult, start = 0, end = b.length): void {
   spans.fill(ABSENT);
+  useWords(b);
   result.valid = false;
   result.multiline = false;
   const n = end;

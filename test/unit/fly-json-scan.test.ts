@@ -98,6 +98,40 @@ describe('scanFlyJson', () => {
     expect(invalid).toBeLessThan(19_000);
   });
 
+  it('agrees with JSON.parse at every alignment inside a larger buffer, whatever surrounds the range', () => {
+    // Strings are checked a 32-bit word at a time where aligned: every byte class must be
+    // caught in every position of a word, and nothing past the range may be read as its own.
+    const random = prng(7);
+    const seeds = makeFlyEntries(100, { seed: 11 }).map((e) => enc.encode(e.payload));
+    const special = [0x22, 0x5c, 0x00, 0x01, 0x09, 0x0a, 0x1f, 0x20, 0x21, 0x5b, 0x5d, 0x7f, 0x80, 0xbf, 0xc3, 0xe2, 0xf0, 0xff];
+    const arena = new ArrayBuffer(64 * 1024);
+    const spans = new Int32Array(8);
+    const result: ScanResult = { valid: false, multiline: false };
+    let invalid = 0;
+    for (let i = 0; i < 8000; i++) {
+      const bytes = Uint8Array.from(seeds[i % seeds.length]!);
+      if (i % 4 !== 0) bytes[Math.floor(random() * bytes.length)] = special[Math.floor(random() * special.length)]!;
+      const expected = isUtf8(bytes) && parsesAsObject(dec.decode(bytes));
+      if (!expected) invalid++;
+      // A view that starts at an odd place in its ArrayBuffer, and a range at an odd place in the view.
+      const viewOffset = i % 4;
+      const start = 3 + (i >> 2) % 5;
+      const view = Buffer.from(arena, viewOffset, start + bytes.length + 8);
+      // Around the range: what would end a string or close the object early if it were read.
+      view.fill(0x22, 0, start);
+      view.set(bytes, start);
+      view.fill(i % 2 === 0 ? 0x22 : 0x7d, start + bytes.length);
+      scanFlyJson(view, spans, result, start, start + bytes.length);
+      expect(result.valid, dec.decode(bytes)).toBe(expected);
+      if (expected) {
+        const whole = scan(bytes);
+        for (let k = 0; k < 8; k++) expect(spans[k]! >= 0 ? spans[k]! - start : spans[k]).toBe(whole.spans[k]);
+      }
+    }
+    expect(invalid).toBeGreaterThan(2000);
+    expect(invalid).toBeLessThan(6000);
+  });
+
   it('checks UTF-8 inside strings like isUtf8 does, on every kind of bad sequence', () => {
     const good = ['é', '日本', '🚀', '\u{10FFFF}', '\u{FFFF}', '\u{80}', '\u{7FF}', '\u{800}', '\u{D7FF}', '\u{E000}', '\u{10000}'];
     for (const ch of good) expect(scan(`{"m":"a${ch}b"}`).result.valid, ch).toBe(true);
