@@ -1,0 +1,44 @@
+import { gunzipSync, gzipSync } from 'node:zlib';
+import { describe, expect, it } from 'vitest';
+import { gzip } from '../../src/compress.js';
+
+/** Log-like text that does not compress to nothing: a counter and pseudo-random words. */
+function text(bytes: number, seed: number): Buffer {
+  let x = seed >>> 0 || 1;
+  const parts: string[] = [];
+  let size = 0;
+  while (size < bytes) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    const line = `{"message":"GET /item/${(x >>> 0).toString(36)} ${size} ${(x >>> 7).toString(16)}","n":${size}}\n`;
+    parts.push(line);
+    size += line.length;
+  }
+  return Buffer.from(parts.join('')).subarray(0, bytes);
+}
+
+describe('gzip', () => {
+  it('gives the same bytes as zlib.gzipSync with the same options, for any size', async () => {
+    // Empty, small, and larger than zlib's 4 MiB output buffer (the member straddles buffers).
+    for (const [size, seed] of [[0, 1], [1, 2], [1000, 3], [300_000, 4], [9 * 1024 * 1024, 5]] as const) {
+      const body = text(size, seed);
+      const zipped = await gzip(body, 1);
+      expect(zipped.equals(gzipSync(body, { level: 1, memLevel: 9 }))).toBe(true);
+      expect(gunzipSync(zipped).equals(body)).toBe(true);
+    }
+  });
+
+  it('keeps each body intact when many are compressed at once and afterwards', async () => {
+    const bodies = Array.from({ length: 24 }, (_, i) => text(50_000 + i * 7919, 100 + i));
+    const first = await Promise.all(bodies.map((b, i) => gzip(b, i % 2 === 0 ? 1 : 6)));
+    // Later bodies go through the same streams and output buffers: earlier results must not change.
+    const second = await Promise.all(bodies.map((b) => gzip(b, 1)));
+    for (let i = 0; i < bodies.length; i++) {
+      expect(gunzipSync(first[i]!).equals(bodies[i]!)).toBe(true);
+      expect(gunzipSync(second[i]!).equals(bodies[i]!)).toBe(true);
+    }
+    expect(first[0]!.equals(gzipSync(bodies[0]!, { level: 1, memLevel: 9 }))).toBe(true);
+    expect(first[1]!.equals(gzipSync(bodies[1]!, { level: 6, memLevel: 9 }))).toBe(true);
+  });
+});
