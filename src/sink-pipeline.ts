@@ -115,7 +115,7 @@ export class SinkPipeline {
     // Free batch buffers kept for reuse: as many as can be in flight, and at most half the
     // buffer, since a free buffer is resident memory. Fewer made full speed allocate more and
     // peak higher (fragmentation), not lower.
-    this.#slabs = new SlabPool(deps.settings.bufferMaxBytes / 2, deps.settings.maxInFlight);
+    this.#slabs = new SlabPool(deps.settings.bufferMaxBytes, deps.settings.maxInFlight);
     this.#batcher = new Batcher(deps.settings.batch, () => this.#encodedRatio, (batch) => this.#enqueue(batch), this.#slabs);
     this.#spool = deps.spool;
     if (this.#spool !== undefined) {
