@@ -7,7 +7,7 @@
 // its next full GC: it ran one every ~10 MB. Here a few zlib streams are kept and reset
 // between bodies, and a body comes back as a view of zlib's own output buffer whenever it
 // lies in one piece there (it nearly always does): ~1 byte allocated per compressed byte.
-import { constants, createGzip, type Gzip } from 'node:zlib';
+import { constants, createGzip, type Gzip, type ZlibReset } from 'node:zlib';
 
 /** zlib's output buffer size: a few bodies fit in one, so few straddle two and need a copy. */
 const OUTPUT_CHUNK = 4 * 1024 * 1024;
@@ -16,7 +16,8 @@ const MAX_IDLE_PER_LEVEL = 2;
 
 /** A gzip stream that writes one member per body, then resets for the next. */
 class MemberCompressor {
-  readonly #stream: Gzip;
+  // Node documents reset() for the deflate family; @types/node leaves it off Gzip.
+  readonly #stream: Gzip & ZlibReset;
   #chunks: Buffer[] = [];
   #finished = false;
   #resolve: ((body: Buffer) => void) | undefined;
@@ -26,7 +27,7 @@ class MemberCompressor {
 
   constructor(level: number) {
     // memLevel 9 (a hash table twice as large) measured ~15 % faster than the default 8 on log lines.
-    this.#stream = createGzip({ level, memLevel: 9, chunkSize: OUTPUT_CHUNK });
+    this.#stream = createGzip({ level, memLevel: 9, chunkSize: OUTPUT_CHUNK }) as Gzip & ZlibReset;
     this.#stream.on('data', (chunk: Buffer) => {
       this.#add(chunk);
       this.#settleIfDone();
