@@ -38,9 +38,13 @@ import {
   SPAN_ZONE,
   lineSpans,
   messageScan,
+  resetLineScan,
   scanFlyLine,
 } from './line-scan.js';
 import { flyFractionNanos, wholeSeconds } from './timestamp-bytes.js';
+
+/** A message at least this long and without escapes is copied into the body natively rather than byte by byte. */
+const COPY_MESSAGE_BYTES = 128;
 
 /** A label or metadata field that is the folded level rather than a span of the line. */
 const LEVEL_FIELD = -1;
@@ -80,6 +84,9 @@ let entryNanos: Int32Array = new Int32Array(1024);
 /** Start of the bytes the value's line is made from; negative: `-1 - i` for slowLines[i]. */
 let entryLineStart: Int32Array = new Int32Array(1024);
 let entryLineEnd: Int32Array = new Int32Array(1024);
+/** For a JSON line: its message when that has no escapes and is long enough to copy natively; start -1 otherwise. */
+let entryPlainStart: Int32Array = new Int32Array(1024);
+let entryPlainEnd: Int32Array = new Int32Array(1024);
 let entryMetaStart: Int32Array = new Int32Array(1024);
 let entryMetaEnd: Int32Array = new Int32Array(1024);
 let order: Int32Array = new Int32Array(1024);
@@ -95,6 +102,8 @@ function growEntries(n: number): void {
   entryNanos = grow32(entryNanos);
   entryLineStart = grow32(entryLineStart);
   entryLineEnd = grow32(entryLineEnd);
+  entryPlainStart = grow32(entryPlainStart);
+  entryPlainEnd = grow32(entryPlainEnd);
   entryMetaStart = grow32(entryMetaStart);
   entryMetaEnd = grow32(entryMetaEnd);
   order = new Int32Array(size);
@@ -166,6 +175,7 @@ class BatchPushBuilder {
   badTime = 0;
 
   constructor(batch: Batch, o: LokiEncodeOptions) {
+    resetLineScan();
     this.#o = o;
     this.#batch = batch;
     this.#ndjson = batch.ndjson;
@@ -261,6 +271,12 @@ class BatchPushBuilder {
 
     entryLineStart[e] = lineStart;
     entryLineEnd[e] = lineEnd;
+    const msgStart = lineSpans[SPAN_MESSAGE * 2]!;
+    const msgEnd = lineSpans[SPAN_MESSAGE * 2 + 1]!;
+    // Nothing in an unescaped message needs escaping: no quote, backslash or control character.
+    const copyMessage = !this.#messageLines && msgStart >= 0 && !messageScan.escaped && msgEnd - msgStart >= COPY_MESSAGE_BYTES;
+    entryPlainStart[e] = copyMessage ? msgStart : -1;
+    entryPlainEnd[e] = msgEnd;
     if (this.#meta !== undefined) this.#scannedMeta(e, level);
     return true;
   }
@@ -365,6 +381,7 @@ class BatchPushBuilder {
       line = entry.line;
     }
     entryLineStart[e] = -1 - this.#slowLines.length;
+    entryPlainStart[e] = -1;
     entryLineEnd[e] = 0;
     this.#slowLines.push(line);
 
@@ -592,7 +609,15 @@ class BatchPushBuilder {
       buf[pos++] = 34;
     } else {
       buf[pos++] = 34;
-      pos = escapeInto(buf, pos, this.#ndjson, lineStart, lineEnd);
+      const plainStart = entryPlainStart[e]!;
+      if (plainStart < 0) {
+        pos = escapeInto(buf, pos, this.#ndjson, lineStart, lineEnd);
+      } else {
+        const plainEnd = entryPlainEnd[e]!;
+        pos = escapeInto(buf, pos, this.#ndjson, lineStart, plainStart);
+        pos += this.#ndjson.copy(buf, pos, plainStart, plainEnd);
+        pos = escapeInto(buf, pos, this.#ndjson, plainEnd, lineEnd);
+      }
       buf[pos++] = 34;
     }
     if (metaLength > 0) {

@@ -108,6 +108,68 @@ function messageClose(b: Uint8Array, open: number, end: number): number {
   return -1;
 }
 
+// Bytes of a message read one by one before jumping with indexOf: a call costs about as much
+// as ~30 bytes of the loop, so it only pays off on long messages (the 8 KiB dumps).
+const MESSAGE_LOOP_BYTES = 256;
+
+// The first backslash at or after the last search start in `backslashIn`, -1 when there is
+// none up to its end. Scans only move forward within a batch, so one answer serves every
+// later question up to it and a batch is searched once in all, however few backslashes it has.
+let backslashIn: Uint8Array | undefined;
+let backslashFrom = 0;
+let backslashAt = -1;
+
+function firstBackslash(b: Uint8Array, from: number): number {
+  if (b === backslashIn && from >= backslashFrom && (backslashAt < 0 || backslashAt >= from)) return backslashAt;
+  backslashIn = b;
+  backslashFrom = from;
+  backslashAt = (b as Buffer).indexOf(92, from);
+  return backslashAt;
+}
+
+/** Forgets firstBackslash's answer (a new batch may reuse the buffer with other contents). */
+export function resetLineScan(): void {
+  backslashIn = undefined;
+}
+
+/**
+ * stringClose for the message, which may be kilobytes: a byte loop at first, then jumps from
+ * quote to quote (a quote is the closing one when an even number of backslashes precede it).
+ */
+function longStringClose(b: Uint8Array, open: number, end: number): number {
+  let j = open + 1;
+  const stop = Math.min(end, j + MESSAGE_LOOP_BYTES);
+  let plain = true;
+  for (; j < stop; j++) {
+    const c = b[j]!;
+    if (c === 34) {
+      plainString = plain;
+      return j;
+    }
+    if (c === 92) {
+      plain = false;
+      j++;
+    }
+  }
+  // `j` is the start of a character here (never inside an escape), so runs of backslashes are counted back to it at most.
+  const from = j;
+  for (;;) {
+    const q = (b as Buffer).indexOf(34, j);
+    if (q < 0 || q >= end) return -1;
+    let k = q - 1;
+    while (k >= j && b[k] === 92) k--;
+    if (((q - 1 - k) & 1) === 0) {
+      if (plain) {
+        const slash = firstBackslash(b, from);
+        plain = slash < 0 || slash >= q;
+      }
+      plainString = plain;
+      return q;
+    }
+    j = q + 1;
+  }
+}
+
 /** Index of the first byte at or after `i` that is not a space or tab; -1 at CR or LF. */
 function skipSpace(b: Uint8Array, i: number, end: number): number {
   for (; i < end; i++) {
@@ -201,7 +263,7 @@ function scanObject(b: Uint8Array, i: number, end: number, kind: number): number
         // A number, object or null where text is expected: left to the entry-based path.
         i = -1;
       } else if (m.slot === SPAN_MESSAGE) {
-        const close = checkMessage ? messageClose(b, i, end) : stringClose(b, i, end);
+        const close = checkMessage ? messageClose(b, i, end) : longStringClose(b, i, end);
         if (close < 0) return -1;
         if (!checkMessage) messageScan.escaped = !plainString;
         lineSpans[SPAN_MESSAGE * 2] = i + 1;
