@@ -41,6 +41,7 @@ import {
   resetLineScan,
   scanFlyLine,
 } from './line-scan.js';
+import { StreamKeys } from './stream-keys.js';
 import { flyFractionNanos, wholeSeconds } from './timestamp-bytes.js';
 
 /** A message at least this long and without escapes is copied into the body natively rather than byte by byte. */
@@ -132,20 +133,9 @@ class BatchPushBuilder {
   /** Structured metadata objects of all entries, one after another (entryMetaStart/End index into it). */
   readonly #meta: Out | undefined;
 
-  // The current entry's label values as key components: bytes of `#componentBuf[c]`.
-  readonly #componentBuf: Buffer[];
-  readonly #componentStart: Int32Array;
-  readonly #componentEnd: Int32Array;
-
-  // Raw keys (each component as a 4-byte length and its bytes) in one buffer, found by hash.
-  #keyBytes = Buffer.allocUnsafe(4096);
-  #keyUsed = 0;
-  #keyStart: Int32Array = new Int32Array(64);
-  #keyHash: Int32Array = new Int32Array(64);
-  #keyStream: Int32Array = new Int32Array(64);
-  #keyCount = 0;
-  /** Open addressing: key index + 1, 0 for an empty slot. */
-  #table: Int32Array = new Int32Array(256);
+  /** Raw label sets of this sink's options, kept across batches; `#batch` stamps which keys this batch has met. */
+  readonly #keys: StreamKeys;
+  readonly #batchNumber = ++batchCount;
 
   // Streams, by id (the order of first appearance, as buildPush's Map keeps them).
   readonly #streamByLabels = new Map<string, number>();
@@ -187,9 +177,13 @@ class BatchPushBuilder {
     this.#metaSlots = Int32Array.from(o.structuredMetadata, (f) => FIELD_SLOTS[f]);
     this.#metaNames = o.structuredMetadata.map((f) => Buffer.from(`"${f}":`, 'latin1'));
     this.#meta = o.structuredMetadata.length > 0 ? new Out(1024) : undefined;
-    this.#componentBuf = o.labels.map(() => LEVEL_BYTES);
-    this.#componentStart = new Int32Array(o.labels.length);
-    this.#componentEnd = new Int32Array(o.labels.length);
+    let keys = keysByOptions.get(o);
+    if (keys === undefined) {
+      keys = new StreamKeys(o, o.labels.map((l) => l === 'level'), LEVEL_NAMES, LEVEL_BYTES);
+      keysByOptions.set(o, keys);
+    }
+    keys.trim();
+    this.#keys = keys;
   }
 
   /** Reads every line of the batch into streams. */
@@ -238,20 +232,29 @@ class BatchPushBuilder {
 
     const level = this.#needsLevel ? this.#scannedLevel() : LEVEL_UNKNOWN;
     const slots = this.#labelSlots;
+    const keys = this.#keys;
     for (let c = 0; c < slots.length; c++) {
       const slot = slots[c]!;
       if (slot === LEVEL_FIELD) {
-        this.#componentBuf[c] = LEVEL_BYTES;
-        this.#componentStart[c] = level;
-        this.#componentEnd[c] = level + 1;
+        keys.componentBuf[c] = LEVEL_BYTES;
+        keys.componentStart[c] = level;
+        keys.componentEnd[c] = level + 1;
       } else {
         const s = lineSpans[slot * 2]!;
-        this.#componentBuf[c] = ndjson;
-        this.#componentStart[c] = s < 0 ? 0 : s;
-        this.#componentEnd[c] = s < 0 ? 0 : lineSpans[slot * 2 + 1]!;
+        keys.componentBuf[c] = ndjson;
+        keys.componentStart[c] = s < 0 ? 0 : s;
+        keys.componentEnd[c] = s < 0 ? 0 : lineSpans[slot * 2 + 1]!;
       }
     }
-    const stream = this.#streamOf(undefined);
+    const k = keys.find();
+    let stream: number;
+    if (keys.batchOf[k] === this.#batchNumber) {
+      stream = keys.streamOf[k]!;
+    } else {
+      stream = this.#streamFor(keys.labelsJson[k]!, keys.sanitised[k] === 1, keys.limited[k] === 1);
+      keys.batchOf[k] = this.#batchNumber;
+      keys.streamOf[k] = stream;
+    }
 
     const tsStart = lineSpans[SPAN_TIMESTAMP * 2]!;
     const tsEnd = lineSpans[SPAN_TIMESTAMP * 2 + 1]!;
@@ -344,26 +347,10 @@ class BatchPushBuilder {
     const levelName = this.#needsLevel ? normaliseLevel(entryLevel(body)) : '';
 
     const values: string[] = o.labels.map((label) => fieldValue(label, entry, body, levelName));
-    // Key components from the values' UTF-8 (a level by its index, as the fast path has it).
-    let size = 0;
-    for (const v of values) size += v.length * 3;
-    const keyScratch = Buffer.allocUnsafe(size + 1);
-    let at = 0;
-    for (let c = 0; c < values.length; c++) {
-      if (this.#labelSlots[c] === LEVEL_FIELD) {
-        const level = levelIndex(levelName);
-        this.#componentBuf[c] = LEVEL_BYTES;
-        this.#componentStart[c] = level;
-        this.#componentEnd[c] = level + 1;
-      } else {
-        const n = keyScratch.write(values[c]!, at, 'utf8');
-        this.#componentBuf[c] = keyScratch;
-        this.#componentStart[c] = at;
-        this.#componentEnd[c] = at + n;
-        at += n;
-      }
-    }
-    const stream = this.#streamOf(values);
+    // Worked out directly, not by byte key: a value that is not well-formed UTF-16 shares its
+    // bytes with another one, whose sanitised flag would then follow the key into later batches.
+    const labels = streamLabels(values, o);
+    const stream = this.#streamFor(labels.labelsJson, labels.sanitised, labels.limited);
     this.#recordTimestamp(e, stream, entry.timestamp);
 
     let line: string;
@@ -429,107 +416,20 @@ class BatchPushBuilder {
     this.#streamSize[stream] = size + 1;
   }
 
-  /** The stream of the current key components; `values` are their strings when the caller has them. */
-  #streamOf(values: readonly string[] | undefined): number {
-    const n = this.#componentStart.length;
-    let h = 0x811c9dc5 | 0;
-    for (let c = 0; c < n; c++) {
-      const buf = this.#componentBuf[c]!;
-      const end = this.#componentEnd[c]!;
-      let k = this.#componentStart[c]!;
-      h = Math.imul(h ^ (end - k), 0x01000193);
-      for (; k < end; k++) h = Math.imul(h ^ buf[k]!, 0x01000193);
-    }
-    const mask = this.#table.length - 1;
-    let slot = h & mask;
-    for (;;) {
-      const k = this.#table[slot]! - 1;
-      if (k < 0) break;
-      if (this.#keyHash[k] === h && this.#keyMatches(k)) return this.#keyStream[k]!;
-      slot = (slot + 1) & mask;
-    }
-    return this.#addKey(h, values);
-  }
-
-  /** Key `k`'s stored bytes are the current components. */
-  #keyMatches(k: number): boolean {
-    const key = this.#keyBytes;
-    let p = this.#keyStart[k]!;
-    for (let c = 0; c < this.#componentStart.length; c++) {
-      const buf = this.#componentBuf[c]!;
-      const start = this.#componentStart[c]!;
-      const len = this.#componentEnd[c]! - start;
-      if (key.readInt32LE(p) !== len) return false;
-      p += 4;
-      for (let j = 0; j < len; j++) if (key[p + j] !== buf[start + j]) return false;
-      p += len;
-    }
-    return true;
-  }
-
-  /** A raw key seen for the first time: its stream (a new one unless its labels sanitise to an existing one's). */
-  #addKey(h: number, values: readonly string[] | undefined): number {
-    const n = this.#componentStart.length;
-    let labelValues = values;
-    if (labelValues === undefined) {
-      const decoded: string[] = [];
-      for (let c = 0; c < n; c++) {
-        const start = this.#componentStart[c]!;
-        decoded.push(this.#labelSlots[c] === LEVEL_FIELD ? LEVEL_NAMES[start]! : this.#componentBuf[c]!.toString('utf8', start, this.#componentEnd[c]!));
-      }
-      labelValues = decoded;
-    }
-    const labels = streamLabels(labelValues, this.#o);
-    let stream = this.#streamByLabels.get(labels.labelsJson);
+  /** The batch's stream for a label set; a new one takes the flags of the first entry that has it, as buildPush's streams do. */
+  #streamFor(labelsJson: string, sanitised: boolean, limited: boolean): number {
+    let stream = this.#streamByLabels.get(labelsJson);
     if (stream === undefined) {
       stream = this.#streamLabels.length;
-      this.#streamLabels.push(labels.labelsJson);
-      this.#streamByLabels.set(labels.labelsJson, stream);
+      this.#streamLabels.push(labelsJson);
+      this.#streamByLabels.set(labelsJson, stream);
       if (stream >= this.#streamSize.length) this.#growStreams();
-      this.#streamSanitised[stream] = labels.sanitised ? 1 : 0;
-      this.#streamLimited[stream] = labels.limited ? 1 : 0;
+      this.#streamSanitised[stream] = sanitised ? 1 : 0;
+      this.#streamLimited[stream] = limited ? 1 : 0;
       this.#streamSize[stream] = 0;
       this.#streamSorted[stream] = 1;
     }
-
-    const k = this.#keyCount++;
-    if (k >= this.#keyStart.length) {
-      this.#keyStart = grownInt32(this.#keyStart);
-      this.#keyHash = grownInt32(this.#keyHash);
-      this.#keyStream = grownInt32(this.#keyStream);
-    }
-    let size = 0;
-    for (let c = 0; c < n; c++) size += 4 + this.#componentEnd[c]! - this.#componentStart[c]!;
-    if (this.#keyUsed + size > this.#keyBytes.length) {
-      const bigger = Buffer.allocUnsafe(Math.max(this.#keyBytes.length * 2, this.#keyUsed + size));
-      this.#keyBytes.copy(bigger, 0, 0, this.#keyUsed);
-      this.#keyBytes = bigger;
-    }
-    this.#keyStart[k] = this.#keyUsed;
-    for (let c = 0; c < n; c++) {
-      const start = this.#componentStart[c]!;
-      const end = this.#componentEnd[c]!;
-      this.#keyBytes.writeInt32LE(end - start, this.#keyUsed);
-      this.#keyUsed += 4;
-      this.#keyUsed += this.#componentBuf[c]!.copy(this.#keyBytes, this.#keyUsed, start, end);
-    }
-    this.#keyHash[k] = h;
-    this.#keyStream[k] = stream;
-    if (this.#keyCount * 2 > this.#table.length) this.#rehash();
-    else this.#insert(k);
     return stream;
-  }
-
-  #insert(k: number): void {
-    const mask = this.#table.length - 1;
-    let slot = this.#keyHash[k]! & mask;
-    while (this.#table[slot] !== 0) slot = (slot + 1) & mask;
-    this.#table[slot] = k + 1;
-  }
-
-  #rehash(): void {
-    this.#table = new Int32Array(this.#table.length * 2);
-    for (let k = 0; k < this.#keyCount; k++) this.#insert(k);
   }
 
   #growStreams(): void {
@@ -629,6 +529,11 @@ class BatchPushBuilder {
   }
 }
 
+// Each options object's raw label sets (the sink keeps one options object for its life).
+const keysByOptions = new WeakMap<LokiEncodeOptions, StreamKeys>();
+// Numbers batches, so a key can tell whether this batch has met it yet.
+let batchCount = 0;
+
 // Handed to messageFields, which reads only `message`.
 const levelProbe: FlyLogBody = { message: '' };
 
@@ -644,11 +549,40 @@ function sameSecondsText(buf: Buffer, a: number, b: number): boolean {
   return true;
 }
 
-/** Sorts order[first, end) by timestamp, ties in batch order (as buildPush's stable sort). Rare: only out-of-order streams. */
+/** Entry `a` goes after entry `b`: a later timestamp, or the same one later in the batch. */
+function after(a: number, b: number): boolean {
+  const sa = entrySecs[a]!;
+  const sb = entrySecs[b]!;
+  if (sa !== sb) return sa > sb;
+  const na = entryNanos[a]!;
+  const nb = entryNanos[b]!;
+  return na !== nb ? na > nb : a > b;
+}
+
+/**
+ * Sorts order[first, end) by timestamp, ties in batch order (buildPush's stable sort). A
+ * stream out of order is usually only a little out (entries of one instance a few
+ * microseconds apart), so an insertion sort in place does it; one far out of order goes to
+ * Array.prototype.sort once the shifting passes a few per entry.
+ */
 function sortByTime(first: number, end: number): void {
-  const slice = Array.from(order.subarray(first, end));
-  slice.sort((a, b) => entrySecs[a]! - entrySecs[b]! || entryNanos[a]! - entryNanos[b]! || a - b);
-  order.set(slice, first);
+  let budget = (end - first) * 8;
+  for (let k = first + 1; k < end; k++) {
+    const e = order[k]!;
+    let j = k - 1;
+    while (j >= first && after(order[j]!, e)) {
+      order[j + 1] = order[j]!;
+      j--;
+      if (--budget < 0) {
+        order[j + 1] = e;
+        const rest = Array.from(order.subarray(first, end));
+        rest.sort((x, y) => (after(x, y) ? 1 : -1));
+        order.set(rest, first);
+        return;
+      }
+    }
+    order[j + 1] = e;
+  }
 }
 
 // The last whole-seconds value written and its digits: values of a stream mostly share it.

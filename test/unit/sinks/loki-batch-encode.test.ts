@@ -257,6 +257,15 @@ describe('Loki batch encoding from bytes matches the entry-based encoding', () =
     expect(a).not.toBe(b);
   });
 
+  it('a stream far out of order (past the insertion sort) and one slightly out of order, with equal timestamps', () => {
+    const base = makeFlyEntries(1, { seed: 5 })[0]!.payload;
+    const at = (ms: number, digits: string): string => base.replace(/"timestamp":"[^"]*"/, `"timestamp":"${new Date(ms).toISOString().slice(0, 19)}.${digits}Z"`);
+    const reversed = Array.from({ length: 600 }, (_, i) => at(Date.UTC(2026, 0, 1) + (600 - i) * 7, String(i % 3).padStart(9, '0')));
+    const jittered = Array.from({ length: 600 }, (_, i) => at(Date.UTC(2026, 0, 1) + i * 5 - (i % 4) * 3, i % 5 === 0 ? '000000001' : '000000000'));
+    same(batchFromLines(1, 'p', reversed, RECEIVED_AT_MS), defaults, 'reversed');
+    same(batchFromLines(2, 'p', jittered, RECEIVED_AT_MS), defaults, 'jittered');
+  });
+
   it('an empty batch and empty lines', () => {
     same(batchFromLines(1, 'p', [], RECEIVED_AT_MS), defaults, 'empty');
     const lines = makeFlyEntries(3, { seed: 1 }).map((e) => e.payload);
