@@ -205,8 +205,8 @@ export function firstEntry(batch: Batch): LogEntry | undefined {
   return readEntry(batch, 0, end === -1 ? batch.ndjson.length : end, new EntryView());
 }
 
-/** The entry on line `[start, end)` of the batch, with the batch's receive time. */
-function readEntry(batch: Batch, start: number, end: number, view: EntryView): LogEntry | undefined {
+/** The entry on line `[start, end)` of the batch, with the batch's receive time (undefined for an empty line). */
+export function readEntry(batch: Batch, start: number, end: number, view: EntryView): LogEntry | undefined {
   return intake(NO_SUBJECT, batch.ndjson, start, end, batch.receivedAtMs, view) === 'empty_payload' ? undefined : view.toEntry();
 }
 

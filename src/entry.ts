@@ -349,12 +349,19 @@ export function messageFields(body: FlyLogBody): Record<string, unknown> | undef
 // pino and bunyan log numeric levels.
 const NUMERIC_LEVELS: Readonly<Record<number, string>> = { 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' };
 
+/** The app's own level from its JSON message's fields (`level`, `severity` or `lvl`); undefined when it has none usable. */
+export function appLevel(fields: Record<string, unknown>): string | undefined {
+  const v = fields.level ?? fields.severity ?? fields.lvl;
+  if (typeof v === 'string' && v !== '') return v.toLowerCase();
+  if (typeof v === 'number') return NUMERIC_LEVELS[v] ?? String(v);
+  return undefined;
+}
+
 /** The entry's level: the app's own JSON `level` (or `severity`/`lvl`) when the message is JSON, else Fly's `log.level`. */
 export function entryLevel(body: FlyLogBody, fields: Record<string, unknown> | undefined = messageFields(body)): string {
   if (fields !== undefined) {
-    const v = fields.level ?? fields.severity ?? fields.lvl;
-    if (typeof v === 'string' && v !== '') return v.toLowerCase();
-    if (typeof v === 'number') return NUMERIC_LEVELS[v] ?? String(v);
+    const own = appLevel(fields);
+    if (own !== undefined) return own;
   }
   const l = body.log?.level;
   return typeof l === 'string' && l !== '' ? l.toLowerCase() : 'unknown';

@@ -71,6 +71,9 @@ const LEVELS: Readonly<Record<string, string>> = {
   unknown: 'unknown',
 };
 
+/** Every spelling normaliseLevel knows (the byte-level fold builds its table from these). */
+export const LEVEL_SPELLINGS: readonly string[] = Object.keys(LEVELS);
+
 export function normaliseLevel(level: string): string {
   return Object.hasOwn(LEVELS, level) ? LEVELS[level]! : 'unknown';
 }
@@ -178,8 +181,23 @@ interface KeyNode {
   stream: Stream | undefined;
 }
 
-/** The label set of a stream, sanitised and limited as Loki requires. Runs once per stream, not per entry. */
+/** A stream's label set as JSON, and whether making it had to sanitise or limit labels. */
+export interface StreamLabels {
+  readonly labelsJson: string;
+  readonly sanitised: boolean;
+  readonly limited: boolean;
+}
+
 function makeStream(values: readonly string[], o: LokiEncodeOptions, withMeta: boolean): Stream {
+  const { labelsJson, sanitised, limited } = streamLabels(values, o);
+  return { labelsJson, sanitised, limited, ts: [], secs: [], index: [], lines: [], meta: withMeta ? [] : undefined, sorted: true };
+}
+
+/**
+ * The label set for raw label values (one per `o.labels`, '' for none), sanitised and
+ * limited as Loki requires. Runs once per stream, not per entry.
+ */
+export function streamLabels(values: readonly string[], o: LokiEncodeOptions): StreamLabels {
   const raw: Array<readonly [string, string]> = [];
   for (let i = 0; i < o.labels.length; i++) {
     const v = values[i] ?? '';
@@ -208,7 +226,7 @@ function makeStream(values: readonly string[], o: LokiEncodeOptions, withMeta: b
   const limited = pairs.length > MAX_LABELS;
   const kept = limited ? pairs.slice(0, MAX_LABELS) : pairs;
   const labelsJson = `{${kept.map(([n, v]) => `${JSON.stringify(n)}:${JSON.stringify(v)}`).join(',')}}`;
-  return { labelsJson, sanitised, limited, ts: [], secs: [], index: [], lines: [], meta: withMeta ? [] : undefined, sorted: true };
+  return { labelsJson, sanitised, limited };
 }
 
 /**
@@ -240,7 +258,8 @@ export function truncateJsonLine(body: FlyLogBody, line: string, maxBytes: numbe
   return cutUtf8(line, maxBytes);
 }
 
-function fieldValue(field: MetadataField, entry: LogEntry, body: FlyLogBody | undefined, level: string): string {
+/** A label or metadata field's raw value for an entry (from the scan when `body` is undefined, else from the parsed body). */
+export function fieldValue(field: MetadataField, entry: LogEntry, body: FlyLogBody | undefined, level: string): string {
   switch (field) {
     case 'fly_app_name': return entry.app;
     case 'fly_region': return entry.region;
@@ -475,13 +494,13 @@ const SPARE_MAX_BYTES = 16 * 1024 * 1024;
 const spares: Buffer[] = [];
 
 /** Hands a body's buffer back for reuse once nothing reads it any more (gzip is done). */
-function releasePushBuffer(body: Buffer): void {
+export function releasePushBuffer(body: Buffer): void {
   // Out's buffers are whole ArrayBuffers of their own (allocUnsafeSlow), never slices of Node's pool.
   if (body.byteOffset === 0 && body.buffer.byteLength <= SPARE_MAX_BYTES && spares.length < SPARE_BUFFERS) spares.push(Buffer.from(body.buffer));
 }
 
 /** A growing output buffer; bodies are written straight into it, never built as one string first. */
-class Out {
+export class Out {
   buf: Buffer;
   pos = 0;
   constructor(size: number) {

@@ -2,13 +2,13 @@
 // follows Loki's semantics: a 400 means Loki refused some entries and may have stored the
 // rest, so it is never retried whole; the count of refused entries rides on the error.
 import { gzipSync } from 'node:zlib';
-import { batchEntries } from '../../src/batch.js';
 import { classifyFailure, SinkNetworkError, SinkResponseError, errorMessage } from '../../src/errors.js';
 import { createHttpAgent, excerpt, httpRequest, type HttpPool } from '../../src/http-request.js';
 import type { Batch, EncodedBatch, SendResult, Sink, SinkContext } from '../../src/sink.js';
 import type { FailureAction } from '../../src/errors.js';
 import type { LokiConfig } from './config.js';
-import { encodePush, type LokiEncodeOptions } from './encode.js';
+import { encodeBatchPush } from './batch-encode.js';
+import type { LokiEncodeOptions } from './encode.js';
 
 const USER_AGENT = 'logferry';
 // An empty push: it passes Loki's authentication and tenant checks like any push, and stores nothing.
@@ -59,8 +59,8 @@ export class LokiSink implements Sink {
   }
 
   encode(batch: Batch): Promise<EncodedBatch> {
-    // Loki labels each entry by its fields: the batch's lines are read back once, here.
-    return encodePush(batchEntries(batch), this.#encodeOptions);
+    // Loki labels each entry by its fields: the batch's bytes are scanned once, here.
+    return encodeBatchPush(batch, this.#encodeOptions);
   }
 
   async send(encoded: EncodedBatch, _batch: Batch, signal: AbortSignal): Promise<SendResult | void> {

@@ -1,0 +1,668 @@
+// The Loki push body for a batch, read straight from its NDJSON bytes. Each line is scanned
+// once for the spans of the fields Loki needs (line-scan.ts); streams are found by the bytes
+// of their label values; timestamps become numbers from their digits; lines are escaped
+// from the batch's bytes into the body. Nothing is decoded or allocated per entry. A line
+// the scan does not read exactly goes through the entry-based path of encode.ts (the same
+// helpers buildPush uses), so the body is byte for byte the one buildPush makes.
+import { readEntry } from '../../src/batch.js';
+import { EntryView, appLevel, entryLevel, messageFields, parseBody, type FlyLogBody } from '../../src/entry.js';
+import { gzip } from '../../src/compress.js';
+import type { Batch, EncodedBatch } from '../../src/sink.js';
+import type { LabelField, MetadataField } from './config.js';
+import {
+  GZIP_LEVEL,
+  Out,
+  SecondsCache,
+  cutUtf8,
+  fieldValue,
+  nanosOf,
+  normaliseLevel,
+  releasePushBuffer,
+  streamLabels,
+  truncateJsonLine,
+  type AdjustReason,
+  type LokiEncodeOptions,
+  type PushBuffer,
+} from './encode.js';
+import { LEVEL_NAMES, LEVEL_UNKNOWN, foldLevel, levelIndex } from './level-fold.js';
+import {
+  SPAN_APP_INSTANCE,
+  SPAN_APP_NAME,
+  SPAN_HOST,
+  SPAN_LOG_LEVEL,
+  SPAN_MESSAGE,
+  SPAN_PROCESS_GROUP,
+  SPAN_PROVIDER,
+  SPAN_REGION,
+  SPAN_TIMESTAMP,
+  SPAN_ZONE,
+  lineSpans,
+  messageScan,
+  resetLineScan,
+  scanFlyLine,
+} from './line-scan.js';
+import { StreamKeys } from './stream-keys.js';
+import { flyFractionNanos, wholeSeconds } from './timestamp-bytes.js';
+
+/** A message at least this long and without escapes is copied into the body natively rather than byte by byte. */
+const COPY_MESSAGE_BYTES = 128;
+
+/** A label or metadata field that is the folded level rather than a span of the line. */
+const LEVEL_FIELD = -1;
+
+const FIELD_SLOTS: Readonly<Record<MetadataField, number>> = {
+  fly_app_name: SPAN_APP_NAME,
+  fly_region: SPAN_REGION,
+  fly_app_instance: SPAN_APP_INSTANCE,
+  host: SPAN_HOST,
+  event_provider: SPAN_PROVIDER,
+  level: LEVEL_FIELD,
+  process_group: SPAN_PROCESS_GROUP,
+  zone: SPAN_ZONE,
+};
+
+// A level as a key component: one byte, its index in LEVEL_NAMES.
+const LEVEL_BYTES = Buffer.from(LEVEL_NAMES.map((_, i) => i));
+const LEVEL_NAME_BYTES = LEVEL_NAMES.map((name) => Buffer.from(`"${name}"`, 'latin1'));
+
+// What a byte of a JSON line becomes inside a JSON string (JSON.stringify's escapes):
+// 0 as it is, 1 as `\u00xx`, else `\` and this byte.
+const ESCAPE = new Uint8Array(256);
+for (let c = 0; c < 0x20; c++) ESCAPE[c] = 1;
+ESCAPE[8] = 98; /* b */
+ESCAPE[9] = 116; /* t */
+ESCAPE[10] = 110; /* n */
+ESCAPE[12] = 102; /* f */
+ESCAPE[13] = 114; /* r */
+ESCAPE[34] = 34;
+ESCAPE[92] = 92;
+const HEX = Buffer.from('0123456789abcdef', 'latin1');
+
+// Per entry, by its number in the batch: reused from batch to batch, grown when a batch is bigger.
+let entryStream: Int32Array = new Int32Array(1024);
+let entrySecs: Float64Array = new Float64Array(1024);
+let entryNanos: Int32Array = new Int32Array(1024);
+/** Start of the bytes the value's line is made from; negative: `-1 - i` for slowLines[i]. */
+let entryLineStart: Int32Array = new Int32Array(1024);
+let entryLineEnd: Int32Array = new Int32Array(1024);
+/** For a JSON line: its message when that has no escapes and is long enough to copy natively; start -1 otherwise. */
+let entryPlainStart: Int32Array = new Int32Array(1024);
+let entryPlainEnd: Int32Array = new Int32Array(1024);
+let entryMetaStart: Int32Array = new Int32Array(1024);
+let entryMetaEnd: Int32Array = new Int32Array(1024);
+let order: Int32Array = new Int32Array(1024);
+
+function growEntries(n: number): void {
+  const size = Math.max(n, entryStream.length * 2);
+  const grow32 = (a: Int32Array): Int32Array => {
+    const b = new Int32Array(size);
+    b.set(a);
+    return b;
+  };
+  entryStream = grow32(entryStream);
+  entryNanos = grow32(entryNanos);
+  entryLineStart = grow32(entryLineStart);
+  entryLineEnd = grow32(entryLineEnd);
+  entryPlainStart = grow32(entryPlainStart);
+  entryPlainEnd = grow32(entryPlainEnd);
+  entryMetaStart = grow32(entryMetaStart);
+  entryMetaEnd = grow32(entryMetaEnd);
+  order = new Int32Array(size);
+  const secs = new Float64Array(size);
+  secs.set(entrySecs);
+  entrySecs = secs;
+}
+
+/**
+ * One batch's encoding state. The streams and the raw label-value keys that lead to them
+ * are per batch; the per-entry arrays above are shared scratch (encoding is synchronous).
+ */
+class BatchPushBuilder {
+  readonly #o: LokiEncodeOptions;
+  readonly #batch: Batch;
+  readonly #ndjson: Buffer;
+  readonly #receivedAtMs: number;
+  readonly #messageLines: boolean;
+  readonly #needsLevel: boolean;
+  /** Per label, in priority order: its span slot, or LEVEL_FIELD. */
+  readonly #labelSlots: Int32Array;
+  /** Per metadata field: its span slot, or LEVEL_FIELD; and `"name":` as bytes. */
+  readonly #metaSlots: Int32Array;
+  readonly #metaNames: readonly Buffer[];
+  readonly #metaFields: readonly MetadataField[];
+  /** Structured metadata objects of all entries, one after another (entryMetaStart/End index into it). */
+  readonly #meta: Out | undefined;
+
+  /** Raw label sets of this sink's options, kept across batches; `#batch` stamps which keys this batch has met. */
+  readonly #keys: StreamKeys;
+  readonly #batchNumber = ++batchCount;
+
+  // Streams, by id (the order of first appearance, as buildPush's Map keeps them).
+  readonly #streamByLabels = new Map<string, number>();
+  readonly #streamLabels: string[] = [];
+  #streamSanitised: Uint8Array = new Uint8Array(64);
+  #streamLimited: Uint8Array = new Uint8Array(64);
+  #streamSize: Int32Array = new Int32Array(64);
+  #streamSorted: Uint8Array = new Uint8Array(64);
+  #streamLastSecs: Float64Array = new Float64Array(64);
+  #streamLastNanos: Int32Array = new Int32Array(64);
+
+  /** Lines of entries that took the entry-based path. */
+  readonly #slowLines: string[] = [];
+  readonly #seconds = new SecondsCache();
+  readonly #view = new EntryView();
+  // The whole-seconds text last converted (its offset in the batch) and its value.
+  #lastSecondsAt = -1;
+  #lastSeconds = -1;
+
+  entryCount = 0;
+  get streamCount(): number {
+    return this.#streamLabels.length;
+  }
+  truncated = 0;
+  sanitised = 0;
+  limited = 0;
+  badTime = 0;
+
+  constructor(batch: Batch, o: LokiEncodeOptions) {
+    resetLineScan();
+    this.#o = o;
+    this.#batch = batch;
+    this.#ndjson = batch.ndjson;
+    this.#receivedAtMs = batch.receivedAtMs;
+    this.#messageLines = o.lineFormat === 'message';
+    this.#needsLevel = o.labels.includes('level') || o.structuredMetadata.includes('level');
+    this.#labelSlots = Int32Array.from(o.labels, (l: LabelField) => FIELD_SLOTS[l]);
+    this.#metaFields = o.structuredMetadata;
+    this.#metaSlots = Int32Array.from(o.structuredMetadata, (f) => FIELD_SLOTS[f]);
+    this.#metaNames = o.structuredMetadata.map((f) => Buffer.from(`"${f}":`, 'latin1'));
+    this.#meta = o.structuredMetadata.length > 0 ? new Out(1024) : undefined;
+    let keys = keysByOptions.get(o);
+    if (keys === undefined) {
+      keys = new StreamKeys(o, o.labels.map((l) => l === 'level'), LEVEL_NAMES, LEVEL_BYTES);
+      keysByOptions.set(o, keys);
+    }
+    keys.trim();
+    this.#keys = keys;
+  }
+
+  /** Reads every line of the batch into streams. */
+  readAll(): void {
+    const ndjson = this.#ndjson;
+    const limit = ndjson.length;
+    const checkMessage = this.#messageLines;
+    let start = 0;
+    while (start < limit) {
+      const e = this.entryCount;
+      if (e >= entryStream.length) growEntries(e + 1);
+      const lineEnd = scanFlyLine(ndjson, start, limit, checkMessage);
+      if (lineEnd >= 0 && this.#fastEntry(e, start, lineEnd)) {
+        this.entryCount++;
+        start = lineEnd + 1;
+        continue;
+      }
+      let end = ndjson.indexOf(10, start);
+      if (end < 0) end = limit;
+      // An empty line is no entry (the intake drops empty payloads).
+      if (end > start) {
+        this.#slowEntry(e, start, end);
+        this.entryCount++;
+      }
+      start = end + 1;
+    }
+  }
+
+  /** An entry from the scanned spans; false (nothing recorded) when it needs the entry-based path after all. */
+  #fastEntry(e: number, start: number, end: number): boolean {
+    const o = this.#o;
+    const ndjson = this.#ndjson;
+    let lineStart = start;
+    let lineEnd = end;
+    if (this.#messageLines) {
+      // Raw message bytes go out as they are only when they are what JSON.stringify would write.
+      if (!messageScan.canonical) return false;
+      lineStart = lineSpans[SPAN_MESSAGE * 2]!;
+      lineEnd = lineSpans[SPAN_MESSAGE * 2 + 1]!;
+      if (lineStart < 0) lineStart = lineEnd = 0;
+      // Unescaping never makes text longer, so raw bytes within the limit are within it decoded.
+      if (lineEnd - lineStart > o.maxLineBytes) return false;
+    } else if (end - start > o.maxLineBytes) {
+      return false;
+    }
+
+    const level = this.#needsLevel ? this.#scannedLevel() : LEVEL_UNKNOWN;
+    const slots = this.#labelSlots;
+    const keys = this.#keys;
+    for (let c = 0; c < slots.length; c++) {
+      const slot = slots[c]!;
+      if (slot === LEVEL_FIELD) {
+        keys.componentBuf[c] = LEVEL_BYTES;
+        keys.componentStart[c] = level;
+        keys.componentEnd[c] = level + 1;
+      } else {
+        const s = lineSpans[slot * 2]!;
+        keys.componentBuf[c] = ndjson;
+        keys.componentStart[c] = s < 0 ? 0 : s;
+        keys.componentEnd[c] = s < 0 ? 0 : lineSpans[slot * 2 + 1]!;
+      }
+    }
+    const k = keys.find();
+    let stream: number;
+    if (keys.batchOf[k] === this.#batchNumber) {
+      stream = keys.streamOf[k]!;
+    } else {
+      stream = this.#streamFor(keys.labelsJson[k]!, keys.sanitised[k] === 1, keys.limited[k] === 1);
+      keys.batchOf[k] = this.#batchNumber;
+      keys.streamOf[k] = stream;
+    }
+
+    const tsStart = lineSpans[SPAN_TIMESTAMP * 2]!;
+    const tsEnd = lineSpans[SPAN_TIMESTAMP * 2 + 1]!;
+    const nanos = flyFractionNanos(ndjson, tsStart, tsEnd);
+    let secs = -1;
+    if (nanos >= 0) {
+      if (this.#lastSecondsAt >= 0 && sameSecondsText(ndjson, tsStart, this.#lastSecondsAt)) {
+        secs = this.#lastSeconds;
+      } else {
+        secs = wholeSeconds(ndjson, tsStart);
+        this.#lastSecondsAt = tsStart;
+        this.#lastSeconds = secs;
+      }
+    }
+    if (secs >= 0) this.#record(e, stream, secs, nanos);
+    else this.#recordTimestamp(e, stream, ndjson.toString('utf8', tsStart, tsEnd));
+
+    entryLineStart[e] = lineStart;
+    entryLineEnd[e] = lineEnd;
+    const msgStart = lineSpans[SPAN_MESSAGE * 2]!;
+    const msgEnd = lineSpans[SPAN_MESSAGE * 2 + 1]!;
+    // Nothing in an unescaped message needs escaping: no quote, backslash or control character.
+    const copyMessage = !this.#messageLines && msgStart >= 0 && !messageScan.escaped && msgEnd - msgStart >= COPY_MESSAGE_BYTES;
+    entryPlainStart[e] = copyMessage ? msgStart : -1;
+    entryPlainEnd[e] = msgEnd;
+    if (this.#meta !== undefined) this.#scannedMeta(e, level);
+    return true;
+  }
+
+  /** The folded level of the scanned line: the app's own when its message is JSON with one, else log.level. */
+  #scannedLevel(): number {
+    const ndjson = this.#ndjson;
+    const msgStart = lineSpans[SPAN_MESSAGE * 2]!;
+    const msgEnd = lineSpans[SPAN_MESSAGE * 2 + 1]!;
+    // A message can only be a JSON object with members when it starts with `{` (or an escape
+    // that may decode to one) and has escapes (a member's key needs quotes, which are escaped).
+    if (msgStart >= 0 && msgEnd - msgStart >= 2 && messageScan.escaped && (ndjson[msgStart] === 123 || ndjson[msgStart] === 92)) {
+      levelProbe.message = JSON.parse(ndjson.toString('utf8', msgStart - 1, msgEnd + 1)) as string;
+      const fields = messageFields(levelProbe);
+      levelProbe.message = '';
+      const own = fields === undefined ? undefined : appLevel(fields);
+      if (own !== undefined) return levelIndex(normaliseLevel(own));
+    }
+    const s = lineSpans[SPAN_LOG_LEVEL * 2]!;
+    return s < 0 ? LEVEL_UNKNOWN : foldLevel(ndjson, s, lineSpans[SPAN_LOG_LEVEL * 2 + 1]!);
+  }
+
+  /** The scanned entry's structured metadata, written as JSON into #meta. */
+  #scannedMeta(e: number, level: number): void {
+    const meta = this.#meta!;
+    const ndjson = this.#ndjson;
+    const start = meta.pos;
+    for (let f = 0; f < this.#metaSlots.length; f++) {
+      const slot = this.#metaSlots[f]!;
+      const name = this.#metaNames[f]!;
+      let s = 0;
+      let end = 0;
+      if (slot !== LEVEL_FIELD) {
+        s = lineSpans[slot * 2]!;
+        end = lineSpans[slot * 2 + 1]!;
+        if (s < 0 || end === s) continue;
+      }
+      meta.ensure(name.length + (end - s) + 16);
+      const buf = meta.buf;
+      const firstField = meta.pos === start;
+      buf[meta.pos++] = firstField ? 123 /* { */ : 44; /* , */
+      meta.pos += name.copy(buf, meta.pos);
+      if (slot === LEVEL_FIELD) {
+        meta.pos += LEVEL_NAME_BYTES[level]!.copy(buf, meta.pos);
+      } else {
+        // A plain string's bytes are exactly JSON.stringify's output for it, between quotes.
+        buf[meta.pos++] = 34;
+        meta.pos += ndjson.copy(buf, meta.pos, s, end);
+        buf[meta.pos++] = 34;
+      }
+    }
+    if (meta.pos > start) {
+      meta.ensure(1);
+      meta.buf[meta.pos++] = 125; /* } */
+    }
+    entryMetaStart[e] = start;
+    entryMetaEnd[e] = meta.pos;
+  }
+
+  /** The entry-based path for one line (buildPush's per-entry steps): rare, so strings and objects are fine. */
+  #slowEntry(e: number, start: number, end: number): void {
+    const o = this.#o;
+    const entry = readEntry(this.#batch, start, end, this.#view)!;
+    const body: FlyLogBody = parseBody(entry);
+    const levelName = this.#needsLevel ? normaliseLevel(entryLevel(body)) : '';
+
+    const values: string[] = o.labels.map((label) => fieldValue(label, entry, body, levelName));
+    // Worked out directly, not by byte key: a value that is not well-formed UTF-16 shares its
+    // bytes with another one, whose sanitised flag would then follow the key into later batches.
+    const labels = streamLabels(values, o);
+    const stream = this.#streamFor(labels.labelsJson, labels.sanitised, labels.limited);
+    this.#recordTimestamp(e, stream, entry.timestamp);
+
+    let line: string;
+    if (this.#messageLines) {
+      const m = body.message;
+      line = typeof m === 'string' ? m : m === undefined || m === null ? '' : JSON.stringify(m);
+      if (line.length * 3 > o.maxLineBytes && Buffer.byteLength(line) > o.maxLineBytes) {
+        line = `${cutUtf8(line, o.maxLineBytes - 3)}…`;
+        this.truncated++;
+      }
+    } else if (entry.bytes > o.maxLineBytes) {
+      line = truncateJsonLine(body, entry.line, o.maxLineBytes);
+      this.truncated++;
+    } else {
+      line = entry.line;
+    }
+    entryLineStart[e] = -1 - this.#slowLines.length;
+    entryPlainStart[e] = -1;
+    entryLineEnd[e] = 0;
+    this.#slowLines.push(line);
+
+    const meta = this.#meta;
+    if (meta !== undefined) {
+      let text = '';
+      for (const field of this.#metaFields) {
+        const v = fieldValue(field, entry, body, levelName);
+        if (v !== '') text += `${text === '' ? '{' : ','}"${field}":${JSON.stringify(v)}`;
+      }
+      entryMetaStart[e] = meta.pos;
+      if (text !== '') meta.text(`${text}}`);
+      entryMetaEnd[e] = meta.pos;
+    }
+  }
+
+  /** Records a timestamp the byte path did not convert: through nanosOf, or the receive time when it is no timestamp. */
+  #recordTimestamp(e: number, stream: number, timestamp: string): void {
+    const ns = nanosOf(timestamp, this.#seconds);
+    if (ns === undefined) {
+      this.badTime++;
+      const ms = Math.trunc(this.#receivedAtMs);
+      if (ms > 0) this.#record(e, stream, Math.floor(ms / 1000), (ms % 1000) * 1_000_000);
+      else this.#record(e, stream, 0, 0);
+    } else if (ns.length <= 9) {
+      this.#record(e, stream, 0, Number(ns));
+    } else {
+      this.#record(e, stream, Number(ns.slice(0, -9)), Number(ns.slice(-9)));
+    }
+  }
+
+  #record(e: number, stream: number, secs: number, nanos: number): void {
+    entryStream[e] = stream;
+    entrySecs[e] = secs;
+    entryNanos[e] = nanos;
+    if (this.#streamSanitised[stream] === 1) this.sanitised++;
+    if (this.#streamLimited[stream] === 1) this.limited++;
+    const size = this.#streamSize[stream]!;
+    if (size > 0 && this.#streamSorted[stream] === 1) {
+      const lastSecs = this.#streamLastSecs[stream]!;
+      if (secs < lastSecs || (secs === lastSecs && nanos < this.#streamLastNanos[stream]!)) this.#streamSorted[stream] = 0;
+    }
+    this.#streamLastSecs[stream] = secs;
+    this.#streamLastNanos[stream] = nanos;
+    this.#streamSize[stream] = size + 1;
+  }
+
+  /** The batch's stream for a label set; a new one takes the flags of the first entry that has it, as buildPush's streams do. */
+  #streamFor(labelsJson: string, sanitised: boolean, limited: boolean): number {
+    let stream = this.#streamByLabels.get(labelsJson);
+    if (stream === undefined) {
+      stream = this.#streamLabels.length;
+      this.#streamLabels.push(labelsJson);
+      this.#streamByLabels.set(labelsJson, stream);
+      if (stream >= this.#streamSize.length) this.#growStreams();
+      this.#streamSanitised[stream] = sanitised ? 1 : 0;
+      this.#streamLimited[stream] = limited ? 1 : 0;
+      this.#streamSize[stream] = 0;
+      this.#streamSorted[stream] = 1;
+    }
+    return stream;
+  }
+
+  #growStreams(): void {
+    const size = this.#streamSize.length * 2;
+    const grow8 = (a: Uint8Array): Uint8Array => {
+      const b = new Uint8Array(size);
+      b.set(a);
+      return b;
+    };
+    this.#streamSanitised = grow8(this.#streamSanitised);
+    this.#streamLimited = grow8(this.#streamLimited);
+    this.#streamSorted = grow8(this.#streamSorted);
+    this.#streamSize = grownInt32(this.#streamSize);
+    this.#streamLastNanos = grownInt32(this.#streamLastNanos);
+    const secs = new Float64Array(size);
+    secs.set(this.#streamLastSecs);
+    this.#streamLastSecs = secs;
+  }
+
+  /** Writes the push document: streams in order of first appearance, each one's values in time order. */
+  write(): Buffer {
+    const count = this.entryCount;
+    const streams = this.#streamLabels.length;
+    // Entries grouped by stream (a counting sort keeps batch order within a stream).
+    const firstOf = new Int32Array(streams + 1);
+    for (let s = 0; s < streams; s++) firstOf[s + 1] = firstOf[s]! + this.#streamSize[s]!;
+    const cursor = firstOf.slice(0, streams);
+    for (let e = 0; e < count; e++) order[cursor[entryStream[e]!]!++] = e;
+
+    const ndjson = this.#ndjson;
+    const out = new Out(ndjson.length + (ndjson.length >>> 3) + count * 40 + (this.#meta?.pos ?? 0) + 64);
+    out.text('{"streams":[');
+    for (let s = 0; s < streams; s++) {
+      out.text(s === 0 ? '{"stream":' : ',{"stream":');
+      out.text(this.#streamLabels[s]!);
+      out.text(',"values":[');
+      const first = firstOf[s]!;
+      const end = firstOf[s + 1]!;
+      if (this.#streamSorted[s] === 0) sortByTime(first, end);
+      for (let k = first; k < end; k++) this.#writeValue(out, order[k]!, k > first);
+      out.text(']}');
+    }
+    out.text(']}');
+    return out.buf.subarray(0, out.pos);
+  }
+
+  /** `["<ns>","<line>"]` or `["<ns>","<line>",{metadata}]`, after a comma unless it is the stream's first. */
+  #writeValue(out: Out, e: number, comma: boolean): void {
+    const lineStart = entryLineStart[e]!;
+    const lineEnd = entryLineEnd[e]!;
+    const metaStart = this.#meta === undefined ? 0 : entryMetaStart[e]!;
+    const metaLength = this.#meta === undefined ? 0 : entryMetaEnd[e]! - metaStart;
+    let slowJson = '';
+    let room = 48 + metaLength;
+    if (lineStart >= 0) {
+      // Every byte escaped is at most 6 (`\u00xx`).
+      room += (lineEnd - lineStart) * (this.#messageLines ? 1 : 6);
+    } else {
+      slowJson = JSON.stringify(this.#slowLines[-1 - lineStart]!);
+      room += slowJson.length * 3;
+    }
+    out.ensure(room);
+    const buf = out.buf;
+    let pos = out.pos;
+    if (comma) buf[pos++] = 44; /* , */
+    buf[pos++] = 91; /* [ */
+    buf[pos++] = 34; /* " */
+    pos = writeNanos(buf, pos, entrySecs[e]!, entryNanos[e]!);
+    buf[pos++] = 34;
+    buf[pos++] = 44;
+    if (lineStart < 0) {
+      pos += buf.write(slowJson, pos, 'utf8');
+    } else if (this.#messageLines) {
+      // The message's raw bytes are already JSON.stringify's (the scan checked its escapes).
+      buf[pos++] = 34;
+      pos += this.#ndjson.copy(buf, pos, lineStart, lineEnd);
+      buf[pos++] = 34;
+    } else {
+      buf[pos++] = 34;
+      const plainStart = entryPlainStart[e]!;
+      if (plainStart < 0) {
+        pos = escapeInto(buf, pos, this.#ndjson, lineStart, lineEnd);
+      } else {
+        const plainEnd = entryPlainEnd[e]!;
+        pos = escapeInto(buf, pos, this.#ndjson, lineStart, plainStart);
+        pos += this.#ndjson.copy(buf, pos, plainStart, plainEnd);
+        pos = escapeInto(buf, pos, this.#ndjson, plainEnd, lineEnd);
+      }
+      buf[pos++] = 34;
+    }
+    if (metaLength > 0) {
+      buf[pos++] = 44;
+      pos += this.#meta!.buf.copy(buf, pos, metaStart, metaStart + metaLength);
+    }
+    buf[pos++] = 93; /* ] */
+    out.pos = pos;
+  }
+}
+
+// Each options object's raw label sets (the sink keeps one options object for its life).
+const keysByOptions = new WeakMap<LokiEncodeOptions, StreamKeys>();
+// Numbers batches, so a key can tell whether this batch has met it yet.
+let batchCount = 0;
+
+// Handed to messageFields, which reads only `message`.
+const levelProbe: FlyLogBody = { message: '' };
+
+function grownInt32(a: Int32Array): Int32Array {
+  const b = new Int32Array(a.length * 2);
+  b.set(a);
+  return b;
+}
+
+/** The 19 bytes of `YYYY-MM-DDTHH:MM:SS` at `a` and at `b` are the same (seconds differ most, so they are compared first). */
+function sameSecondsText(buf: Buffer, a: number, b: number): boolean {
+  for (let k = 18; k >= 0; k--) if (buf[a + k] !== buf[b + k]) return false;
+  return true;
+}
+
+/** Entry `a` goes after entry `b`: a later timestamp, or the same one later in the batch. */
+function after(a: number, b: number): boolean {
+  const sa = entrySecs[a]!;
+  const sb = entrySecs[b]!;
+  if (sa !== sb) return sa > sb;
+  const na = entryNanos[a]!;
+  const nb = entryNanos[b]!;
+  return na !== nb ? na > nb : a > b;
+}
+
+/**
+ * Sorts order[first, end) by timestamp, ties in batch order (buildPush's stable sort). A
+ * stream out of order is usually only a little out (entries of one instance a few
+ * microseconds apart), so an insertion sort in place does it; one far out of order goes to
+ * Array.prototype.sort once the shifting passes a few per entry.
+ */
+function sortByTime(first: number, end: number): void {
+  let budget = (end - first) * 8;
+  for (let k = first + 1; k < end; k++) {
+    const e = order[k]!;
+    let j = k - 1;
+    while (j >= first && after(order[j]!, e)) {
+      order[j + 1] = order[j]!;
+      j--;
+      if (--budget < 0) {
+        order[j + 1] = e;
+        const rest = Array.from(order.subarray(first, end));
+        rest.sort((x, y) => (after(x, y) ? 1 : -1));
+        order.set(rest, first);
+        return;
+      }
+    }
+    order[j + 1] = e;
+  }
+}
+
+// The last whole-seconds value written and its digits: values of a stream mostly share it.
+let writtenSecs = -1;
+const secsDigits = Buffer.alloc(24);
+let secsDigitCount = 0;
+
+/**
+ * Nanoseconds since the epoch as decimal digits, as buildPush writes them: whole seconds
+ * then 9 digits, or without leading zeros within the first second.
+ */
+function writeNanos(buf: Buffer, pos: number, secs: number, nanos: number): number {
+  if (secs === 0) return writeDecimal(buf, pos, nanos);
+  if (secs !== writtenSecs) {
+    secsDigitCount = writeDecimal(secsDigits, 0, secs);
+    writtenSecs = secs;
+  }
+  for (let k = 0; k < secsDigitCount; k++) buf[pos++] = secsDigits[k]!;
+  for (let k = 8; k >= 0; k--) {
+    buf[pos + k] = 48 + (nanos % 10);
+    nanos = (nanos - (nanos % 10)) / 10;
+  }
+  return pos + 9;
+}
+
+/** A non-negative integer in decimal at `pos`; returns the index after it. */
+function writeDecimal(buf: Buffer, pos: number, v: number): number {
+  let digits = 1;
+  for (let t = v; t >= 10; t = Math.floor(t / 10)) digits++;
+  for (let k = digits - 1; k >= 0; k--) {
+    buf[pos + k] = 48 + (v % 10);
+    v = Math.floor(v / 10);
+  }
+  return pos + digits;
+}
+
+/** The bytes `src[start, end)` of a JSON line as JSON string content (JSON.stringify's escapes); returns the index after them. */
+function escapeInto(buf: Buffer, pos: number, src: Buffer, start: number, end: number): number {
+  for (let k = start; k < end; k++) {
+    const c = src[k]!;
+    const x = ESCAPE[c]!;
+    if (x === 0) {
+      buf[pos++] = c;
+    } else if (x !== 1) {
+      buf[pos++] = 92;
+      buf[pos++] = x;
+    } else {
+      buf[pos++] = 92;
+      buf[pos++] = 117; /* u */
+      buf[pos++] = 48;
+      buf[pos++] = 48;
+      buf[pos++] = HEX[c >>> 4]!;
+      buf[pos++] = HEX[c & 15]!;
+    }
+  }
+  return pos;
+}
+
+/** Builds the push document for a batch straight from its bytes: the same bytes buildPush makes from its entries. */
+export function buildBatchPush(batch: Batch, o: LokiEncodeOptions): PushBuffer {
+  const builder = new BatchPushBuilder(batch, o);
+  builder.readAll();
+  const body = builder.write();
+  const adjusted: Partial<Record<AdjustReason, number>> = {};
+  if (builder.truncated > 0) adjusted.line_truncated = builder.truncated;
+  if (builder.sanitised > 0) adjusted.label_sanitised = builder.sanitised;
+  if (builder.limited > 0) adjusted.labels_limited = builder.limited;
+  if (builder.badTime > 0) adjusted.timestamp_invalid = builder.badTime;
+  return { body, entryCount: builder.entryCount, streamCount: builder.streamCount, adjusted };
+}
+
+/** The gzip-compressed push body of a batch (compressed on the libuv pool, off the event loop). */
+export async function encodeBatchPush(batch: Batch, o: LokiEncodeOptions): Promise<EncodedBatch> {
+  const push = buildBatchPush(batch, o);
+  let body: Buffer;
+  try {
+    body = await gzip(push.body, GZIP_LEVEL);
+  } finally {
+    releasePushBuffer(push.body);
+  }
+  const adjusted = Object.keys(push.adjusted).length > 0 ? push.adjusted : undefined;
+  return adjusted === undefined ? { body, entryCount: push.entryCount } : { body, entryCount: push.entryCount, adjusted };
+}
