@@ -11,8 +11,12 @@ import { constants, createGzip, type Gzip, type ZlibReset } from 'node:zlib';
 
 /** zlib's output buffer size: a few bodies fit in one, so few straddle two and need a copy. */
 const OUTPUT_CHUNK = 4 * 1024 * 1024;
-/** Idle streams kept per level: each holds its deflate state (~0.5 MB with memLevel 9). */
-const MAX_IDLE_PER_LEVEL = 2;
+/**
+ * Idle streams kept per level: each holds its deflate state (~0.5 MB with memLevel 9) and
+ * the rest of its output buffer. As many as a sink compresses at once by default (its max
+ * in flight): a stream made per body would allocate a new output buffer each time.
+ */
+const MAX_IDLE_PER_LEVEL = 4;
 
 /** A gzip stream that writes one member per body, then resets for the next. */
 class MemberCompressor {

@@ -488,8 +488,9 @@ export function scanLineFields(line: string): { host: string; provider: string; 
 }
 
 // Push bodies are megabytes: a few buffers are kept for reuse rather than allocated per
-// batch (each fresh one is external memory V8 counts towards its next full GC).
-const SPARE_BUFFERS = 2;
+// batch (each fresh one is external memory V8 counts towards its next full GC). One per
+// batch the pipeline encodes at once (its default max in flight).
+const SPARE_BUFFERS = 4;
 const SPARE_MAX_BYTES = 16 * 1024 * 1024;
 const spares: Buffer[] = [];
 
