@@ -112,10 +112,10 @@ export class SinkPipeline {
     this.#observe = deps.observeRequest;
     this.#encodedRatio = deps.sink.initialEncodedRatio ?? 1;
     this.#partitionKey = deps.sink.partitionKey?.bind(deps.sink);
-    // Free batch buffers kept for reuse: as many as can be in flight, within the buffer's
-    // size (what queued batches may hold anyway). Fewer made full speed allocate a batch
+    // Free batch buffers kept for reuse: as many as can be in flight, and at most half the
+    // buffer, since a free buffer is resident memory. Fewer made full speed allocate a batch
     // buffer per batch, and V8 runs a full GC per ~10 MB of such external memory.
-    this.#slabs = new SlabPool(deps.settings.bufferMaxBytes, deps.settings.maxInFlight);
+    this.#slabs = new SlabPool(deps.settings.bufferMaxBytes / 2, deps.settings.maxInFlight);
     this.#batcher = new Batcher(deps.settings.batch, () => this.#encodedRatio, (batch) => this.#enqueue(batch), this.#slabs);
     this.#spool = deps.spool;
     if (this.#spool !== undefined) {
