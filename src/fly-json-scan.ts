@@ -97,27 +97,29 @@ function utf8SequenceLength(b: Uint8Array, j: number, end: number): number {
   return 0;
 }
 
-// The buffer being scanned as 32-bit words, so string bodies are checked four bytes at a
-// time (most bytes of a log line are plain ASCII inside strings). Made once per buffer:
-// the NATS reader scans every message in the same read buffer.
-let wordsBuffer: ArrayBufferLike | undefined;
-let words: Int32Array<ArrayBufferLike> = new Int32Array(0);
+// The buffer being scanned, read four bytes at a time inside strings (most bytes of a log
+// line are plain ASCII inside strings). Made once per buffer: the NATS reader scans every
+// message in the same read buffer. DataView reads need no alignment and are little-endian
+// on every platform, so the first byte of a string is the lowest byte of the word.
+let viewBuffer: ArrayBufferLike | undefined;
+let view: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0));
 // b's offset in its ArrayBuffer, for the scan in progress.
-let wordBase = 0;
+let viewBase = 0;
 
-function useWords(b: Uint8Array): void {
-  wordBase = b.byteOffset;
-  if (b.buffer === wordsBuffer) return;
-  wordsBuffer = b.buffer;
-  words = new Int32Array(b.buffer, 0, b.buffer.byteLength >>> 2);
+function useView(b: Uint8Array): void {
+  viewBase = b.byteOffset;
+  if (b.buffer === viewBuffer) return;
+  viewBuffer = b.buffer;
+  view = new DataView(b.buffer);
 }
 
 /**
- * Non-zero when one of the word's four bytes is not plain string content: a quote, a
- * backslash, a control character or a non-ASCII byte. Each term is the classic "has a zero
- * byte" test (exact about whether one exists); bytes of 0x80 and above are caught by `v`.
+ * 0x80 in each of the word's bytes that is not plain string content (a quote, a backslash,
+ * a control character or a non-ASCII byte), possibly also in bytes above such a one: each
+ * term is the classic "has a zero byte" test, whose borrows only run upwards, so the lowest
+ * flagged byte is always a real one. Bytes of 0x80 and above are caught by `v` itself.
  */
-function hasSpecialByte(v: number): number {
+function specialBytes(v: number): number {
   const quote = v ^ 0x22222222;
   const backslash = v ^ 0x5c5c5c5c;
   return (((v - 0x20202020) & ~v) | ((quote - 0x01010101) & ~quote) | ((backslash - 0x01010101) & ~backslash) | v) & 0x80808080;
@@ -127,18 +129,18 @@ function hasSpecialByte(v: number): number {
 function scanString(b: Uint8Array, i: number, end: number): boolean {
   let plain = true;
   let j = i + 1;
-  while (j < end) {
-    if (((wordBase + j) & 3) === 0) {
-      // Whole words of plain bytes are skipped; the first word with anything else is walked byte by byte.
-      let w = (wordBase + j) >>> 2;
-      const lastWord = (wordBase + end) >>> 2;
-      while (w < lastWord && hasSpecialByte(words[w]!) === 0) w++;
-      const next = (w << 2) - wordBase;
-      if (next > j) {
-        j = next;
+  for (;;) {
+    // Plain bytes four at a time, straight to the first byte that needs a look.
+    while (j + 4 <= end) {
+      const special = specialBytes(view.getInt32(viewBase + j, true));
+      if (special === 0) {
+        j += 4;
         continue;
       }
+      j += (31 - Math.clz32(special & -special)) >>> 3;
+      break;
     }
+    if (j >= end) return false;
     const kind = STRING_BYTE[b[j]!]!;
     if (kind === PLAIN) {
       j++;
@@ -167,7 +169,6 @@ function scanString(b: Uint8Array, i: number, end: number): boolean {
       j += length;
     }
   }
-  return false;
 }
 
 /** Scans a number starting at i; returns the index after it, or -1 when invalid. */
@@ -205,7 +206,7 @@ function literalAt(b: Uint8Array, i: number, end: number, word: string): boolean
  */
 export function scanFlyJson(b: Uint8Array, spans: Int32Array, result: ScanResult, start = 0, end = b.length): void {
   spans.fill(ABSENT);
-  useWords(b);
+  useView(b);
   result.valid = false;
   result.multiline = false;
   const n = end;
