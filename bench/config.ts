@@ -23,6 +23,8 @@ export interface BenchConfig {
   readonly output: string | undefined;
   /** Extra agent variables from BENCH_AGENT_<NAME>=value (e.g. BENCH_AGENT_HTTP_COMPRESSION_LEVEL=1). */
   readonly agentOverrides: Readonly<Record<string, string>>;
+  /** The agent's node flags: the Dockerfile CMD's, or BENCH_AGENT_NODE_FLAGS (space-separated; empty for none). */
+  readonly agentNodeFlags: readonly string[];
   /**
    * Full speed without the delivery window: the publisher is paced by NATS alone, like a real
    * burst, and the agent drops what overflows its buffer (counted, and reported as lost).
@@ -54,7 +56,7 @@ export function readBenchConfig(env: NodeJS.ProcessEnv = process.env): BenchConf
   }
   const agentOverrides: Record<string, string> = {};
   for (const [k, v] of Object.entries(env)) {
-    if (k.startsWith('BENCH_AGENT_') && v !== undefined) agentOverrides[k.slice('BENCH_AGENT_'.length)] = v;
+    if (k.startsWith('BENCH_AGENT_') && k !== 'BENCH_AGENT_NODE_FLAGS' && v !== undefined) agentOverrides[k.slice('BENCH_AGENT_'.length)] = v;
   }
   // The agent runs with the production environment (Node flags, malloc) unless told otherwise.
   for (const [k, v] of Object.entries(dockerRuntimeEnv())) agentOverrides[k] ??= v;
@@ -70,6 +72,7 @@ export function readBenchConfig(env: NodeJS.ProcessEnv = process.env): BenchConf
     seed: positiveInt(env, 'BENCH_SEED', 1),
     output,
     agentOverrides,
+    agentNodeFlags: env.BENCH_AGENT_NODE_FLAGS !== undefined ? env.BENCH_AGENT_NODE_FLAGS.split(' ').filter((f) => f !== '') : dockerNodeFlags(),
     flood: flag(env, 'BENCH_FLOOD'),
     echoAgent: flag(env, 'BENCH_ECHO_AGENT'),
   };
@@ -82,4 +85,14 @@ export function dockerRuntimeEnv(): Record<string, string> {
   const env: Record<string, string> = {};
   for (const m of runtime.matchAll(/^ENV ([A-Z_][A-Z0-9_]*)=(?:"([^"]*)"|(\S*))\s*$/gm)) env[m[1]!] = m[2] ?? m[3] ?? '';
   return env;
+}
+
+/** The node flags of the Dockerfile's CMD (`["node", "--flag", …, "dist/src/main.js"]`): what production runs the agent with. */
+export function dockerNodeFlags(): string[] {
+  const dockerfile = readFileSync(join(REPO_ROOT, 'Dockerfile'), 'utf8');
+  const cmd = /^CMD (\[.*\])\s*$/m.exec(dockerfile.slice(dockerfile.lastIndexOf('\nFROM ')));
+  if (cmd === null) return [];
+  const argv = JSON.parse(cmd[1]!) as unknown;
+  if (!Array.isArray(argv) || argv[0] !== 'node') return [];
+  return argv.slice(1).filter((a): a is string => typeof a === 'string' && a.startsWith('--'));
 }

@@ -167,6 +167,7 @@ export function renderMarkdown(report: Report): string {
   out.push(`| Node.js | ${machine.node} (V8 heap limit ${fmt(machine.v8HeapLimitBytes / MiB)} MiB here: V8 sizes its heap from the machine's memory, so RSS on a 256 MB VM will differ) |`);
   const runtimeEnv = Object.keys(dockerRuntimeEnv()).map((k) => `\`${k}=${config.agentOverrides[k] ?? ''}\``).join(' ');
   out.push(`| agent environment | ${runtimeEnv} (the Dockerfile's runtime ENV, as on Fly) |`);
+  out.push(`| agent node flags | ${config.agentNodeFlags.length > 0 ? config.agentNodeFlags.map((f) => `\`${f}\``).join(' ') : 'none'} (the Dockerfile's CMD) |`);
   out.push(`| nats-server | ${machine.natsServer} |`);
   out.push(`| run time | ${fmt(report.durationSeconds)} s |`);
   out.push('');

@@ -208,7 +208,7 @@ export async function runBare(context: BenchContext): Promise<BareResult> {
 }
 
 async function startBenchAgent(setup: SinkSetup, context: BenchContext, label: string, nodeFlags: readonly string[] = []): Promise<AgentProcess> {
-  const agent = await startAgentProcess(setup.env, { label, nodeFlags, echo: context.config.echoAgent });
+  const agent = await startAgentProcess(setup.env, { label, nodeFlags: [...context.config.agentNodeFlags, ...nodeFlags], echo: context.config.echoAgent });
   try {
     await agent.waitForReady(30_000);
     // Subscribed at the server, not just connected: nothing published before then would reach it.
