@@ -25,3 +25,20 @@ export async function freePort(): Promise<number> {
   }
   throw new Error('freePort: no free port found after 50 attempts');
 }
+
+/**
+ * Keeps `port` bound while a test's server is "down", so no other process (tests run in
+ * parallel workers) can take it meanwhile: another test's server answering there would be
+ * taken for the sink. Every connection is reset at once, which to a client is a server that
+ * is down. Returns the release, to call just before the real server listens again.
+ */
+export async function holdPort(port: number): Promise<() => Promise<void>> {
+  const server = createServer((socket) => socket.resetAndDestroy());
+  // A held port never keeps a test process alive.
+  server.unref();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ port, host: '::', ipv6Only: false }, () => resolve());
+  });
+  return () => new Promise<void>((resolve) => server.close(() => resolve()));
+}

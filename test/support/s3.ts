@@ -2,7 +2,7 @@
 // its buckets, a reader that lists and fetches objects back with node:http and path-style
 // URLs (deliberately not the sink's HTTP + aws4 code), and a recording proxy to put in
 // front of it that captures request headers (s3rver drops SSE headers), answers scripted
-// S3 errors, and can go down (connection refused) and come back on the same port.
+// S3 errors, and can go down (connections reset) and come back on the same port.
 //
 //   const s3 = await startS3rver({ buckets: ['logs'] });
 //   const proxy = await startS3Proxy(s3.endpoint);
@@ -16,6 +16,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
+import { holdPort } from './ports.js';
 
 /** The only key pair s3rver knows; any other access key id gets 403 InvalidAccessKeyId. */
 export const S3RVER_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const;
@@ -166,7 +167,7 @@ export interface S3Proxy {
   failNext(status: number, error?: Omit<S3Error, 'status'>): void;
   /** Answer every request with this error (undefined: forward again). */
   failAll(error: S3Error | undefined): void;
-  /** Stop listening and cut open connections: the store is unreachable (connection refused). */
+  /** Stop serving and cut open connections: the store is unreachable (connections are reset; the port stays held, see holdPort). */
   down(): Promise<void>;
   /** Listen again on the same port. */
   up(): Promise<void>;
@@ -252,6 +253,7 @@ export async function startS3Proxy(target: string | undefined): Promise<S3Proxy>
     });
   const port = await listen(server, 0);
   let listening = true;
+  let releasePort: (() => Promise<void>) | undefined;
 
   const stop = async (): Promise<void> => {
     if (!listening) return;
@@ -271,14 +273,24 @@ export async function startS3Proxy(target: string | undefined): Promise<S3Proxy>
     failAll(error) {
       always = error;
     },
-    down: stop,
+    async down() {
+      if (!listening) return;
+      await stop();
+      releasePort = await holdPort(port);
+    },
     async up() {
       if (listening) return;
+      await releasePort?.();
+      releasePort = undefined;
       server = createServer(handle);
       track(server);
       await listen(server, port);
       listening = true;
     },
-    close: stop,
+    async close() {
+      await stop();
+      await releasePort?.();
+      releasePort = undefined;
+    },
   };
 }

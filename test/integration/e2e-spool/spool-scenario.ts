@@ -1,6 +1,7 @@
 // Shared set-up for the disk-spool end-to-end scenarios (issue 5): a real nats-server, a
-// publisher, a sink port that can be "down" (nothing listening: connection refused) or "up"
-// (an HTTP receiver listening on that same port, restartable), a temporary SPOOL_DIR, and
+// publisher, a sink port that can be "down" (held by a listener that resets every
+// connection, so no other test's server can take the port) or "up" (an HTTP receiver
+// listening on that same port, restartable), a temporary SPOOL_DIR, and
 // agents run as child processes. Also reads spool segment files the way the agent writes
 // them, so a test can check what is really on disk and damage it on purpose.
 import { mkdtemp, open, readdir, readFile, rm } from 'node:fs/promises';
@@ -13,7 +14,7 @@ import { startSubscribedAgent, type Agent, type AgentOptions } from '../../suppo
 import { idOf, type FlyEntry } from '../../support/fly-entries.js';
 import { startHttpReceiver, type HttpReceiver, type HttpReceiverOptions, type ParsedEntry } from '../../support/http-receiver.js';
 import { connectPublisher, publishAll, startNatsServer, type NatsServer, type PublishMessage, type PublishOptions } from '../../support/nats.js';
-import { freePort } from '../../support/ports.js';
+import { freePort, holdPort } from '../../support/ports.js';
 import { waitFor } from '../../support/poll.js';
 import { metricValue, parseMetrics, sinkAccounting, type SinkAccounting } from '../../support/prometheus.js';
 
@@ -37,7 +38,7 @@ export interface SpoolHarness {
   entries(): ParsedEntry[];
   /** Starts a receiver on sinkPort (the sink comes up). */
   sinkUp(options?: HttpReceiverOptions): Promise<HttpReceiver>;
-  /** Closes the receiver (the sink goes down: connections are refused). */
+  /** Closes the receiver (the sink goes down: connections are reset). */
   sinkDown(): Promise<void>;
   /** NATS_URL, HTTP_URL, SPOOL_DIR, a 4 MiB memory buffer, short batch ages and backoffs, then `extra`. */
   env(extra?: Readonly<Record<string, string>>): Record<string, string>;
@@ -58,6 +59,8 @@ export async function startSpoolHarness(): Promise<SpoolHarness> {
   const agents: Agent[] = [];
   const earlier: ParsedEntry[] = [];
   let receiver: HttpReceiver | undefined;
+  // The sink starts down.
+  let releasePort: (() => Promise<void>) | undefined = await holdPort(sinkPort);
 
   const env = (extra: Readonly<Record<string, string>> = {}): Record<string, string> => ({
     NATS_URL: nats.url,
@@ -80,6 +83,7 @@ export async function startSpoolHarness(): Promise<SpoolHarness> {
     receiver = undefined;
     await r.close();
     earlier.push(...r.entries());
+    releasePort = await holdPort(sinkPort);
   };
 
   return {
@@ -95,6 +99,8 @@ export async function startSpoolHarness(): Promise<SpoolHarness> {
     entries: () => (receiver === undefined ? [...earlier] : [...earlier, ...receiver.entries()]),
     async sinkUp(options = {}) {
       if (receiver !== undefined) throw new Error('the sink is already up');
+      await releasePort?.();
+      releasePort = undefined;
       receiver = await startHttpReceiver({ ...options, port: sinkPort });
       return receiver;
     },
@@ -109,6 +115,7 @@ export async function startSpoolHarness(): Promise<SpoolHarness> {
       await Promise.all(agents.map((a) => a.kill()));
       await publisher.close().catch(() => undefined);
       await sinkDown();
+      await releasePort?.();
       await nats.stop('SIGKILL');
       await rm(tmp, { recursive: true, force: true });
     },

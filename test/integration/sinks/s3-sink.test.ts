@@ -164,15 +164,15 @@ describe('s3 sink against s3rver', () => {
     const sink = sinkFor(s3Env(proxy.endpoint));
     await proxy.down();
 
-    // One attempt, as the core makes it: a refused connection is a network error worth retrying.
+    // One attempt, as the core makes it: a connection the store resets is a network error worth retrying.
     const [batch] = batchesFor(sink, sampleEntries());
     const encoded = await sink.encode(batch!);
-    const refused = await sink.send(encoded, batch!, new AbortController().signal).then(
+    const unreachable = await sink.send(encoded, batch!, new AbortController().signal).then(
       () => undefined,
       (e: unknown) => e,
     );
-    expect(refused).toBeInstanceOf(SinkNetworkError);
-    expect(sink.classify(refused)).toBe('retry');
+    expect(unreachable).toBeInstanceOf(SinkNetworkError);
+    expect(sink.classify(unreachable)).toBe('retry');
 
     const fly = makeFlyEntries(3_000, { seed: 11 });
     const { pipeline, stats } = pipelineFor(sink, 32 * 1024);
