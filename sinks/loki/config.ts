@@ -13,6 +13,9 @@ export const METADATA_FIELDS = [...DEFAULT_LABELS, 'process_group', 'zone'] as c
 export type MetadataField = (typeof METADATA_FIELDS)[number];
 
 export type LineFormat = 'json' | 'message';
+/** Loki's native push (protobuf + snappy, as Promtail and Vector send it) or its JSON push (+ gzip). */
+export type PushFormat = 'protobuf' | 'json';
+export const PUSH_FORMATS: readonly PushFormat[] = ['protobuf', 'json'];
 
 export const PUSH_PATH = '/loki/api/v1/push';
 // Loki before 2.0 (and some proxies) still take the legacy path; keep it when given.
@@ -39,6 +42,7 @@ export interface LokiConfig {
   readonly staticLabels: readonly (readonly [name: string, value: string])[];
   readonly structuredMetadata: readonly MetadataField[];
   readonly lineFormat: LineFormat;
+  readonly pushFormat: PushFormat;
   readonly maxLineBytes: number;
   readonly timeoutMs: number;
 }
@@ -173,6 +177,7 @@ export function readLokiConfig(env: EnvReader): LokiConfig | undefined {
     staticLabels,
     structuredMetadata,
     lineFormat: env.oneOf('LOKI_LINE_FORMAT', ['json', 'message'] as const, 'json'),
+    pushFormat: env.oneOf('LOKI_PUSH_FORMAT', PUSH_FORMATS, 'protobuf'),
     maxLineBytes: env.size('LOKI_MAX_LINE_BYTES', DEFAULT_MAX_LINE_BYTES, { min: 1024, max: 64 * 1024 * 1024 }),
     timeoutMs: env.duration('LOKI_TIMEOUT', 30_000, { min: 100, max: 600_000 }),
   };
@@ -188,6 +193,7 @@ export function describeLokiConfig(c: LokiConfig): string {
     `labels ${[...c.labels, ...c.staticLabels.map(([n]) => n)].join(',') || 'none'}`,
     c.structuredMetadata.length > 0 ? `structured metadata ${c.structuredMetadata.join(',')}` : undefined,
     `line ${c.lineFormat}`,
+    `push ${c.pushFormat === 'protobuf' ? 'protobuf+snappy' : 'json+gzip'}`,
   ];
   return `loki → ${parts.filter((p) => p !== undefined).join(', ')}`;
 }

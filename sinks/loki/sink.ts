@@ -1,4 +1,5 @@
-// The Loki sink: encodes a batch into one gzip push and POSTs it, once. Status handling
+// The Loki sink: encodes a batch into one push (protobuf + snappy, Loki's native format, or
+// JSON + gzip) and POSTs it, once. Status handling
 // follows Loki's semantics: a 400 means Loki refused some entries and may have stored the
 // rest, so it is never retried whole; the count of refused entries rides on the error.
 import { gzipSync } from 'node:zlib';
@@ -9,6 +10,7 @@ import type { FailureAction } from '../../src/errors.js';
 import type { LokiConfig } from './config.js';
 import { encodeBatchPush } from './batch-encode.js';
 import type { LokiEncodeOptions } from './encode.js';
+import { snappyCodec, type SnappyCodec, type SnappyLoader } from './snappy.js';
 
 const USER_AGENT = 'logferry';
 // An empty push: it passes Loki's authentication and tenant checks like any push, and stores nothing.
@@ -16,6 +18,8 @@ const EMPTY_PUSH = gzipSync('{"streams":[]}');
 // Connections open on demand; the cap only has to stay above any sensible max-in-flight
 // (create() does not see the pipeline settings).
 const MAX_CONNECTIONS = 32;
+const PROTOBUF_HEADERS = { 'content-type': 'application/x-protobuf' } as const;
+const JSON_HEADERS = { 'content-type': 'application/json', 'content-encoding': 'gzip' } as const;
 
 /** Sum of Loki's "total ignored: N out of M" (one per failing stream); undefined when absent. */
 export function parseIgnoredCount(body: string): number | undefined {
@@ -27,16 +31,18 @@ export function parseIgnoredCount(body: string): number | undefined {
 export class LokiSink implements Sink {
   readonly name: string;
   readonly kind = 'loki' as const;
-  /** A first guess of gzip'd push size over line bytes (Fly logs compress well); the core learns the real ratio. */
+  /** A first guess of compressed push size over line bytes (Fly logs compress well); the core learns the real ratio. */
   readonly initialEncodedRatio = 0.2;
   readonly #config: LokiConfig;
   readonly #agent: HttpPool;
   readonly #headers: Record<string, string>;
   readonly #encodeOptions: LokiEncodeOptions;
   readonly #where: string;
+  /** Set when batches go as protobuf + snappy; undefined for JSON + gzip. */
+  readonly #snappy: SnappyCodec | undefined;
   #closing: Promise<void> | undefined;
 
-  constructor(config: LokiConfig, context: SinkContext, options: { name?: string; maxConnections?: number } = {}) {
+  constructor(config: LokiConfig, context: SinkContext, options: { name?: string; maxConnections?: number; loadSnappy?: SnappyLoader } = {}) {
     this.name = options.name ?? 'loki';
     this.#config = config;
     this.#agent = createHttpAgent(options.maxConnections ?? context.settings?.maxInFlight ?? MAX_CONNECTIONS);
@@ -56,15 +62,31 @@ export class LokiSink implements Sink {
       maxLineBytes: config.maxLineBytes,
     };
     this.#where = `${config.pushUrl.host}${config.pushUrl.pathname}`;
+    let snappy: SnappyCodec | undefined;
+    if (config.pushFormat === 'protobuf') {
+      const codec = snappyCodec(options.loadSnappy);
+      if (codec instanceof Error) {
+        // Loki takes either format: shipping JSON beats not shipping. Said once, here at start-up.
+        context.logger.warn({ sink: this.name, code: codec.code, err: codec.message }, `${codec.message}; Loki pushes go as JSON + gzip instead of protobuf + snappy`);
+      } else {
+        snappy = codec;
+      }
+    }
+    this.#snappy = snappy;
+  }
+
+  /** The push format batches actually go in (JSON when snappy could not be loaded). */
+  get pushFormat(): 'protobuf' | 'json' {
+    return this.#snappy === undefined ? 'json' : 'protobuf';
   }
 
   encode(batch: Batch): Promise<EncodedBatch> {
     // Loki labels each entry by its fields: the batch's bytes are scanned once, here.
-    return encodeBatchPush(batch, this.#encodeOptions);
+    return encodeBatchPush(batch, this.#encodeOptions, this.#snappy);
   }
 
   async send(encoded: EncodedBatch, _batch: Batch, signal: AbortSignal): Promise<SendResult | void> {
-    await this.#push(encoded.body, encoded.entryCount, signal);
+    await this.#push(encoded.body, this.#snappy === undefined ? JSON_HEADERS : PROTOBUF_HEADERS, encoded.entryCount, signal);
   }
 
   classify(error: unknown): FailureAction {
@@ -87,7 +109,7 @@ export class LokiSink implements Sink {
       }
     }
     try {
-      await this.#push(EMPTY_PUSH, 0, signal);
+      await this.#push(EMPTY_PUSH, JSON_HEADERS, 0, signal);
     } catch (error) {
       // Loki 3.2+ answers an empty push 422 (older ones 204): either way the request got past
       // authentication to the push handler, which is what this checks.
@@ -126,13 +148,13 @@ export class LokiSink implements Sink {
     return error instanceof Error ? error : new Error(errorMessage(error));
   }
 
-  /** One POST of a gzip push body. Throws SinkResponseError (with rejectedEntries on 400) or SinkNetworkError. */
-  async #push(body: Uint8Array, entryCount: number, signal: AbortSignal): Promise<void> {
+  /** One POST of a push body with its format's headers. Throws SinkResponseError (with rejectedEntries on 400) or SinkNetworkError. */
+  async #push(body: Uint8Array, format: Readonly<Record<string, string>>, entryCount: number, signal: AbortSignal): Promise<void> {
     try {
       await httpRequest(this.#agent, {
         url: this.#config.pushUrl,
         method: 'POST',
-        headers: { ...this.#headers, 'content-type': 'application/json', 'content-encoding': 'gzip' },
+        headers: { ...this.#headers, ...format },
         body,
         signal,
         timeoutMs: this.#config.timeoutMs,

@@ -12,10 +12,12 @@
 //   loki.setReady(503, 'Ingester not ready'); // GET /ready answer (default 200 "ready")
 //   await loki.close();
 //
-// What is checked, as Loki does: `Content-Type: application/json` (Loki reads anything else as
-// protobuf), `Content-Encoding` gzip or none (else 415), the body schema
+// What is checked, as Loki does: `Content-Type: application/json` with `Content-Encoding`
+// gzip or none (else 415) and the body schema
 // `{"streams":[{"stream":{..},"values":[["<ns>","<line>",{metadata}?],..]}]}`, timestamps as
-// decimal nanosecond *strings* within int64, label names `[a-zA-Z_][a-zA-Z0-9_]*`, 1 to 15
+// decimal nanosecond *strings* within int64; or `application/x-protobuf`: a snappy (block)
+// logproto.PushRequest (test/support/loki-protobuf.ts), whose label text must parse and whose
+// timestamps must be within int64; either way label names `[a-zA-Z_][a-zA-Z0-9_]*`, 1 to 15
 // labels per stream, label values ≤ 2048 bytes, lines ≤ 256 KiB (maxLineBytes), and, stricter
 // than Loki, each stream's values sorted by timestamp (requireSorted). A malformed body is
 // refused whole (400, nothing stored); a bad stream or entry is refused alone and the rest
@@ -29,6 +31,7 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { promisify } from 'node:util';
 import * as zlib from 'node:zlib';
+import { decodePushRequest, snappyUncompress } from './loki-protobuf.js';
 import { waitFor } from './poll.js';
 import { listenTestServer } from './test-server.js';
 
@@ -222,6 +225,28 @@ function parsePush(text: string): ParsedStream[] {
   return streams;
 }
 
+/** A snappy protobuf push in the JSON schema's terms; anything unreadable is a whole-request 400, as in Loki. */
+function parseProtobufPush(body: Buffer): { streams: ParsedStream[]; decodedBytes: number } {
+  let raw: Buffer;
+  try {
+    raw = snappyUncompress(body);
+  } catch (error) {
+    throw new BadRequest(400, `snappy: ${(error as Error).message}`);
+  }
+  try {
+    const streams = decodePushRequest(raw).map((s) => ({
+      labels: Object.fromEntries(s.labels),
+      entries: s.entries.map((e) => {
+        if (e.seconds < 0n || BigInt(e.ts) > INT64_MAX) throw new Error(`timestamp ${e.ts} is not within int64 nanoseconds`);
+        return { ts: e.ts, line: e.line, metadata: e.metadata === undefined ? undefined : Object.fromEntries(e.metadata) };
+      }),
+    }));
+    return { streams, decodedBytes: raw.length };
+  } catch (error) {
+    throw new BadRequest(400, `error parsing protobuf push request: ${(error as Error).message}`);
+  }
+}
+
 function compareNanos(a: string, b: string): number {
   return a.length - b.length || (a < b ? -1 : a > b ? 1 : 0);
 }
@@ -397,25 +422,33 @@ export async function startLokiReceiver(options: LokiReceiverOptions = {}): Prom
     let streams: ParsedStream[];
     try {
       const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-      if (type !== 'application/json') {
-        throw new BadRequest(400, `Content-Type "${type}" is not application/json: Loki would read the body as snappy protobuf`);
-      }
       const encoding = (req.headers['content-encoding'] ?? '').trim().toLowerCase();
-      let decoded: Buffer;
-      if (encoding === 'gzip') {
-        try {
-          decoded = await gunzip(Buffer.concat(chunks));
-        } catch (error) {
-          throw new BadRequest(400, `gzip: ${(error as Error).message}`);
-        }
-      } else if (encoding === '' || encoding === 'identity') {
-        decoded = Buffer.concat(chunks);
+      if (type === 'application/x-protobuf') {
+        // Loki reads a protobuf push as snappy itself; a Content-Encoding on top is not what clients send.
+        if (encoding !== '' && encoding !== 'identity') throw new BadRequest(415, `Content-Encoding "${encoding}" on a protobuf push`);
+        const parsed = parseProtobufPush(Buffer.concat(chunks));
+        push.decodedBytes = parsed.decodedBytes;
+        stats.decodedBytes += parsed.decodedBytes;
+        streams = parsed.streams;
+      } else if (type !== 'application/json') {
+        throw new BadRequest(400, `Content-Type "${type}" is neither application/json nor application/x-protobuf`);
       } else {
-        throw new BadRequest(415, `Content-Encoding "${encoding}" not supported`);
+        let decoded: Buffer;
+        if (encoding === 'gzip') {
+          try {
+            decoded = await gunzip(Buffer.concat(chunks));
+          } catch (error) {
+            throw new BadRequest(400, `gzip: ${(error as Error).message}`);
+          }
+        } else if (encoding === '' || encoding === 'identity') {
+          decoded = Buffer.concat(chunks);
+        } else {
+          throw new BadRequest(415, `Content-Encoding "${encoding}" not supported`);
+        }
+        push.decodedBytes = decoded.length;
+        stats.decodedBytes += decoded.length;
+        streams = parsePush(decoded.toString('utf8'));
       }
-      push.decodedBytes = decoded.length;
-      stats.decodedBytes += decoded.length;
-      streams = parsePush(decoded.toString('utf8'));
     } catch (error) {
       const e = error instanceof BadRequest ? error : new BadRequest(400, String(error));
       violations.push(e.message);

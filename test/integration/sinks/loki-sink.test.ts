@@ -176,10 +176,69 @@ describe('Loki sink against the Loki receiver', () => {
     const streamsPerPush = rx.pushes.filter((q) => q.status === 204).map((q) => q.streams);
     expect(Math.max(...streamsPerPush)).toBeGreaterThan(1);
     expect(rx.streams().size).toBeLessThan(200);
+    // Loki's native push by default: snappy protobuf, no Content-Encoding.
+    expect(s.pushFormat).toBe('protobuf');
     for (const q of rx.pushes) {
-      expect(q.headers['content-encoding']).toBe('gzip');
-      expect(q.headers['content-type']).toBe('application/json');
+      expect(q.headers['content-encoding']).toBeUndefined();
+      expect(q.headers['content-type']).toBe('application/x-protobuf');
       expect(q.headers['x-scope-orgid']).toBe('org-1');
+    }
+  });
+
+  /** What each push format stores for the same entries (stream labels, timestamps, lines, metadata), in Loki's order. */
+  async function storedAs(s: LokiSink, entries: readonly LogEntry[]): Promise<Array<Omit<LokiStoredEntry, 'push'>>> {
+    const before = rx.entries().length;
+    await send(s, entries);
+    return byTime(rx.entries().slice(before)).map(({ push: _push, ...rest }) => rest);
+  }
+
+  it('LOKI_PUSH_FORMAT=json sends the gzip JSON push, and it stores exactly what the protobuf push stores', async () => {
+    const env = { LOKI_STRUCTURED_METADATA: 'zone,process_group', LOKI_STATIC_LABELS: 'env=prod' };
+    const entries = makeFlyEntries(3000, { seed: 9 }).map((f) => toEntry(f.subject, f.payload));
+    const json = lokiSink(rx.url, { LOKI_USERNAME: '123456', LOKI_PASSWORD: PASSWORD, LOKI_TENANT: 'org-1', LOKI_PUSH_FORMAT: 'json', ...env });
+    try {
+      expect(json.pushFormat).toBe('json');
+      const viaJson = await storedAs(json, entries);
+      expect(rx.pushes.at(-1)!.headers['content-type']).toBe('application/json');
+      expect(rx.pushes.at(-1)!.headers['content-encoding']).toBe('gzip');
+      const viaProtobuf = await storedAs(authed(env), entries);
+      expect(rx.pushes.at(-1)!.headers['content-type']).toBe('application/x-protobuf');
+      expect(rx.violations()).toEqual([]);
+      expect(viaJson).toHaveLength(3000);
+      expect(viaProtobuf).toEqual(viaJson);
+      // The protobuf push carries the lines unescaped: a smaller body than the JSON one.
+      expect(rx.pushes.at(-1)!.decodedBytes).toBeLessThan(rx.pushes.at(-2)!.decodedBytes);
+    } finally {
+      await json.close();
+    }
+  });
+
+  it('falls back to the JSON push, saying so once at start-up, when snappy cannot be loaded', async () => {
+    const lines: string[] = [];
+    const warnings = pino({ level: 'warn' }, { write: (line: string) => void lines.push(line) });
+    const config = readLokiConfig(new EnvReader({ LOKI_URL: rx.url, LOKI_USERNAME: '123456', LOKI_PASSWORD: PASSWORD, LOKI_TENANT: 'org-1' }))!;
+    expect(config.pushFormat).toBe('protobuf');
+    let loads = 0;
+    const s = (sink = new LokiSink(config, { logger: warnings, agentInstanceId: 'test-agent' }, {
+      loadSnappy: () => {
+        loads++;
+        throw new Error('Cannot find native binding (no prebuilt snappy for this platform)');
+      },
+    }));
+    expect(s.pushFormat).toBe('json');
+    await send(s, sampleEntries());
+    await send(s, sampleEntries());
+    expect(loads).toBe(1);
+    expect(lines).toHaveLength(1);
+    const logged = JSON.parse(lines[0]!) as { level: number; code: string; msg: string };
+    expect(logged.code).toBe('LOKI_SNAPPY_UNAVAILABLE');
+    expect(logged.msg).toContain('Cannot find native binding');
+    expect(logged.msg).toContain('JSON + gzip');
+    expect(rx.violations()).toEqual([]);
+    expect(rx.entries()).toHaveLength(2 * sampleEntries().length);
+    for (const q of rx.pushes) {
+      expect(q.headers['content-type']).toBe('application/json');
+      expect(q.headers['content-encoding']).toBe('gzip');
     }
   });
 

@@ -116,6 +116,7 @@ describe('Loki config', () => {
       [{ LOKI_STATIC_LABELS: 'env=a,env=b' }, 'LOKI_STATIC_LABELS', /twice/],
       [{ LOKI_STATIC_LABELS: 'level=high' }, 'LOKI_STATIC_LABELS', /already a label/],
       [{ LOKI_LINE_FORMAT: 'logfmt' }, 'LOKI_LINE_FORMAT', /json, message/],
+      [{ LOKI_PUSH_FORMAT: 'msgpack' }, 'LOKI_PUSH_FORMAT', /protobuf, json/],
       [{ LOKI_MAX_LINE_BYTES: '12' }, 'LOKI_MAX_LINE_BYTES', /at least/],
     ];
     for (const [env, variable, message] of cases) {
@@ -129,12 +130,13 @@ describe('Loki config', () => {
     const basic = must({ LOKI_URL: 'https://logs.example.com/?key=querysecret', LOKI_USERNAME: '123', LOKI_PASSWORD: SECRET, LOKI_TENANT: 'org-1' });
     const line = describeLokiConfig(basic);
     expect(line).toBe(
-      'loki → https://logs.example.com/loki/api/v1/push, basic auth, tenant org-1, labels fly_app_name,fly_region,fly_app_instance,host,event_provider,level, line json',
+      'loki → https://logs.example.com/loki/api/v1/push, basic auth, tenant org-1, labels fly_app_name,fly_region,fly_app_instance,host,event_provider,level, line json, push protobuf+snappy',
     );
     expect(line).not.toContain(SECRET);
     expect(line).not.toContain('querysecret');
-    const bearer = describeLokiConfig(must({ LOKI_URL: 'http://loki:3100', LOKI_TOKEN: SECRET, LOKI_LABELS: 'fly_app_name', LOKI_STATIC_LABELS: 'env=prod', LOKI_STRUCTURED_METADATA: 'zone', LOKI_LINE_FORMAT: 'message' }));
-    expect(bearer).toBe('loki → http://loki:3100/loki/api/v1/push, bearer token, labels fly_app_name,env, structured metadata zone, line message');
+    const bearer = describeLokiConfig(must({ LOKI_URL: 'http://loki:3100', LOKI_TOKEN: SECRET, LOKI_LABELS: 'fly_app_name', LOKI_STATIC_LABELS: 'env=prod', LOKI_STRUCTURED_METADATA: 'zone', LOKI_LINE_FORMAT: 'message', LOKI_PUSH_FORMAT: 'JSON' }));
+    expect(bearer).toBe('loki → http://loki:3100/loki/api/v1/push, bearer token, labels fly_app_name,env, structured metadata zone, line message, push json+gzip');
+    expect(bearer).toBe(describeLokiConfig({ ...must({ LOKI_URL: 'http://loki:3100', LOKI_TOKEN: SECRET, LOKI_LABELS: 'fly_app_name', LOKI_STATIC_LABELS: 'env=prod', LOKI_STRUCTURED_METADATA: 'zone', LOKI_LINE_FORMAT: 'message' }), pushFormat: 'json' }));
   });
 
   it('is a plugin with the Loki defaults', () => {
