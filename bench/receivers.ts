@@ -3,12 +3,14 @@
 // also read each entry's timestamp (the publisher stamps it with the publish time) and
 // record publish → arrival latency.
 //   HTTP:  gunzip, count NDJSON lines.
-//   Loki:  gunzip, JSON.parse the push, count values (the timestamp is each value's first item).
+//   Loki:  gunzip, JSON.parse the push, count values (the timestamp is each value's first item);
+//          or, for a protobuf push, snappy-uncompress it and walk its entries' timestamps in place.
 //   S3:    a proxy in front of s3rver that forwards everything and, for each stored object
 //          (PUT answered 2xx), gunzips the body and counts its lines.
 import { Agent as HttpAgent, createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
+import { createRequire } from 'node:module';
 import { gunzip as gunzipCallback } from 'node:zlib';
 
 const gunzip = promisify(gunzipCallback);
@@ -183,6 +185,76 @@ export async function startNullHttpReceiver(): Promise<Receiver> {
   return { url: `http://127.0.0.1:${port}/ingest`, delivery, close: () => closeServer(server) };
 }
 
+const snappy = createRequire(import.meta.url)('snappy') as { uncompressSync(input: Buffer): Buffer | string };
+
+// A varint read by pushEntries: its value, and the index after it.
+let varintValue = 0;
+function readVarint(b: Buffer, pos: number): number {
+  let v = 0;
+  let scale = 1;
+  for (;;) {
+    const c = b[pos++]!;
+    v += (c & 0x7f) * scale;
+    if (c < 0x80) break;
+    scale *= 128;
+  }
+  varintValue = v;
+  return pos;
+}
+
+/**
+ * Counts the entries of an uncompressed logproto.PushRequest, recording each one's publish →
+ * `arrivedAt` latency from its Timestamp; reads the fields in place, decodes nothing else.
+ */
+function countProtobufEntries(b: Buffer, delivery: Delivery, arrivedAt: number): number {
+  const latency = delivery.latency;
+  let n = 0;
+  let pos = 0;
+  while (pos < b.length) {
+    const tag = b[pos++]!;
+    pos = readVarint(b, pos);
+    const streamEnd = pos + varintValue;
+    if (tag !== 0x0a) {
+      pos = streamEnd;
+      continue;
+    }
+    while (pos < streamEnd) {
+      const field = b[pos++]!;
+      pos = readVarint(b, pos);
+      const end = pos + varintValue;
+      if (field === 0x12) {
+        n++;
+        if (latency !== undefined) latency.add(arrivedAt - entryMs(b, pos, end));
+      }
+      pos = end;
+    }
+  }
+  return n;
+}
+
+/** An EntryAdapter's Timestamp as ms since the epoch (its first field). */
+function entryMs(b: Buffer, pos: number, end: number): number {
+  let secs = 0;
+  let nanos = 0;
+  while (pos < end) {
+    const field = b[pos++]!;
+    pos = readVarint(b, pos);
+    if (field !== 0x0a) {
+      pos += varintValue;
+      continue;
+    }
+    const tsEnd = pos + varintValue;
+    while (pos < tsEnd) {
+      const t = b[pos++]!;
+      pos = readVarint(b, pos);
+      if (t === 0x08) secs = varintValue;
+      else if (t === 0x10) nanos = varintValue;
+    }
+    break;
+  }
+  return secs * 1000 + nanos / 1e6;
+}
+
 interface LokiPushBody {
   streams?: Array<{ values?: Array<[string, string, unknown?]> }>;
 }
@@ -201,6 +273,18 @@ export async function startNullLokiReceiver(): Promise<Receiver> {
     readBody(req)
       .then(async (raw) => {
         const arrivedAt = nowMs();
+        if (req.headers['content-type'] === 'application/x-protobuf') {
+          const out = snappy.uncompressSync(raw);
+          const body = typeof out === 'string' ? Buffer.from(out) : out;
+          delivery.entries += countProtobufEntries(body, delivery, arrivedAt);
+          delivery.bodies++;
+          delivery.compressedBytes += raw.length;
+          delivery.decodedBytes += body.length;
+          delivery.lastAt = arrivedAt;
+          res.writeHead(204);
+          res.end();
+          return;
+        }
         const body = req.headers['content-encoding'] === 'gzip' ? await gunzip(raw) : raw;
         const push = JSON.parse(body.toString('utf8')) as LokiPushBody;
         const latency = delivery.latency;
