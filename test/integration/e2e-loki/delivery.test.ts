@@ -1,8 +1,9 @@
 // Issue 4, test 1: 20,000 mixed entries from six apps go through the agent process to a Loki
 // receiver that requires basic auth and a tenant. Loki stores each exactly once with
 // fly-log-shipper's labels (level from the app's JSON when it logs JSON), the entry's JSON
-// as the line and Fly's timestamp to the nanosecond; pushes are gzip JSON on the documented
-// path, one stream per label set, and nothing Loki would refuse is ever sent.
+// as the line and Fly's timestamp to the nanosecond; pushes are Loki's native snappy protobuf
+// (the default) on the documented path, one stream per label set, and nothing Loki would
+// refuse is ever sent. (push-format-json.test.ts: the same with LOKI_PUSH_FORMAT=json.)
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_APPS, makeFlyEntries } from '../../support/fly-entries.js';
 import { LOKI_PUSH_PATH } from '../../support/loki-receiver.js';
@@ -27,6 +28,7 @@ describe('e2e loki: bulk delivery', () => {
     const agent = await h.startAgent({ LOKI_USERNAME: USER, LOKI_PASSWORD: PASSWORD, LOKI_TENANT: TENANT });
     const started = agent.logs.find((l) => l.msg === 'logferry started');
     expect(started!.sinks).toEqual([expect.stringContaining(`loki → ${h.loki.pushUrl}, basic auth, tenant ${TENANT}`)]);
+    expect(started!.sinks).toEqual([expect.stringContaining('push protobuf+snappy')]);
     // The start-up check passed: /ready, then an empty push with the credentials.
     expect(h.loki.requests.some((r) => r.path === '/ready')).toBe(true);
     // (Loki 3.2+ answers an empty push 422 "no streams", older Loki 204: either proves the credentials.)
@@ -53,8 +55,8 @@ describe('e2e loki: bulk delivery', () => {
     expect(pushes.length).toBeGreaterThan(1);
     for (const p of pushes) {
       expect(p).toMatchObject({ method: 'POST', path: LOKI_PUSH_PATH, status: 204 });
-      expect(p.headers['content-type']).toBe('application/json');
-      expect(p.headers['content-encoding']).toBe('gzip');
+      expect(p.headers['content-type']).toBe('application/x-protobuf');
+      expect(p.headers['content-encoding']).toBeUndefined();
       expect(p.headers['x-scope-orgid']).toBe(TENANT);
     }
     // Grouped by label set: within a push, one stream per distinct label set, never one per line.
