@@ -185,7 +185,7 @@ export async function startNullHttpReceiver(): Promise<Receiver> {
   return { url: `http://127.0.0.1:${port}/ingest`, delivery, close: () => closeServer(server) };
 }
 
-const snappy = createRequire(import.meta.url)('snappy') as { uncompressSync(input: Buffer): Buffer | string };
+const snappy = createRequire(import.meta.url)('snappy') as { uncompressSync(input: Buffer, options?: { asBuffer?: boolean; copyOutputData?: boolean }): Buffer | string };
 
 // A varint read by pushEntries: its value, and the index after it.
 let varintValue = 0;
@@ -274,7 +274,7 @@ export async function startNullLokiReceiver(): Promise<Receiver> {
       .then(async (raw) => {
         const arrivedAt = nowMs();
         if (req.headers['content-type'] === 'application/x-protobuf') {
-          const out = snappy.uncompressSync(raw);
+          const out = snappy.uncompressSync(raw, { asBuffer: true, copyOutputData: true });
           const body = typeof out === 'string' ? Buffer.from(out) : out;
           delivery.entries += countProtobufEntries(body, delivery, arrivedAt);
           delivery.bodies++;

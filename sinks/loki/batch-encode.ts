@@ -3,7 +3,8 @@
 // of their label values; timestamps become numbers from their digits; lines are escaped
 // from the batch's bytes into the body. Nothing is decoded or allocated per entry. A line
 // the scan does not read exactly goes through the entry-based path of encode.ts (the same
-// helpers buildPush uses), so the body is byte for byte the one buildPush makes.
+// helpers buildPush uses), so the body is byte for byte the one buildPush makes. The same
+// scanned state (batch-entries.ts) also feeds the protobuf push (protobuf-push.ts).
 import { readEntry } from '../../src/batch.js';
 import { EntryView, appLevel, entryLevel, messageFields, parseBody, type FlyLogBody } from '../../src/entry.js';
 import { gzip } from '../../src/compress.js';
@@ -58,7 +59,7 @@ import {
 } from './batch-entries.js';
 import { writeMetaPair, writeProtobufPush } from './protobuf-push.js';
 import type { PushFormat } from './config.js';
-import type { SnappyCodec } from './snappy.js';
+import { COPY_OUTPUT, type SnappyCodec } from './snappy.js';
 import { flyFractionNanos, wholeSeconds } from './timestamp-bytes.js';
 
 /** A message at least this long and without escapes is copied into the body natively rather than byte by byte. */
@@ -677,7 +678,7 @@ export async function encodeBatchPush(batch: Batch, o: LokiEncodeOptions, snappy
   const push = buildBatchPushAs(batch, o, snappy === undefined ? 'json' : 'protobuf');
   let body: Buffer;
   try {
-    body = snappy === undefined ? await gzip(push.body, GZIP_LEVEL) : snappy.compressSync(push.body);
+    body = snappy === undefined ? await gzip(push.body, GZIP_LEVEL) : snappy.compressSync(push.body, COPY_OUTPUT);
   } finally {
     releasePushBuffer(push.body);
   }

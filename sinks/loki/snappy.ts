@@ -6,8 +6,15 @@ import { LogferryError, errorMessage } from '../../src/errors.js';
 
 /** The one call the push needs: raw snappy of a whole body. */
 export interface SnappyCodec {
-  compressSync(input: Buffer): Buffer;
+  compressSync(input: Buffer, options?: { copyOutputData?: boolean }): Buffer;
 }
+
+/**
+ * Always pass this: by default the output is an external buffer V8 does not count, so GC
+ * lets them pile up (measured: 972 MiB RSS for 600 compressions of 1.2 MB, 90 MiB copied,
+ * and the copy was faster too).
+ */
+export const COPY_OUTPUT = { copyOutputData: true } as const;
 
 /** Loads the codec; throws when the native binding cannot be loaded. Injectable for tests. */
 export type SnappyLoader = () => SnappyCodec;

@@ -23,10 +23,10 @@ export interface DecodedStream {
 }
 
 const require = createRequire(import.meta.url);
-const snappy = require('snappy') as { uncompressSync(input: Buffer): Buffer | string };
+const snappy = require('snappy') as { uncompressSync(input: Buffer, options?: { asBuffer?: boolean; copyOutputData?: boolean }): Buffer | string };
 
 export function snappyUncompress(body: Buffer): Buffer {
-  const out = snappy.uncompressSync(body);
+  const out = snappy.uncompressSync(body, { asBuffer: true, copyOutputData: true });
   return typeof out === 'string' ? Buffer.from(out) : out;
 }
 
