@@ -59,7 +59,7 @@ import {
 } from './batch-entries.js';
 import { writeMetaPair, writeProtobufPush } from './protobuf-push.js';
 import type { PushFormat } from './config.js';
-import { COPY_OUTPUT, type SnappyCodec } from './snappy.js';
+import { snappyBody } from './snappy.js';
 import { flyFractionNanos, wholeSeconds } from './timestamp-bytes.js';
 
 /** A message at least this long and without escapes is copied into the body natively rather than byte by byte. */
@@ -670,17 +670,15 @@ export function buildBatchPushAs(batch: Batch, o: LokiEncodeOptions, format: Pus
 }
 
 /**
- * The push body of a batch: with a snappy codec, the snappy-compressed protobuf push (snappy
- * is ~6x cheaper than gzip level 1 here, so it runs inline); without one, the gzip JSON push
- * (compressed on the libuv pool, off the event loop). Not snappy's async compress: the
- * binding's allocator keeps a heap per pool thread, and the benchmark's agent then peaked
- * at 376 MiB RSS (165 MiB inline) with its steady RSS still climbing.
+ * The push body of a batch: the snappy-compressed protobuf push (snappy is several times
+ * cheaper than gzip level 1 here, so it runs inline, into a pooled buffer the sink gives
+ * back once the push is accepted), or the gzip JSON push (compressed on the libuv pool).
  */
-export async function encodeBatchPush(batch: Batch, o: LokiEncodeOptions, snappy?: SnappyCodec): Promise<EncodedBatch> {
-  const push = buildBatchPushAs(batch, o, snappy === undefined ? 'json' : 'protobuf');
+export async function encodeBatchPush(batch: Batch, o: LokiEncodeOptions, format: PushFormat): Promise<EncodedBatch> {
+  const push = buildBatchPushAs(batch, o, format);
   let body: Buffer;
   try {
-    body = snappy === undefined ? await gzip(push.body, GZIP_LEVEL) : snappy.compressSync(push.body, COPY_OUTPUT);
+    body = format === 'protobuf' ? snappyBody(push.body) : await gzip(push.body, GZIP_LEVEL);
   } finally {
     releasePushBuffer(push.body);
   }

@@ -10,7 +10,8 @@ import type { FailureAction } from '../../src/errors.js';
 import type { LokiConfig } from './config.js';
 import { encodeBatchPush } from './batch-encode.js';
 import type { LokiEncodeOptions } from './encode.js';
-import { snappyCodec, type SnappyCodec, type SnappyLoader } from './snappy.js';
+import type { PushFormat } from './config.js';
+import { releaseSnappyBody } from './snappy.js';
 
 const USER_AGENT = 'logferry';
 // An empty push: it passes Loki's authentication and tenant checks like any push, and stores nothing.
@@ -41,11 +42,10 @@ export class LokiSink implements Sink {
   readonly #headers: Record<string, string>;
   readonly #encodeOptions: LokiEncodeOptions;
   readonly #where: string;
-  /** Set when batches go as protobuf + snappy; undefined for JSON + gzip. */
-  readonly #snappy: SnappyCodec | undefined;
+  readonly #pushFormat: PushFormat;
   #closing: Promise<void> | undefined;
 
-  constructor(config: LokiConfig, context: SinkContext, options: { name?: string; maxConnections?: number; loadSnappy?: SnappyLoader } = {}) {
+  constructor(config: LokiConfig, context: SinkContext, options: { name?: string; maxConnections?: number } = {}) {
     this.name = options.name ?? 'loki';
     this.#config = config;
     this.#agent = createHttpAgent(options.maxConnections ?? context.settings?.maxInFlight ?? MAX_CONNECTIONS);
@@ -65,32 +65,25 @@ export class LokiSink implements Sink {
       maxLineBytes: config.maxLineBytes,
     };
     this.#where = `${config.pushUrl.host}${config.pushUrl.pathname}`;
-    let snappy: SnappyCodec | undefined;
-    if (config.pushFormat === 'protobuf') {
-      const codec = snappyCodec(options.loadSnappy);
-      if (codec instanceof Error) {
-        // Loki takes either format: shipping JSON beats not shipping. Said once, here at start-up.
-        context.logger.warn({ sink: this.name, code: codec.code, err: codec.message }, `${codec.message}; Loki pushes go as JSON + gzip instead of protobuf + snappy`);
-      } else {
-        snappy = codec;
-      }
-    }
-    this.#snappy = snappy;
-    this.initialEncodedRatio = snappy === undefined ? 0.2 : 0.5;
+    this.#pushFormat = config.pushFormat;
+    this.initialEncodedRatio = config.pushFormat === 'json' ? 0.2 : 0.5;
   }
 
-  /** The push format batches actually go in (JSON when snappy could not be loaded). */
-  get pushFormat(): 'protobuf' | 'json' {
-    return this.#snappy === undefined ? 'json' : 'protobuf';
+  get pushFormat(): PushFormat {
+    return this.#pushFormat;
   }
 
   encode(batch: Batch): Promise<EncodedBatch> {
     // Loki labels each entry by its fields: the batch's bytes are scanned once, here.
-    return encodeBatchPush(batch, this.#encodeOptions, this.#snappy);
+    return encodeBatchPush(batch, this.#encodeOptions, this.#pushFormat);
   }
 
   async send(encoded: EncodedBatch, _batch: Batch, signal: AbortSignal): Promise<SendResult | void> {
-    await this.#push(encoded.body, this.#snappy === undefined ? JSON_HEADERS : PROTOBUF_HEADERS, encoded.entryCount, signal);
+    const protobuf = this.#pushFormat === 'protobuf';
+    await this.#push(encoded.body, protobuf ? PROTOBUF_HEADERS : JSON_HEADERS, encoded.entryCount, signal);
+    // Accepted: nothing reads the body any more, so its buffer serves the next push. (A failed
+    // push keeps it: the core may send it again.)
+    if (protobuf) releaseSnappyBody(encoded.body);
   }
 
   classify(error: unknown): FailureAction {

@@ -213,35 +213,6 @@ describe('Loki sink against the Loki receiver', () => {
     }
   });
 
-  it('falls back to the JSON push, saying so once at start-up, when snappy cannot be loaded', async () => {
-    const lines: string[] = [];
-    const warnings = pino({ level: 'warn' }, { write: (line: string) => void lines.push(line) });
-    const config = readLokiConfig(new EnvReader({ LOKI_URL: rx.url, LOKI_USERNAME: '123456', LOKI_PASSWORD: PASSWORD, LOKI_TENANT: 'org-1' }))!;
-    expect(config.pushFormat).toBe('protobuf');
-    let loads = 0;
-    const s = (sink = new LokiSink(config, { logger: warnings, agentInstanceId: 'test-agent' }, {
-      loadSnappy: () => {
-        loads++;
-        throw new Error('Cannot find native binding (no prebuilt snappy for this platform)');
-      },
-    }));
-    expect(s.pushFormat).toBe('json');
-    await send(s, sampleEntries());
-    await send(s, sampleEntries());
-    expect(loads).toBe(1);
-    expect(lines).toHaveLength(1);
-    const logged = JSON.parse(lines[0]!) as { level: number; code: string; msg: string };
-    expect(logged.code).toBe('LOKI_SNAPPY_UNAVAILABLE');
-    expect(logged.msg).toContain('Cannot find native binding');
-    expect(logged.msg).toContain('JSON + gzip');
-    expect(rx.violations()).toEqual([]);
-    expect(rx.entries()).toHaveLength(2 * sampleEntries().length);
-    for (const q of rx.pushes) {
-      expect(q.headers['content-type']).toBe('application/json');
-      expect(q.headers['content-encoding']).toBe('gzip');
-    }
-  });
-
   it('400 with a partial rejection: counts what Loki refused, keeps the rest, never retries', async () => {
     const s = authed();
     const entries = sampleEntries();

@@ -96,7 +96,7 @@ describe('Loki batch encoding from bytes matches the entry-based encoding', () =
 
   it('encodeBatchPush gzips the same body', async () => {
     const batch = makeBatch(1, 'p', sampleEntries(RECEIVED_AT_MS));
-    const encoded = await encodeBatchPush(batch, defaults);
+    const encoded = await encodeBatchPush(batch, defaults, 'json');
     expect(gunzipSync(encoded.body).toString('utf8')).toBe(buildPush(batchEntries(batch), defaults).body.toString('utf8'));
     expect(encoded.entryCount).toBe(batch.count);
   });
