@@ -273,29 +273,24 @@ export async function startNullLokiReceiver(): Promise<Receiver> {
     readBody(req)
       .then(async (raw) => {
         const arrivedAt = nowMs();
+        let body: Buffer;
+        let n = 0;
         if (req.headers['content-type'] === 'application/x-protobuf') {
           const out = snappy.uncompressSync(raw, { asBuffer: true, copyOutputData: true });
-          const body = typeof out === 'string' ? Buffer.from(out) : out;
-          delivery.entries += countProtobufEntries(body, delivery, arrivedAt);
-          delivery.bodies++;
-          delivery.compressedBytes += raw.length;
-          delivery.decodedBytes += body.length;
-          delivery.lastAt = arrivedAt;
-          res.writeHead(204);
-          res.end();
-          return;
-        }
-        const body = req.headers['content-encoding'] === 'gzip' ? await gunzip(raw) : raw;
-        const push = JSON.parse(body.toString('utf8')) as LokiPushBody;
-        const latency = delivery.latency;
-        let n = 0;
-        for (const stream of push.streams ?? []) {
-          const values = stream.values ?? [];
-          n += values.length;
-          if (latency !== undefined) {
-            for (const v of values) {
-              const ns = v[0];
-              latency.add(arrivedAt - (Number(ns.slice(0, -6)) + Number(ns.slice(-6)) / 1e6));
+          body = typeof out === 'string' ? Buffer.from(out) : out;
+          n = countProtobufEntries(body, delivery, arrivedAt);
+        } else {
+          body = req.headers['content-encoding'] === 'gzip' ? await gunzip(raw) : raw;
+          const push = JSON.parse(body.toString('utf8')) as LokiPushBody;
+          const latency = delivery.latency;
+          for (const stream of push.streams ?? []) {
+            const values = stream.values ?? [];
+            n += values.length;
+            if (latency !== undefined) {
+              for (const v of values) {
+                const ns = v[0];
+                latency.add(arrivedAt - (Number(ns.slice(0, -6)) + Number(ns.slice(-6)) / 1e6));
+              }
             }
           }
         }
