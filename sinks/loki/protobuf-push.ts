@@ -10,6 +10,7 @@
 import type { BatchPushBuilder } from './batch-encode.js';
 import { entryLineEnd, entryLineStart, entryMetaEnd, entryMetaStart, entryNanos, entryPlainStart, entrySecs, order } from './batch-entries.js';
 import { Out } from './encode.js';
+import { varintSize, writeVarint } from './varint.js';
 
 // Field tags: (field number << 3) | wire type (0 varint, 2 length-delimited).
 const TAG_STREAMS = 0x0a; // PushRequest.streams
@@ -25,35 +26,6 @@ const TAG_VALUE = 0x12; // LabelPairAdapter.value
 
 /** Room kept for a stream's length before its size is known: a varint of any length below 2^35. */
 const STREAM_LENGTH_ROOM = 5;
-
-/** Bytes of `v` (a non-negative integer below 2^53) as a varint. */
-export function varintSize(v: number): number {
-  if (v < 0x80) return 1;
-  if (v < 0x4000) return 2;
-  if (v < 0x200000) return 3;
-  if (v < 0x10000000) return 4;
-  let n = 5;
-  for (let t = Math.floor(v / 0x800000000); t > 0; t = Math.floor(t / 0x80)) n++;
-  return n;
-}
-
-/** `v` (a non-negative integer below 2^53) as a varint at `pos`; returns the index after it. */
-export function writeVarint(buf: Buffer, pos: number, v: number): number {
-  if (v < 0x80000000) {
-    while (v >= 0x80) {
-      buf[pos++] = (v & 0x7f) | 0x80;
-      v >>>= 7;
-    }
-  } else {
-    // Past 32 bits the shifts would wrap: divide instead.
-    while (v >= 0x80) {
-      buf[pos++] = (v % 0x80) | 0x80;
-      v = Math.floor(v / 0x80);
-    }
-  }
-  buf[pos++] = v;
-  return pos;
-}
 
 /** One structured metadata pair, `name` and `src[start, end)` as UTF-8, as an EntryAdapter field into `out`. */
 export function writeMetaPair(out: Out, name: Buffer, src: Buffer, start: number, end: number): void {

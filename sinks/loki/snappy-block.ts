@@ -8,6 +8,8 @@
 // (tag 01: length 4–11 and an 11-bit offset; tag 10: length 1–64 and a 16-bit offset).
 // Input is compressed in 64 KiB blocks, so every offset fits in 16 bits.
 
+import { writeVarint } from './varint.js';
+
 const BLOCK_BYTES = 1 << 16;
 const HASH_BITS = 14;
 // Near a block's end there is too little left to look for matches; it goes out as a literal.
@@ -128,14 +130,8 @@ function compressBlock(input: Uint8Array, start: number, end: number, out: Uint8
  * bytes. Returns the compressed length.
  */
 export function snappyCompress(input: Uint8Array, out: Uint8Array): number {
-  let pos = 0;
-  // The uncompressed length, as a little-endian base-128 varint.
-  let n = input.length;
-  while (n >= 0x80) {
-    out[pos++] = (n & 0x7f) | 0x80;
-    n = Math.floor(n / 128);
-  }
-  out[pos++] = n;
+  // The uncompressed length first.
+  let pos = writeVarint(out, 0, input.length);
   for (let start = 0; start < input.length; start += BLOCK_BYTES) {
     pos = compressBlock(input, start, Math.min(start + BLOCK_BYTES, input.length), out, pos);
   }
