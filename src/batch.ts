@@ -20,7 +20,7 @@ export class SlabPool {
   readonly #maxFreeBytes: number;
   readonly #maxFree: number;
   // Buffers lent out as whole batches; only these may come back (a split half is a view of one).
-  readonly #lent = new WeakSet<Buffer>();
+  readonly #lent = new WeakSet<Uint8Array>();
 
   /** Keeps at most `maxFree` free buffers and `maxFreeBytes` in them: free buffers are resident memory. */
   constructor(maxFreeBytes: number, maxFree = 2) {
@@ -78,12 +78,12 @@ export class SlabPool {
   }
 
   /** Marks a sealed batch's NDJSON as lent out. */
-  lend(ndjson: Buffer): void {
+  lend(ndjson: Uint8Array): void {
     this.#lent.add(ndjson);
   }
 
   /** A delivered batch's NDJSON comes back; anything not lent by this pool is ignored. */
-  giveBack(ndjson: Buffer): void {
+  giveBack(ndjson: Uint8Array): void {
     if (!this.#lent.delete(ndjson)) return;
     this.give(Buffer.from(ndjson.buffer, 0, ndjson.buffer.byteLength));
   }

@@ -166,7 +166,7 @@ export class BatchPushBuilder {
     this.#metaFields = o.structuredMetadata;
     this.#metaSlots = Int32Array.from(o.structuredMetadata, (f) => FIELD_SLOTS[f]);
     this.#metaNames = o.structuredMetadata.map((f) => Buffer.from(this.#protobuf ? f : `"${f}":`, 'latin1'));
-    this.#meta = o.structuredMetadata.length > 0 ? new Out(1024) : undefined;
+    this.#meta = o.structuredMetadata.length > 0 ? new Out(1024, false) : undefined;
     let keys = keysByOptions.get(o);
     if (keys === undefined) {
       keys = new StreamKeys(o, o.labels.map((l) => l === 'level'), LEVEL_NAMES, LEVEL_BYTES);

@@ -4,6 +4,7 @@
 // batch never meets a 400 for something we could have prevented.
 import { gzip } from '../../src/compress.js';
 import { entryLevel, parseBody, timestampNanos, type FlyLogBody, type LogEntry } from '../../src/entry.js';
+import { SlabPool } from '../../src/batch.js';
 import type { EncodedBatch } from '../../src/sink.js';
 import type { LabelField, LineFormat, MetadataField } from './config.js';
 
@@ -490,23 +491,21 @@ export function scanLineFields(line: string): { host: string; provider: string; 
 // Push bodies are megabytes: a few buffers are kept for reuse rather than allocated per
 // batch (each fresh one is external memory V8 counts towards its next full GC). One per
 // batch the pipeline encodes at once (its default max in flight).
-const SPARE_BUFFERS = 4;
-const SPARE_MAX_BYTES = 16 * 1024 * 1024;
-const spares: Buffer[] = [];
+const pushBuffers = new SlabPool(16 * 1024 * 1024, 4);
 
-/** Hands a body's buffer back for reuse once nothing reads it any more (gzip is done). */
+/** Hands a body's buffer back for reuse once nothing reads it any more (it is compressed). Call once per body. */
 export function releasePushBuffer(body: Buffer): void {
   // Out's buffers are whole ArrayBuffers of their own (allocUnsafeSlow), never slices of Node's pool.
-  if (body.byteOffset === 0 && body.buffer.byteLength <= SPARE_MAX_BYTES && spares.length < SPARE_BUFFERS) spares.push(Buffer.from(body.buffer));
+  pushBuffers.give(Buffer.from(body.buffer, 0, body.buffer.byteLength));
 }
 
 /** A growing output buffer; bodies are written straight into it, never built as one string first. */
 export class Out {
   buf: Buffer;
   pos = 0;
-  constructor(size: number) {
-    const spare = spares.pop();
-    this.buf = spare !== undefined && spare.length >= size ? spare : Buffer.allocUnsafeSlow(Math.max(size, 256));
+  /** `pooled`: a push body's buffer, from the pool (give it back with releasePushBuffer); else scratch of its own. */
+  constructor(size: number, pooled = true) {
+    this.buf = pooled ? pushBuffers.take(size, Math.max(size, 256)) : Buffer.allocUnsafeSlow(Math.max(size, 256));
   }
   /** Room for `n` more bytes. */
   ensure(n: number): void {
