@@ -7,6 +7,7 @@
 // memory buffer is full) it moves to disk, and a single drainer delivers the spool in
 // order, retrying with backoff, while new batches keep flowing from memory.
 import { batchFromLines, SlabPool, splitBatch } from './batch.js';
+import { releaseBody } from './body-pool.js';
 import type { LogEntry } from './entry.js';
 import { LogferryError, SinkResponseError, errorMessage, isAuthFailure } from './errors.js';
 import { Batcher } from './batcher.js';
@@ -112,10 +113,11 @@ export class SinkPipeline {
     this.#observe = deps.observeRequest;
     this.#encodedRatio = deps.sink.initialEncodedRatio ?? 1;
     this.#partitionKey = deps.sink.partitionKey?.bind(deps.sink);
-    // Free batch buffers kept for reuse: as many as can be in flight, and at most half the
-    // buffer, since a free buffer is resident memory. Fewer made full speed allocate a batch
-    // buffer per batch, and V8 runs a full GC per ~10 MB of such external memory.
-    this.#slabs = new SlabPool(deps.settings.bufferMaxBytes / 2, deps.settings.maxInFlight);
+    // Free batch buffers kept for reuse: twice as many as can be in flight (open batches
+    // take them too), and at most the buffer's size, since a free buffer is resident
+    // memory. Fewer made full speed allocate a batch buffer per batch: V8 runs a full GC
+    // per ~10 MB of such external memory, and each fresh page written costs a page fault.
+    this.#slabs = new SlabPool(deps.settings.bufferMaxBytes, 2 * deps.settings.maxInFlight);
     this.#batcher = new Batcher(deps.settings.batch, () => this.#encodedRatio, (batch) => this.#enqueue(batch), this.#slabs);
     this.#spool = deps.spool;
     if (this.#spool !== undefined) {
@@ -490,6 +492,8 @@ export class SinkPipeline {
     this.#stats.authFailed = false;
     this.#stats.healthcheckError = undefined;
     this.#stats.bytesSent += encoded.body.length;
+    // Acknowledged: nothing reads the body any more, so a pooled one serves the next batch.
+    releaseBody(encoded.body);
     const rejected = result?.rejectedEntries ?? 0;
     if (rejected > 0) this.#settle(d, 'rejected', rejected, result?.rejectReason ?? 'partial');
     this.#settle(d, 'delivered', d.remaining);

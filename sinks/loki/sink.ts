@@ -11,7 +11,6 @@ import type { LokiConfig } from './config.js';
 import { encodeBatchPush } from './batch-encode.js';
 import type { LokiEncodeOptions } from './encode.js';
 import type { PushFormat } from './config.js';
-import { releaseSnappyBody } from './snappy.js';
 
 const USER_AGENT = 'logferry';
 // An empty push: it passes Loki's authentication and tenant checks like any push, and stores nothing.
@@ -81,9 +80,6 @@ export class LokiSink implements Sink {
   async send(encoded: EncodedBatch, _batch: Batch, signal: AbortSignal): Promise<SendResult | void> {
     const protobuf = this.#pushFormat === 'protobuf';
     await this.#push(encoded.body, protobuf ? PROTOBUF_HEADERS : JSON_HEADERS, encoded.entryCount, signal);
-    // Accepted: nothing reads the body any more, so its buffer serves the next push. (A failed
-    // push keeps it: the core may send it again.)
-    if (protobuf) releaseSnappyBody(encoded.body);
   }
 
   classify(error: unknown): FailureAction {

@@ -8,6 +8,8 @@ import { SinkStats, total } from '../../src/stats.js';
 import type { LogEntry } from '../../src/entry.js';
 import { waitFor } from '../support/poll.js';
 import { batchEntries, batchLines } from '../../src/batch.js';
+import { gzip } from '../../src/compress.js';
+import { gunzipSync } from 'node:zlib';
 
 const logger = pino({ level: 'silent' });
 
@@ -36,7 +38,7 @@ class FakeSink implements Sink {
     this.behaviour = behaviour;
     if (partitioned) this.partitionKey = (e) => e.app;
   }
-  encode(batch: Batch): EncodedBatch {
+  encode(batch: Batch): EncodedBatch | Promise<EncodedBatch> {
     return { body: new Uint8Array(batch.bytes), entryCount: batch.count };
   }
   async send(_encoded: EncodedBatch, batch: Batch, signal: AbortSignal): Promise<SendResult | void> {
@@ -206,6 +208,35 @@ describe('SinkPipeline', () => {
     p.accept(entry(1));
     await waitFor(() => stats.pending === 0, { what: 'settled' });
     expect(stats.rejected.get('encode_error')).toBe(1);
+  });
+
+  it('gives a pooled body back once the sink acknowledged it, never while it may be sent again', async () => {
+    const bodies: Uint8Array[] = [];
+    class GzipSink extends FakeSink {
+      override async encode(batch: Batch): Promise<EncodedBatch> {
+        const body = await gzip(batch.ndjson, 1);
+        bodies.push(body);
+        return { body, entryCount: batch.count };
+      }
+    }
+    // The first batch's first attempt fails only once the second batch is encoded: its body is
+    // still out (to be sent again), so the second must not have been given its buffer.
+    const sink = new GzipSink(async (_b, attempt) => {
+      if (attempt === 1) {
+        await waitFor(() => bodies.length >= 2, { what: 'second batch encoded' });
+        throw new SinkNetworkError('connection refused');
+      }
+    });
+    const { p, stats } = pipeline(sink, settings({ maxInFlight: 2 }));
+    for (let i = 0; i < 20; i++) p.accept(entry(i));
+    await waitFor(() => stats.delivered === 20, { what: 'first two batches delivered' });
+    expect(sink.attempts).toBe(3);
+    expect(bodies[1]!.buffer).not.toBe(bodies[0]!.buffer);
+    // Both acknowledged: the next body is compressed into one of their buffers.
+    for (let i = 20; i < 30; i++) p.accept(entry(i));
+    await waitFor(() => stats.delivered === 30, { what: 'third batch delivered' });
+    expect([bodies[0]!.buffer, bodies[1]!.buffer]).toContain(bodies[2]!.buffer);
+    expect(gunzipSync(bodies[2]!).toString()).toBe(sink.sent.at(-1)!.ndjson.toString());
   });
 
   it('marks credentials refused', async () => {

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { maxCompressedLength, snappyCompress } from '../../../sinks/loki/snappy-block.js';
-import { releaseSnappyBody, snappyBody } from '../../../sinks/loki/snappy.js';
+import { releaseBody } from '../../../src/body-pool.js';
+import { snappyBody } from '../../../sinks/loki/snappy.js';
 import { makeFlyEntries, prng } from '../../support/fly-entries.js';
 import { snappyUncompress } from '../../support/loki-protobuf.js';
 
@@ -62,19 +63,19 @@ describe('snappy push bodies', () => {
     // Not given back yet: the next body gets other memory.
     const second = snappyBody(body);
     expect(second.buffer).not.toBe(first.buffer);
-    releaseSnappyBody(first);
+    releaseBody(first);
     const third = snappyBody(body);
     expect(third.buffer).toBe(first.buffer);
     expect(snappyUncompress(third).equals(body)).toBe(true);
     // Given back twice, or something never lent: ignored, so one buffer never serves two bodies.
-    releaseSnappyBody(third);
-    releaseSnappyBody(third);
-    releaseSnappyBody(Buffer.alloc(64 * 1024));
+    releaseBody(third);
+    releaseBody(third);
+    releaseBody(Buffer.alloc(64 * 1024));
     const a = snappyBody(body);
     const b = snappyBody(body);
     expect(a.buffer).toBe(first.buffer);
     expect(b.buffer).not.toBe(first.buffer);
     expect(snappyUncompress(a).equals(body) && snappyUncompress(b).equals(body)).toBe(true);
-    releaseSnappyBody(second);
+    releaseBody(second);
   });
 });
