@@ -90,7 +90,7 @@ export class S3Sink implements Sink {
     // Taken before compressing, so sequence numbers follow the order batches were handed over.
     const seq = ++this.#seq;
     const body = await gzipNdjson(batch, this.#config.compressionLevel);
-    const sha256 = await sha256Hex(body);
+    const sha256 = sha256Hex(body);
     const first = firstEntry(batch);
     const firstMs = first === undefined ? Date.now() : entryTimeMs(first);
     // The core batches by partitionKey; a batch without one (replayed, hand-made) is placed by its first entry.
