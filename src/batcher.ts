@@ -16,6 +16,8 @@ interface OpenBatch {
 
 // First size of a batch's buffer before anything was learnt; it doubles as needed.
 const INITIAL_CAPACITY = 64 * 1024;
+// Partitions whose last batch size is remembered; past it the map starts over.
+const MAX_REMEMBERED_PARTITIONS = 10_000;
 
 export class Batcher {
   readonly #settings: BatchSettings;
@@ -25,8 +27,11 @@ export class Batcher {
   readonly #open = new Map<string, OpenBatch>();
   #openBytes = 0;
   #nextId = 1;
-  // Size of the last sealed batch's NDJSON: new batches start near it, so buffers rarely regrow.
+  // Size of the last sealed batch's NDJSON, overall and per partition (partitions differ in
+  // traffic): new batches start near it, so buffers rarely regrow. Regrowing copies the
+  // batch so far and takes a buffer twice the size.
   #lastSealedSize = 0;
+  readonly #lastSealedByPartition = new Map<string, number>();
 
   readonly #pool: SlabPool | undefined;
 
@@ -90,7 +95,8 @@ export class Batcher {
     const { maxBytes, maxLineBytes } = this.#settings;
     // Room for what the batch will likely hold, never more than its limits allow.
     const limit = Math.min(maxLineBytes ?? Infinity, maxBytes / Math.max(this.#encodedRatio(), 0.01)) * 1.05 + 1024;
-    const guess = this.#lastSealedSize > 0 ? this.#lastSealedSize * 1.1 : INITIAL_CAPACITY;
+    const last = this.#lastSealedByPartition.get(partition) ?? this.#lastSealedSize;
+    const guess = last > 0 ? last * 1.25 : INITIAL_CAPACITY;
     const capacity = Math.ceil(Math.max(firstLineBytes + 1, Math.min(guess, limit)));
     const open: OpenBatch = { partition, writer: new NdjsonWriter(capacity, this.#pool), receivedAtMs: firstReceivedAtMs, timer: undefined };
     open.timer = setTimeout(() => this.#sealIfOpen(open), this.#settings.maxAgeMs);
@@ -112,6 +118,9 @@ export class Batcher {
     const ndjson = writer.finish();
     this.#pool?.lend(ndjson);
     this.#lastSealedSize = ndjson.length;
+    const sizes = this.#lastSealedByPartition;
+    if (sizes.size >= MAX_REMEMBERED_PARTITIONS && !sizes.has(open.partition)) sizes.clear();
+    sizes.set(open.partition, ndjson.length);
     this.#onSeal({ id: this.#nextId++, partition: open.partition, ndjson, count: writer.count, bytes: writer.lineBytes, receivedAtMs: open.receivedAtMs });
   }
 }
