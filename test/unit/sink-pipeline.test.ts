@@ -7,7 +7,8 @@ import type { Batch, EncodedBatch, PipelineSettings, SendResult, Sink } from '..
 import { SinkStats, total } from '../../src/stats.js';
 import type { LogEntry } from '../../src/entry.js';
 import { waitFor } from '../support/poll.js';
-import { batchEntries, batchLines } from '../../src/batch.js';
+import { batchEntries, batchLines, SlabPool } from '../../src/batch.js';
+import { Batcher } from '../../src/batcher.js';
 import { gzip } from '../../src/compress.js';
 import { gunzipSync } from 'node:zlib';
 
@@ -258,5 +259,35 @@ describe('Batcher line-bytes cap', () => {
     for (let i = 0; i < 25; i++) p.accept(entry(i));
     await waitFor(() => stats.delivered === 25, { what: 'all delivered' });
     for (const b of sink.sent) expect(b.bytes).toBeLessThanOrEqual(1000);
+  });
+});
+
+describe('Batcher buffer sizing', () => {
+  it("starts a partition's batch at its own last batch's size, so it does not regrow", () => {
+    const requests: number[] = [];
+    class CountingPool extends SlabPool {
+      override take(min: number, preferred: number): Buffer {
+        requests.push(preferred);
+        return super.take(min, preferred);
+      }
+    }
+    const sealed: Batch[] = [];
+    const batcher = new Batcher({ maxEntries: 100, maxBytes: 1e9, maxAgeMs: 60_000 }, () => 1, (b) => sealed.push(b), new CountingPool(0, 0));
+    // A busy partition with 2 KB lines and a quiet one with 100-byte lines, alternating.
+    const fill = (app: string, bytes: number): void => {
+      for (let i = 0; i < 100; i++) batcher.add(app, entry(i, app, bytes));
+    };
+    fill('busy', 2000);
+    fill('quiet', 100);
+    requests.length = 0;
+    fill('busy', 2000);
+    // One buffer, sized from the busy partition's last batch (not from the quiet one's, sealed last).
+    expect(requests).toHaveLength(1);
+    expect(requests[0]).toBeGreaterThanOrEqual(100 * 2001);
+    requests.length = 0;
+    fill('quiet', 100);
+    expect(requests).toHaveLength(1);
+    expect(requests[0]).toBeLessThan(100 * 2001);
+    expect(sealed.map((b) => b.count)).toEqual([100, 100, 100, 100]);
   });
 });
