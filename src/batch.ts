@@ -16,16 +16,26 @@ const NO_SUBJECT: SubjectParts = { app: '', region: '', instance: '' };
  */
 export class SlabPool {
   readonly #free: Buffer[] = [];
+  // When each free buffer came back (same order as #free).
+  readonly #freeSince: number[] = [];
   #freeBytes = 0;
   readonly #maxFreeBytes: number;
   readonly #maxFree: number;
+  readonly #idleMs: number;
+  readonly #now: () => number;
   // Buffers lent out as whole batches; only these may come back (a split half is a view of one).
   readonly #lent = new WeakSet<Uint8Array>();
 
-  /** Keeps at most `maxFree` free buffers and `maxFreeBytes` in them: free buffers are resident memory. */
-  constructor(maxFreeBytes: number, maxFree = 2) {
+  /**
+   * Keeps at most `maxFree` free buffers and `maxFreeBytes` in them, and none unused for
+   * `idleMs`: free buffers are resident memory. A burst needs many; a steady trickle needs
+   * the few that go around, and the rest would only hold memory.
+   */
+  constructor(maxFreeBytes: number, maxFree = 2, idleMs = 5_000, now: () => number = Date.now) {
     this.#maxFreeBytes = maxFreeBytes;
     this.#maxFree = maxFree;
+    this.#idleMs = idleMs;
+    this.#now = now;
   }
 
   get freeBytes(): number {
@@ -38,6 +48,7 @@ export class SlabPool {
    * `preferred`: a much smaller one would only make the writer regrow, allocating anyway.
    */
   take(min: number, preferred: number): Buffer {
+    this.#dropIdle();
     const free = this.#free;
     const enough = Math.max(min, Math.floor(preferred * 0.75));
     let pick = -1;
@@ -54,8 +65,7 @@ export class SlabPool {
     }
     if (pick >= 0) {
       const b = free[pick]!;
-      free.splice(pick, 1);
-      this.#freeBytes -= b.length;
+      this.#remove(pick);
       return b;
     }
     return Buffer.allocUnsafeSlow(Math.max(min, preferred));
@@ -64,17 +74,32 @@ export class SlabPool {
   /** Takes back a buffer nobody uses any more. When full, it keeps the larger buffers: small ones would not be taken. */
   give(b: Buffer): void {
     if (b.byteOffset !== 0 || b.length !== b.buffer.byteLength || b.length > this.#maxFreeBytes) return;
+    const now = this.#dropIdle();
     const free = this.#free;
     while (free.length >= this.#maxFree || this.#freeBytes + b.length > this.#maxFreeBytes) {
       let smallest = 0;
       for (let i = 1; i < free.length; i++) if (free[i]!.length < free[smallest]!.length) smallest = i;
       const dropped = free[smallest];
       if (dropped === undefined || dropped.length >= b.length) return;
-      free.splice(smallest, 1);
-      this.#freeBytes -= dropped.length;
+      this.#remove(smallest);
     }
     free.push(b);
+    this.#freeSince.push(now);
     this.#freeBytes += b.length;
+  }
+
+  #remove(i: number): void {
+    this.#freeBytes -= this.#free[i]!.length;
+    this.#free.splice(i, 1);
+    this.#freeSince.splice(i, 1);
+  }
+
+  /** Lets go of buffers nobody took for `idleMs` (they are in the order they came back). Returns now. */
+  #dropIdle(): number {
+    const now = this.#now();
+    const since = this.#freeSince;
+    while (since.length > 0 && now - since[0]! > this.#idleMs) this.#remove(0);
+    return now;
   }
 
   /** Marks a sealed batch's NDJSON as lent out. */

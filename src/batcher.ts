@@ -96,7 +96,7 @@ export class Batcher {
     // Room for what the batch will likely hold, never more than its limits allow.
     const limit = Math.min(maxLineBytes ?? Infinity, maxBytes / Math.max(this.#encodedRatio(), 0.01)) * 1.05 + 1024;
     const last = this.#lastSealedByPartition.get(partition) ?? this.#lastSealedSize;
-    const guess = last > 0 ? last * 1.25 : INITIAL_CAPACITY;
+    const guess = last > 0 ? last * 1.1 : INITIAL_CAPACITY;
     const capacity = Math.ceil(Math.max(firstLineBytes + 1, Math.min(guess, limit)));
     const open: OpenBatch = { partition, writer: new NdjsonWriter(capacity, this.#pool), receivedAtMs: firstReceivedAtMs, timer: undefined };
     open.timer = setTimeout(() => this.#sealIfOpen(open), this.#settings.maxAgeMs);

@@ -115,6 +115,26 @@ describe('SlabPool', () => {
     expect(byCount.freeBytes).toBe(2 * 1024);
   });
 
+  it('lets go of free buffers nobody took for a while', () => {
+    let now = 0;
+    const pool = new SlabPool(1 << 30, 8, 5_000, () => now);
+    const a = Buffer.allocUnsafeSlow(1024);
+    const b = Buffer.allocUnsafeSlow(1024);
+    pool.give(a);
+    now = 3_000;
+    pool.give(b);
+    expect(pool.freeBytes).toBe(2048);
+    // a has been free for more than 5 s, b for 3 s: only b is kept.
+    now = 6_000;
+    expect(pool.take(1024, 1024)).toBe(b);
+    expect(pool.freeBytes).toBe(0);
+    pool.give(a);
+    now = 11_001;
+    pool.give(b);
+    expect(pool.freeBytes).toBe(1024);
+    expect(pool.take(1024, 1024)).toBe(b);
+  });
+
   it('hands out buffers that hold what the batch will need, and keeps the larger ones when full', () => {
     const pool = new SlabPool(1 << 30, 2);
     const small = Buffer.allocUnsafeSlow(64 * 1024);
