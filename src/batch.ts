@@ -124,8 +124,12 @@ export class NdjsonWriter {
   /** Their line bytes (without the newlines). */
   lineBytes = 0;
 
-  constructor(capacity: number, pool?: SlabPool) {
+  // The size of the first regrowth (0: double as usual); see Batcher's #openBatch.
+  #firstGrowth: number;
+
+  constructor(capacity: number, pool?: SlabPool, firstGrowth = 0) {
     this.#pool = pool;
+    this.#firstGrowth = firstGrowth;
     const size = Math.max(capacity, 1024);
     this.#buf = pool === undefined ? Buffer.allocUnsafeSlow(size) : pool.take(Math.min(size, 64 * 1024), size);
   }
@@ -167,7 +171,8 @@ export class NdjsonWriter {
   #reserve(n: number): void {
     const needed = this.#used + n;
     if (needed <= this.#buf.length) return;
-    const size = Math.max(this.#buf.length * 2, needed);
+    const size = Math.max(this.#buf.length * 2, needed, this.#firstGrowth);
+    this.#firstGrowth = 0;
     const bigger = this.#pool === undefined ? Buffer.allocUnsafeSlow(size) : this.#pool.take(needed, size);
     this.#buf.copy(bigger, 0, 0, this.#used);
     this.#pool?.give(this.#buf);

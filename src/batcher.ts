@@ -16,6 +16,8 @@ interface OpenBatch {
 
 // First size of a batch's buffer before anything was learnt; it doubles as needed.
 const INITIAL_CAPACITY = 64 * 1024;
+// Open partitions whose first batch may jump straight to its likely size (see #openBatch).
+const WARM_UP_PARTITIONS = 4;
 // Partitions whose last batch size is remembered; past it the map starts over.
 const MAX_REMEMBERED_PARTITIONS = 10_000;
 
@@ -34,10 +36,16 @@ export class Batcher {
   readonly #lastSealedByPartition = new Map<string, number>();
 
   readonly #pool: SlabPool | undefined;
+  readonly #warmUpBytes: number;
 
-  constructor(settings: BatchSettings, encodedRatio: () => number, onSeal: (batch: Batch) => void, pool?: SlabPool) {
+  /**
+   * `warmUpBytes`: how large a partition's first batch buffer may jump once it outgrows its
+   * start (see #openBatch); 0 doubles it like any other.
+   */
+  constructor(settings: BatchSettings, encodedRatio: () => number, onSeal: (batch: Batch) => void, pool?: SlabPool, warmUpBytes = 0) {
     this.#settings = settings;
     this.#pool = pool;
+    this.#warmUpBytes = warmUpBytes;
     this.#encodedRatio = encodedRatio;
     this.#onSeal = onSeal;
   }
@@ -98,7 +106,13 @@ export class Batcher {
     const last = this.#lastSealedByPartition.get(partition) ?? this.#lastSealedSize;
     const guess = last > 0 ? last * 1.1 : INITIAL_CAPACITY;
     const capacity = Math.ceil(Math.max(firstLineBytes + 1, Math.min(guess, limit)));
-    const open: OpenBatch = { partition, writer: new NdjsonWriter(capacity, this.#pool), receivedAtMs: firstReceivedAtMs, timer: undefined };
+    // Nothing learnt yet (start-up): a batch that outgrows its small start belongs to a busy
+    // partition, so it jumps to its likely size instead of doubling there. Each doubling
+    // copies the batch and writes fresh memory (a page fault per 4 KiB), and pages of the
+    // jumped-to buffer cost nothing until written. Only for a few partitions at once: every
+    // buffer's full size counts as V8 external memory.
+    const warmUp = last === 0 && this.#open.size < WARM_UP_PARTITIONS ? Math.min(limit, this.#warmUpBytes) : 0;
+    const open: OpenBatch = { partition, writer: new NdjsonWriter(capacity, this.#pool, warmUp), receivedAtMs: firstReceivedAtMs, timer: undefined };
     open.timer = setTimeout(() => this.#sealIfOpen(open), this.#settings.maxAgeMs);
     open.timer.unref();
     this.#open.set(partition, open);

@@ -118,7 +118,7 @@ export class SinkPipeline {
     // memory. Fewer made full speed allocate a batch buffer per batch: V8 runs a full GC
     // per ~10 MB of such external memory, and each fresh page written costs a page fault.
     this.#slabs = new SlabPool(deps.settings.bufferMaxBytes, 2 * deps.settings.maxInFlight);
-    this.#batcher = new Batcher(deps.settings.batch, () => this.#encodedRatio, (batch) => this.#enqueue(batch), this.#slabs);
+    this.#batcher = new Batcher(deps.settings.batch, () => this.#encodedRatio, (batch) => this.#enqueue(batch), this.#slabs, deps.settings.bufferMaxBytes / 4);
     this.#spool = deps.spool;
     if (this.#spool !== undefined) {
       const recovered = this.#spool.recoveredEntries;

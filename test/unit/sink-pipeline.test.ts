@@ -290,4 +290,29 @@ describe('Batcher buffer sizing', () => {
     expect(requests[0]).toBeLessThan(100 * 2001);
     expect(sealed.map((b) => b.count)).toEqual([100, 100, 100, 100]);
   });
+
+  it('lets a few busy partitions jump to their likely size at start-up instead of doubling', () => {
+    const requests: Array<[string, number]> = [];
+    let current = '';
+    class CountingPool extends SlabPool {
+      override take(min: number, preferred: number): Buffer {
+        requests.push([current, preferred]);
+        return super.take(min, preferred);
+      }
+    }
+    const batcher = new Batcher({ maxEntries: 1000, maxBytes: 1e9, maxAgeMs: 60_000 }, () => 1, () => undefined, new CountingPool(0, 0), 1_000_000);
+    // Six partitions open at once, then each writes 300 KB (past the 64 KiB start).
+    for (let p = 0; p < 6; p++) batcher.add(`app${p}`, entry(0, `app${p}`, 1000));
+    for (let i = 1; i < 300; i++) {
+      for (let p = 0; p < 6; p++) {
+        current = `app${p}`;
+        batcher.add(current, entry(i, current, 1000));
+      }
+    }
+    const grownTo = (app: string): number[] => requests.filter(([a]) => a === app).map(([, n]) => n);
+    // The first four opened jump once to the warm-up size; later ones double (64 → 128 → 256 → 512 KiB).
+    for (let p = 0; p < 4; p++) expect(grownTo(`app${p}`)).toEqual([1_000_000]);
+    for (let p = 4; p < 6; p++) expect(grownTo(`app${p}`)).toEqual([131_072, 262_144, 524_288]);
+    batcher.sealAll();
+  });
 });
