@@ -312,6 +312,8 @@ export class SinkPipeline {
     this.#stats.pending -= batch.count;
     bump(this.#stats.batches, 'dropped');
     this.#countDropped(batch.count, reason);
+    // Never encoded or sent: its buffer can take the entries that made room.
+    this.#recycle(batch);
   }
 
   #evictDelivery(d: Delivery, reason: DropReason): void {
@@ -413,8 +415,18 @@ export class SinkPipeline {
     } finally {
       if (d.remaining > 0 && !d.controller.signal.aborted) this.#settle(d, 'dropped', d.remaining, 'internal_error');
       this.#release(d);
-      if (d.acknowledged) this.#slabs.giveBack(d.batch.ndjson);
+      if (d.acknowledged) this.#recycle(d.batch);
     }
+  }
+
+  /**
+   * A batch nobody reads any more gives its buffer back for the next batch, while the
+   * entries held plus the free buffers stay within the buffer's size: under a flood the
+   * buffer is full, and free buffers on top of it would only raise the peak.
+   */
+  #recycle(batch: Batch): void {
+    const slabs = this.#slabs;
+    if (this.#stats.bufferedBytes + slabs.freeBytes + batch.ndjson.buffer.byteLength <= this.#settings.bufferMaxBytes) slabs.giveBack(batch.ndjson);
   }
 
   /** Memory batches get a single attempt when a spool can take over the retrying. */
