@@ -11,6 +11,11 @@ export interface BenchConfig {
   readonly quick: boolean;
   /** Entries per full-speed run (bare reference and agent alike). */
   readonly entries: number;
+  /**
+   * Entries each full-speed run first takes unmeasured (both processes alike): JIT
+   * compilation, first buffers and GC sizing happen once per process, not per entry.
+   */
+  readonly warmUpEntries: number;
   /** Bare/agent full-speed pairs per sink; medians are reported (the machine is noisy). */
   readonly repeat: number;
   /** Distinct entries generated; the publisher cycles through them. */
@@ -42,6 +47,14 @@ function positiveInt(env: NodeJS.ProcessEnv, name: string, fallback: number): nu
   return n;
 }
 
+function nonNegativeInt(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw.replace(/_/g, ''));
+  if (!Number.isInteger(n) || n < 0) throw new Error(`${name}: expected a whole number (0 or more), got "${raw}"`);
+  return n;
+}
+
 function flag(env: NodeJS.ProcessEnv, name: string): boolean {
   const raw = env[name];
   return raw !== undefined && raw !== '' && raw !== '0' && raw.toLowerCase() !== 'false';
@@ -64,6 +77,7 @@ export function readBenchConfig(env: NodeJS.ProcessEnv = process.env): BenchConf
   return {
     quick,
     entries,
+    warmUpEntries: nonNegativeInt(env, 'BENCH_WARMUP_ENTRIES', quick ? 5_000 : 50_000),
     repeat: positiveInt(env, 'BENCH_REPEAT', quick ? 1 : 3),
     poolSize: Math.min(entries, positiveInt(env, 'BENCH_POOL', 50_000)),
     fixedRate: positiveInt(env, 'BENCH_FIXED_RATE', 10_000),

@@ -55,8 +55,9 @@ function ratioText(r: SinkResult): string {
 }
 
 /** Every entry published was counted at the receiver exactly once and the agent counted none dropped or rejected. */
-function lossless(a: { published: number; received: number; accounting: { dropped: number; rejected: number; natsReceived: number } }): boolean {
-  return a.received === a.published && a.accounting.dropped === 0 && a.accounting.rejected === 0 && a.accounting.natsReceived === a.published;
+function lossless(a: { warmedUp?: number; published: number; received: number; accounting: { dropped: number; rejected: number; natsReceived: number } }): boolean {
+  // The agent's counters include the warm-up's entries (delivered before the measured run).
+  return a.received === a.published && a.accounting.dropped === 0 && a.accounting.rejected === 0 && a.accounting.natsReceived === a.published + (a.warmedUp ?? 0);
 }
 
 type Verdict = { readonly text: string; readonly pass: boolean | undefined };
@@ -182,7 +183,12 @@ export function renderMarkdown(report: Report): string {
       ? ' **Flood mode** (`BENCH_FLOOD=1`): nothing else paces it, as in a real burst; what overflows the agent\'s buffer is dropped and shows as lost.'
       : ' It also stays at most half the sink\'s buffer (`*_BUFFER_MAX_BYTES`, in entries of the average size) ahead of what the receiver has counted (the other half covers batches the receiver has counted but whose answer the agent has not yet read), so the agent\'s buffer cannot overflow and the run measures the rate the agent sustains end to end (`BENCH_FLOOD=1` turns this off).') +
     ' Entries/s and MiB/s run from the first publish to the last entry counted at the receiver; MiB/s counts published JSON bytes. The delivery lag runs from the publisher\'s last flush to the last entry at the receiver.');
-  out.push('- Reference: in the same run, on the same entries, a bare `nats` subscriber in its own process that only takes each message off the wire and `JSON.parse`s it (bench/bare-subscriber.ts). CPU cost is user + system CPU-seconds from `/proc/<pid>/stat` (every thread, so compression on libuv\'s pool counts), from just before the first publish to the last entry received; agent ÷ bare compares entries per CPU-second.');
+  out.push('- Reference: in the same run, on the same entries, a bare `nats` subscriber in its own process that only takes each message off the wire and `JSON.parse`s it (bench/bare-subscriber.ts). CPU cost is user + system CPU-seconds from `/proc/<pid>/stat` (every thread, so compression on libuv\'s pool counts), from just before the first measured publish to the last entry received; agent ÷ bare compares entries per CPU-second.');
+  out.push(
+    config.warmUpEntries > 0
+      ? `- Warm-up: before each full-speed run is measured, the same process (bare subscriber and agent alike) first takes ${fmt(config.warmUpEntries)} entries at full speed, delivered and verified but not measured (\`BENCH_WARMUP_ENTRIES\`): JIT compilation, the first batch buffers and heap sizing happen once per process, not per entry. The agent's loss check counts them too.`
+      : '- Warm-up: none (`BENCH_WARMUP_ENTRIES=0`): start-up costs are in the measured run.',
+  );
   out.push(`- Repeats: ${config.repeat} bare/agent pairs per sink, alternating, so both meet the same machine (\`BENCH_REPEAT\`). The table shows the median pair ratio (each pair's in brackets), the median runs' CPU figures, and the largest peak RSS and delivery lag of all the agent's runs; a run that lost entries would be the one shown.`);
   out.push('- Peak RSS is the agent\'s VmHWM. At the fixed rate each entry\'s `timestamp` is its publish time; the receiver computes publish → arrival latency per entry; steady RSS is the largest VmRSS sampled (every 250 ms) in the second half of the run; agent CPU is CPU-seconds per second while publishing.');
   out.push('- No entry lost: the receiver counted exactly the published number, the agent\'s `logferry_nats_messages_received_total` equals it, nothing was counted dropped or rejected, and neither the agent nor nats-server saw a slow consumer.');

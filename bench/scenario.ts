@@ -70,6 +70,8 @@ export interface Accounting {
 }
 
 export interface FullResult {
+  /** Entries published and delivered before the measured run (not in any figure but the agent's counters). */
+  readonly warmedUp: number;
   readonly published: number;
   readonly publishedBytes: number;
   /** Entries the receiver counted. */
@@ -188,6 +190,12 @@ export async function runBare(context: BenchContext): Promise<BareResult> {
   const bare = new BenchChild<BareCommand, BareEvent>('bare subscriber', new URL('./bare-subscriber.js', import.meta.url), args);
   try {
     await bare.next('ready', 30_000);
+    if (config.warmUpEntries > 0) {
+      bare.send({ cmd: 'expect', count: config.warmUpEntries });
+      publisher.send({ cmd: 'full', count: config.warmUpEntries, flowConnection: BARE_CONNECTION_NAME });
+      await publisher.next('done', publishTimeoutMs(config.warmUpEntries));
+      await bare.next('reached', 30_000);
+    }
     bare.send({ cmd: 'expect', count: config.entries });
     const cpu0 = cpuSeconds(bare.pid);
     publisher.send({ cmd: 'full', count: config.entries, flowConnection: BARE_CONNECTION_NAME });
@@ -316,10 +324,24 @@ export async function runFull(setup: SinkSetup, context: BenchContext, nodeFlags
       const n = setup.receiver.delivery.entries;
       if (n !== credited) publisher.send({ cmd: 'credit', delivered: (credited = n) });
     }, 5);
-    const cpu0 = cpuSeconds(agent.pid);
-    publisher.send({ cmd: 'full', count: config.entries, flowConnection: AGENT_CONNECTION_NAME, windowEntries });
+    let warmedUp = 0;
+    let cpu0 = 0;
     let done: PublishDone;
     try {
+      if (config.warmUpEntries > 0) {
+        // Unmeasured, like the bare subscriber's. The publisher counts credits per `full`
+        // command, and the IPC channel keeps order, so the warm-up's last credits cannot reach the next run.
+        publisher.send({ cmd: 'full', count: config.warmUpEntries, flowConnection: AGENT_CONNECTION_NAME, windowEntries });
+        const warm = await publisher.next('done', publishTimeoutMs(config.warmUpEntries));
+        await awaitDelivery(setup.receiver, warm.published, 20_000);
+        if (setup.receiver.delivery.entries !== warm.published) {
+          throw new Error(`warm-up: the receiver counted ${setup.receiver.delivery.entries} of ${warm.published} entries\n${agent.tail()}`);
+        }
+        warmedUp = warm.published;
+        setup.receiver.delivery.reset(false);
+      }
+      cpu0 = cpuSeconds(agent.pid);
+      publisher.send({ cmd: 'full', count: config.entries, flowConnection: AGENT_CONNECTION_NAME, windowEntries });
       done = await publisher.next('done', publishTimeoutMs(config.entries));
       await awaitDelivery(setup.receiver, done.published, 20_000);
     } finally {
@@ -328,12 +350,14 @@ export async function runFull(setup: SinkSetup, context: BenchContext, nodeFlags
     const cpu1 = cpuSeconds(agent.pid);
     const memory = memoryStatus(agent.pid);
     const d = setup.receiver.delivery;
-    const accounting = await readAccounting(agent, setup.sink, done.published, slowBefore, nats);
+    // The agent's counters include the warm-up's entries.
+    const accounting = await readAccounting(agent, setup.sink, warmedUp + done.published, slowBefore, nats);
     context.log(
       `[${setup.sink}] published ${done.published} (paused ${done.flowPauses}× for the NATS backlog, ${done.windowPauses}× for the window of ${windowEntries ?? '∞'}), received ${d.entries}; agent: ${accountingText(accounting)}`,
     );
     const exitCode = await stopAgent(agent);
     return {
+      warmedUp,
       published: done.published,
       publishedBytes: done.bytes,
       received: d.entries,
