@@ -39,19 +39,12 @@ export interface BenchConfig {
   readonly echoAgent: boolean;
 }
 
-function positiveInt(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+/** An integer knob of at least `min` (1 unless told), or `fallback` when unset. */
+function intVar(env: NodeJS.ProcessEnv, name: string, fallback: number, min = 1): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   const n = Number(raw.replace(/_/g, ''));
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name}: expected a positive integer, got "${raw}"`);
-  return n;
-}
-
-function nonNegativeInt(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw.replace(/_/g, ''));
-  if (!Number.isInteger(n) || n < 0) throw new Error(`${name}: expected a whole number (0 or more), got "${raw}"`);
+  if (!Number.isInteger(n) || n < min) throw new Error(`${name}: expected a whole number of at least ${min}, got "${raw}"`);
   return n;
 }
 
@@ -62,7 +55,7 @@ function flag(env: NodeJS.ProcessEnv, name: string): boolean {
 
 export function readBenchConfig(env: NodeJS.ProcessEnv = process.env): BenchConfig {
   const quick = flag(env, 'BENCH_QUICK');
-  const entries = positiveInt(env, 'BENCH_ENTRIES', quick ? 20_000 : 300_000);
+  const entries = intVar(env, 'BENCH_ENTRIES', quick ? 20_000 : 300_000);
   const sinkList = (env.BENCH_SINKS ?? '').split(',').map((s) => s.trim().toLowerCase()).filter((s) => s !== '');
   for (const s of sinkList) {
     if (!ALL_SINKS.includes(s as BenchSink)) throw new Error(`BENCH_SINKS: unknown sink "${s}"; choose from ${ALL_SINKS.join(', ')}`);
@@ -77,13 +70,13 @@ export function readBenchConfig(env: NodeJS.ProcessEnv = process.env): BenchConf
   return {
     quick,
     entries,
-    warmUpEntries: nonNegativeInt(env, 'BENCH_WARMUP_ENTRIES', quick ? 5_000 : 50_000),
-    repeat: positiveInt(env, 'BENCH_REPEAT', quick ? 1 : 3),
-    poolSize: Math.min(entries, positiveInt(env, 'BENCH_POOL', 50_000)),
-    fixedRate: positiveInt(env, 'BENCH_FIXED_RATE', 10_000),
-    fixedSeconds: positiveInt(env, 'BENCH_FIXED_SECONDS', quick ? 5 : 60),
+    warmUpEntries: intVar(env, 'BENCH_WARMUP_ENTRIES', quick ? 5_000 : 50_000, 0),
+    repeat: intVar(env, 'BENCH_REPEAT', quick ? 1 : 3),
+    poolSize: Math.min(entries, intVar(env, 'BENCH_POOL', 50_000)),
+    fixedRate: intVar(env, 'BENCH_FIXED_RATE', 10_000),
+    fixedSeconds: intVar(env, 'BENCH_FIXED_SECONDS', quick ? 5 : 60),
     sinks: sinkList.length > 0 ? (sinkList as BenchSink[]) : ALL_SINKS,
-    seed: positiveInt(env, 'BENCH_SEED', 1),
+    seed: intVar(env, 'BENCH_SEED', 1),
     output,
     agentOverrides,
     agentNodeFlags: env.BENCH_AGENT_NODE_FLAGS !== undefined ? env.BENCH_AGENT_NODE_FLAGS.split(' ').filter((f) => f !== '') : dockerNodeFlags(),
