@@ -108,8 +108,14 @@ let base = 0;
 // Where the lowest flagged byte of a word sits in memory: first on little-endian machines.
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
+// The view last scanned: the NATS reader scans every message of a read in the same one, and
+// `b.buffer` is a call into the runtime, not a field load.
+let wordsView: Uint8Array | undefined;
+
 function useWords(b: Uint8Array): void {
   base = b.byteOffset;
+  if (b === wordsView) return;
+  wordsView = b;
   if (b.buffer === wordsBuffer) return;
   wordsBuffer = b.buffer;
   words = new Int32Array(b.buffer, 0, b.buffer.byteLength >>> 2);
@@ -117,15 +123,14 @@ function useWords(b: Uint8Array): void {
 
 /**
  * 0x80 in each of the word's bytes that is not plain string content (a quote, a backslash,
- * a control character or a non-ASCII byte), possibly also in bytes above such a one: each
- * term is the classic "has a zero byte" test, whose borrows only run upwards, so the lowest
- * flagged byte is always a real one. Bytes of 0x80 and above are caught by `v` itself.
- * The `| 0`s keep every step in int32 (a sum past it would be a double).
+ * a control character or a non-ASCII byte), possibly also in bytes above such a one.
+ * Bytes of 0x80 and above are caught by `v` itself, so below 0x80 a subtraction sets a
+ * byte's top bit only when the byte is under 0x20 (first term) or zero after the XOR (a
+ * quote, a backslash), or when a byte below it borrowed, which is itself flagged: the
+ * lowest flagged byte is always a real one. The `| 0`s keep every step in int32.
  */
 function specialBytes(v: number): number {
-  const quote = v ^ 0x22222222;
-  const backslash = v ^ 0x5c5c5c5c;
-  return ((((v - 0x20202020) | 0) & ~v) | (((quote - 0x01010101) | 0) & ~quote) | (((backslash - 0x01010101) | 0) & ~backslash) | v) & 0x80808080;
+  return (((v - 0x20202020) | 0) | (((v ^ 0x22222222) - 0x01010101) | 0) | (((v ^ 0x5c5c5c5c) - 0x01010101) | 0) | v) & 0x80808080;
 }
 
 /** Scans a string starting at the opening quote, up to `end`; false when invalid. Sets stringEnd (index of the closing quote). */
@@ -210,7 +215,7 @@ function literalAt(b: Uint8Array, i: number, end: number, word: string): boolean
  * reports `valid: false`, and the caller falls back to JSON.parse.
  */
 export function scanFlyJson(b: Uint8Array, spans: Int32Array, result: ScanResult, start = 0, end = b.length): void {
-  spans.fill(ABSENT);
+  for (let k = 0; k < 8; k++) spans[k] = ABSENT;
   useWords(b);
   result.valid = false;
   result.multiline = false;
