@@ -10,7 +10,8 @@ import { LogferryError, errorMessage } from './errors.js';
 import { ProtocolReader, type NatsProtocolError, type ProtocolHandler, type ServerInfo } from './nats-protocol.js';
 
 /** Receives every message: payload is buf[start, end), valid only during the call (copy what you keep). */
-export type MessageHandler = (subject: string, buf: Buffer, start: number, end: number) => void;
+/** One message: its payload is `buf[start, end)`, valid only during the call; `receivedAtMs` is when its read arrived. */
+export type MessageHandler = (subject: string, buf: Buffer, start: number, end: number, receivedAtMs: number) => void;
 
 export type NatsClientErrorCode =
   /** A connection attempt failed: refused, DNS, TLS, timeout, closed during the handshake. */
@@ -138,6 +139,8 @@ class Connection {
   socketError: Error | undefined;
   /** The handshake's (or drain's) deadline. */
   timer: NodeJS.Timeout | undefined;
+  /** When the read being handled arrived: one clock read per read, not per message (a read holds ~100). */
+  readAtMs = 0;
   pinger: NodeJS.Timeout | undefined;
 
   constructor(server: ServerAddress, socket: Socket, handlerFor: (conn: Connection) => ProtocolHandler) {
@@ -336,6 +339,7 @@ export class NatsClient {
   /** Feeds bytes to the connection's reader. */
   #read(conn: Connection, socket: Socket, chunk: Buffer): void {
     if (conn.socket !== socket) return;
+    conn.readAtMs = Date.now();
     try {
       conn.reader.push(chunk);
     } catch (error) {
@@ -361,7 +365,7 @@ export class NatsClient {
       msg: (subject, sid, buf, start, end) => {
         if (sid !== this.#sid) return;
         try {
-          onMessage(subject, buf, start, end);
+          onMessage(subject, buf, start, end, conn.readAtMs);
         } catch (error) {
           this.#status.error(new NatsClientError('NATS_HANDLER', `message handler failed on ${subject}: ${errorMessage(error)}`, { cause: error, server: conn.server.display }));
         }

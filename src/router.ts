@@ -28,7 +28,7 @@ export class EntryRouter {
   }
 
   /** One NATS message: its payload is `buf[start, end)`, valid only during the call. */
-  readonly handle = (subject: string, buf: Buffer, start: number, end: number): void => {
+  readonly handle = (subject: string, buf: Buffer, start: number, end: number, receivedAtMs: number): void => {
     const stats = this.#stats;
     stats.messagesReceived++;
     if (!this.#accepting) {
@@ -43,7 +43,7 @@ export class EntryRouter {
       return;
     }
     const entry = this.#view;
-    const outcome = intake(parts, buf, start, end, Date.now(), entry);
+    const outcome = intake(parts, buf, start, end, receivedAtMs, entry);
     if (outcome === 'empty_payload') {
       bump(stats.dropped, outcome);
       this.#throttled.warn(`source:${outcome}`, { reason: outcome }, 'message dropped');

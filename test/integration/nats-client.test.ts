@@ -21,6 +21,7 @@ import { waitFor } from '../support/poll.js';
 interface Received {
   readonly subject: string;
   readonly data: Buffer;
+  readonly receivedAtMs: number;
 }
 
 type StatusEvent =
@@ -59,7 +60,7 @@ function makeClient(options: Partial<NatsClientOptions> & Pick<NatsClientOptions
   };
   const client = new NatsClient(
     { subject: 'logs.>', reconnectWaitMs: 50, reconnectJitterMs: 50, ...options },
-    (subject, buf, start, end) => received.push({ subject, data: Buffer.from(buf.subarray(start, end)) }),
+    (subject, buf, start, end, receivedAtMs) => received.push({ subject, data: Buffer.from(buf.subarray(start, end)), receivedAtMs }),
     status,
   );
   clients.push(client);
@@ -121,9 +122,16 @@ describe('NatsClient against nats-server', () => {
 
     const messages = mixedMessages(20_000, 1);
     const nc = await publisher(s.url);
+    const publishedFrom = Date.now();
     await publishAll(nc, messages);
     await waitFor(() => t.received.length >= messages.length, { what: 'all 20,000 messages', timeoutMs: 30_000, context: () => `got ${t.received.length}` });
+    const receivedBy = Date.now();
     expectSameMessages(t.received, messages);
+    // Each message carries the time its read arrived (one clock read per read): in order, and within the run.
+    const times = t.received.map((m) => m.receivedAtMs);
+    expect(times[0]).toBeGreaterThanOrEqual(publishedFrom);
+    expect(times.at(-1)).toBeLessThanOrEqual(receivedBy);
+    expect(times.every((ms, i) => i === 0 || ms >= times[i - 1]!)).toBe(true);
     expect(t.errors()).toEqual([]);
     expect(t.events.map((e) => e.type)).toEqual(['connect']);
   });

@@ -16,6 +16,8 @@ class TestSink implements Sink {
   readonly kind = 'http' as const;
   readonly name: string;
   readonly delivered: string[] = [];
+  /** Each sent batch's receivedAtMs (its first entry's arrival). */
+  readonly batchTimes: number[] = [];
   readonly #hang: boolean;
   constructor(name: string, hang: boolean) {
     this.name = name;
@@ -26,16 +28,17 @@ class TestSink implements Sink {
   }
   send(_e: EncodedBatch, batch: Batch, signal: AbortSignal): Promise<void> {
     if (this.#hang) return new Promise((_resolve, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }));
+    this.batchTimes.push(batch.receivedAtMs);
     for (const e of batchEntries(batch)) this.delivered.push(e.app);
     return Promise.resolve();
   }
   classify = classifyFailure;
 }
 
-/** A message as the NATS client hands it over: inside a larger read buffer. */
-function handle(router: EntryRouter, subject: string, payload: Uint8Array): void {
+/** A message as the NATS client hands it over: inside a larger read buffer, with its read's arrival time. */
+function handle(router: EntryRouter, subject: string, payload: Uint8Array, receivedAtMs = Date.now()): void {
   const buf = Buffer.concat([Buffer.from('MSG x 1 9\r\n'), payload, Buffer.from('\r\n')]);
-  router.handle(subject, buf, 11, 11 + payload.length);
+  router.handle(subject, buf, 11, 11 + payload.length, receivedAtMs);
 }
 
 function pipelineFor(sink: Sink, bufferMaxBytes = 64 * 1024): SinkPipeline {
@@ -90,5 +93,16 @@ describe('EntryRouter', () => {
     expect(source.dropped.get('empty_payload')).toBe(1);
     expect(source.malformed.get('invalid_json')).toBe(1);
     expect(p.stats.received).toBe(2);
+  });
+
+  it("stamps entries with the arrival time the source hands over (its read's), not a clock of its own", async () => {
+    const sink = new TestSink('s', false);
+    const p = pipelineFor(sink);
+    const router = new EntryRouter([p], new Set(), new SourceStats(), new ThrottledLog(logger, 60_000));
+    const readAt = Date.UTC(2026, 10, 26, 20, 0, 0);
+    handle(router, 'logs.a.ams.i1', message('a', 1), readAt);
+    handle(router, 'logs.a.ams.i1', message('a', 2), readAt);
+    await waitFor(() => p.stats.delivered === 2, { what: 'both entries delivered' });
+    expect(sink.batchTimes).toEqual([readAt]);
   });
 });
