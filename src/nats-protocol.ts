@@ -87,8 +87,10 @@ function excerpt(buf: Buffer, start: number, stop: number): string {
   return stop - start > 60 ? `${shown}…` : shown;
 }
 
-// Subjects remembered (a power of two) and the longest one worth remembering.
-const SUBJECT_SLOTS = 256;
+// Subjects remembered (a power of two: one per app instance, an org has hundreds), slots
+// tried per subject, and the longest subject worth remembering.
+const SUBJECT_SLOTS = 1024;
+const SUBJECT_PROBES = 4;
 const MAX_REMEMBERED_SUBJECT = 256;
 
 export class ProtocolReader {
@@ -108,9 +110,8 @@ export class ProtocolReader {
   #need = 0;
   /** Bytes of the CRLF after a payload still to come (0, 1 or 2). */
   #crlfLeft = 0;
-  /** The previous subject's bytes and string: consecutive messages often share one. */
-  #subjectBytes = Buffer.alloc(256);
-  #subjectLen = 0;
+  /** The previous subject's bytes (an entry of #recentBytes, none when too long to remember) and string: consecutive messages often share one. */
+  #subjectBytes: Buffer | undefined;
   #subject = '';
   /**
    * Recent subjects by a hash of their bytes (one string per app instance, not per message):
@@ -289,19 +290,21 @@ export class ProtocolReader {
     while (i < stop && isSpace(buf[i])) i++;
     // Subjects repeat (one per instance): first check for the previous one, a tight compare.
     const s = i;
-    const cachedLen = this.#subjectLen;
     const cached = this.#subjectBytes;
+    const cachedLen = cached === undefined ? 0 : cached.length;
     let hit = cachedLen > 0 && s + cachedLen < stop && isSpace(buf[s + cachedLen]);
-    for (let k = 0; hit && k < cachedLen; k++) if (buf[s + k] !== cached[k]) hit = false;
+    for (let k = 0; hit && k < cachedLen; k++) if (buf[s + k] !== cached![k]) hit = false;
     if (hit) i = s + cachedLen;
     else {
-      while (i < stop && !isSpace(buf[i])) i++;
-      const len = i - s;
-      if (len === 0) return this.#fail('malformed MSG line', excerpt(buf, lineStart, stop));
-      this.#subject = this.#recentSubject(buf, s, i);
-      if (len > cached.length) this.#subjectBytes = Buffer.allocUnsafe(len * 2);
-      buf.copy(this.#subjectBytes, 0, s, i);
-      this.#subjectLen = len;
+      // The subject's end and its hash in one pass.
+      let h = 0;
+      for (; i < stop; i++) {
+        const c = buf[i]!;
+        if (c === SPACE || c === TAB) break;
+        h = (Math.imul(h, 31) + c) | 0;
+      }
+      if (i === s) return this.#fail('malformed MSG line', excerpt(buf, lineStart, stop));
+      this.#subject = this.#recentSubject(buf, s, i, h);
     }
     // The sid: ours are decimal; anything else is -1.
     while (i < stop && isSpace(buf[i])) i++;
@@ -345,20 +348,37 @@ export class ProtocolReader {
   }
 
   /** The string of subject bytes buf[s, e): a recent one's when the bytes match, else decoded (and remembered). */
-  #recentSubject(buf: Buffer, s: number, e: number): string {
-    let h = e - s;
-    for (let k = s; k < e; k++) h = (Math.imul(h, 31) + buf[k]!) | 0;
-    const slot = h & (SUBJECT_SLOTS - 1);
-    const known = this.#recentBytes[slot];
-    if (known !== undefined && known.length === e - s) {
+  /** The subject `buf[s, e)` (hash `h` of its bytes) as a string, remembered when short enough; it becomes the previous subject. */
+  #recentSubject(buf: Buffer, s: number, e: number, h: number): string {
+    const home = (h ^ (h >>> 16)) & (SUBJECT_SLOTS - 1);
+    // A few slots from the home one: two subjects sharing a slot would otherwise take turns
+    // in it, each decoding and copying its subject per message.
+    let free = -1;
+    for (let p = 0; p < SUBJECT_PROBES; p++) {
+      const slot = (home + p) & (SUBJECT_SLOTS - 1);
+      const known = this.#recentBytes[slot];
+      if (known === undefined) {
+        free = slot;
+        break;
+      }
+      if (known.length !== e - s) continue;
       let k = 0;
       while (k < known.length && known[k] === buf[s + k]) k++;
-      if (k === known.length) return this.#recentStrings[slot]!;
+      if (k === known.length) {
+        this.#subjectBytes = known;
+        return this.#recentStrings[slot]!;
+      }
     }
     const subject = buf.toString('latin1', s, e);
     if (e - s <= MAX_REMEMBERED_SUBJECT) {
-      this.#recentBytes[slot] = Buffer.from(subject, 'latin1');
+      // All probed slots taken (hundreds of instances): the home slot's subject makes way.
+      const slot = free >= 0 ? free : home;
+      const bytes = Buffer.from(subject, 'latin1');
+      this.#recentBytes[slot] = bytes;
       this.#recentStrings[slot] = subject;
+      this.#subjectBytes = bytes;
+    } else {
+      this.#subjectBytes = undefined;
     }
     return subject;
   }
