@@ -57,6 +57,7 @@ export class EntryRouter {
       bump(stats.malformed, outcome);
       this.#throttled.warn(`source:malformed:${outcome}`, { reason: outcome, subject }, 'message is not a Fly JSON entry; shipping it with its raw text');
     }
-    for (const p of this.#pipelines) p.accept(entry);
+    const pipelines = this.#pipelines;
+    for (let i = 0; i < pipelines.length; i++) pipelines[i]!.accept(entry);
   };
 }
