@@ -47,15 +47,41 @@ const EMPTY_PARTS: SubjectParts = { app: '', region: '', instance: '' };
 const SUBJECT_CACHE_MAX = 50_000;
 const subjectCache = new Map<string, SubjectParts>();
 
+// One string per distinct part (an app has many instances): the partition cache's Map
+// lookups by app then find the very same string and compare no characters.
+const partStrings = new Map<string, string>();
+
+/**
+ * The string as one of its own rather than a slice of a longer one (V8 makes substrings of
+ * 13 characters and more as slices, whose characters are read through the slice): for
+ * strings kept and compared per entry.
+ */
+export function ownString(text: string): string {
+  const copy = Buffer.from(text, 'utf8').toString('utf8');
+  return copy === text ? copy : text;
+}
+
+/** A subject part as a string of its own, shared by every subject with that part. */
+function ownPart(part: string): string {
+  const known = partStrings.get(part);
+  if (known !== undefined) return known;
+  const own = ownString(part);
+  partStrings.set(own, own);
+  return own;
+}
+
 /** `logs.<app>.<region>.<instance>` → its parts; anything else gives empty strings where a part is missing. */
 export function parseSubject(subject: string): SubjectParts {
   const cached = subjectCache.get(subject);
   if (cached !== undefined) return cached;
-  if (subjectCache.size >= SUBJECT_CACHE_MAX) subjectCache.clear();
+  if (subjectCache.size >= SUBJECT_CACHE_MAX) {
+    subjectCache.clear();
+    partStrings.clear();
+  }
   const tokens = subject.split('.');
   const parts: SubjectParts =
     tokens[0] === 'logs'
-      ? { app: tokens[1] ?? '', region: tokens[2] ?? '', instance: tokens.slice(3).join('.') }
+      ? { app: ownPart(tokens[1] ?? ''), region: ownPart(tokens[2] ?? ''), instance: ownPart(tokens.slice(3).join('.')) }
       : EMPTY_PARTS;
   subjectCache.set(subject, parts);
   return parts;

@@ -1,7 +1,7 @@
 // The partition folder of each entry without rendering the template each time: the core
 // asks for it per entry, and with the default template it changes only when the app or the
 // UTC hour does. One remembered folder per app, checked against the timestamp's hour prefix.
-import { isUtcZ, utcTimestampStartsWith, type LogEntry } from '../../src/entry.js';
+import { isUtcZ, ownString, utcTimestampStartsWith, type LogEntry } from '../../src/entry.js';
 import type { PartitionTemplate } from '../../src/object-key.js';
 
 // An organisation has hundreds of apps at most; past this the map is simply started over.
@@ -41,7 +41,8 @@ export class PartitionCache {
     // timestamp (utcDateHour); any other form goes through Date, so it is not cached.
     if (mode === 'app-hour' && !isUtcZ(ts)) return this.#template.render(entry);
     const folder = this.#template.render(entry);
-    const prefix = mode === 'app' ? '' : ts.slice(0, 13);
+    // Compared with every entry's timestamp: a string of its own, not a slice of this one.
+    const prefix = mode === 'app' ? '' : ownString(ts.slice(0, 13));
     if (slot !== undefined) {
       slot.prefix = prefix;
       slot.folder = folder;

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { EntryView, entryLevel, intake, messageFields, parseBody, parseFlyMessage, parseSubject, timestampNanos, utcDateHour, type LogEntry } from '../../src/entry.js';
+import { EntryView, entryLevel, intake, messageFields, ownString, parseBody, parseFlyMessage, parseSubject, timestampNanos, utcDateHour, type LogEntry } from '../../src/entry.js';
 
 const enc = new TextEncoder();
 const samples = readFileSync(new URL('../fixtures/fly-log-samples.ndjson', import.meta.url), 'utf8').split('\n').filter((l) => l !== '');
@@ -90,6 +90,15 @@ describe('subjects', () => {
   it('splits logs.<app>.<region>.<instance>', () => {
     expect(parseSubject('logs.my-app.sjc.0e286551c30586')).toEqual({ app: 'my-app', region: 'sjc', instance: '0e286551c30586' });
     expect(parseSubject('other.thing')).toEqual({ app: '', region: '', instance: '' });
+    // Long parts (kept as strings of their own), dotted instances, and the same app twice.
+    expect(parseSubject('logs.terrateam-app-production.iad.a.b')).toEqual({ app: 'terrateam-app-production', region: 'iad', instance: 'a.b' });
+    expect(parseSubject('logs.terrateam-app-production.ams.c').app).toBe('terrateam-app-production');
+  });
+});
+
+describe('ownString', () => {
+  it('gives the same text, whatever it holds', () => {
+    for (const text of ['', 'plain', '2026-11-26T20', 'ünïcödé 日本 🚀', 'lone \ud800 surrogate', 'x'.repeat(5000)]) expect(ownString(text)).toBe(text);
   });
 });
 
