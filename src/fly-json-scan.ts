@@ -231,7 +231,8 @@ export function scanFlyJson(b: Uint8Array, spans: Int32Array, result: ScanResult
   let seenTop = false;
   while (i < n) {
     const c = b[i]!;
-    if (c === 32 || c === 9 || c === 10 || c === 13) {
+    // One compare for the usual token (nothing at or below a space is JSON but whitespace).
+    if (c <= 32 && (c === 32 || c === 9 || c === 10 || c === 13)) {
       if (c === 10 || c === 13) result.multiline = true;
       i++;
       continue;
@@ -250,7 +251,7 @@ export function scanFlyJson(b: Uint8Array, spans: Int32Array, result: ScanResult
       const keyStart = i + 1;
       const keyEnd = stringEnd;
       i = stringEnd + 1;
-      while (i < n && (b[i] === 32 || b[i] === 9 || b[i] === 10 || b[i] === 13)) {
+      while (i < n && b[i]! <= 32 && (b[i] === 32 || b[i] === 9 || b[i] === 10 || b[i] === 13)) {
         if (b[i] === 10 || b[i] === 13) result.multiline = true;
         i++;
       }
