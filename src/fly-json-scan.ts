@@ -30,6 +30,7 @@ const PATH_FLY = 2;
 const PATH_APP = 3;
 
 const MAX_DEPTH = 128;
+const MAX_SCAN_OFFSET = 0x7fffffff;
 const containerIsObject = new Uint8Array(MAX_DEPTH);
 const containerPath = new Uint8Array(MAX_DEPTH);
 
@@ -211,14 +212,18 @@ function literalAt(b: Uint8Array, i: number, end: number, word: string): boolean
 /**
  * Validates `b[start, end)` (all of `b` by default) as one JSON object and fills `spans`
  * (length 8) with the byte spans (offsets into `b`) of the routing fields. Never throws;
- * anything it does not accept (including nesting deeper than 128 and invalid UTF-8)
- * reports `valid: false`, and the caller falls back to JSON.parse.
+ * anything it does not accept (including nesting deeper than 128, invalid UTF-8 and a range
+ * ending more than 2 GiB into its ArrayBuffer) reports `valid: false`, and the caller falls
+ * back to JSON.parse.
  */
 export function scanFlyJson(b: Uint8Array, spans: Int32Array, result: ScanResult, start = 0, end = b.length): void {
   for (let k = 0; k < 8; k++) spans[k] = ABSENT;
-  useWords(b);
   result.valid = false;
   result.multiline = false;
+  // Spans and word indexes are int32: a range reaching past 2 GiB into its ArrayBuffer (never
+  // a NATS read or a batch) goes the slow way.
+  if (b.byteOffset + end > MAX_SCAN_OFFSET) return;
+  useWords(b);
   const n = end;
   let i = start;
   let depth = 0;

@@ -158,6 +158,23 @@ describe('intake and EntryView', () => {
     expect(view.toEntry()).toEqual({ line, bytes: Buffer.byteLength(line), app: 'web', region: 'ams', instance: 'i1', timestamp: '2026-11-26T20:00:00.1Z', receivedAtMs: 5 });
   });
 
+  it('reads a line more than 2 GiB into its buffer the slow way, and right', () => {
+    // The scanner's offsets are int32. Only the pages written are touched: address space, not memory.
+    const big = Buffer.allocUnsafeSlow(2 ** 31 + 64 * 1024);
+    const bytes = Buffer.from(line);
+    for (const at of [2 ** 31 - 40, 2 ** 31 + 1001]) {
+      bytes.copy(big, at);
+      const view = new EntryView();
+      expect(intake(parseSubject('logs.web.ams.i1'), big, at, at + bytes.length, 5, view)).toBe('entry');
+      expect(view.toEntry()).toEqual({ line, bytes: bytes.length, app: 'web', region: 'ams', instance: 'i1', timestamp: '2026-11-26T20:00:00.1Z', receivedAtMs: 5 });
+    }
+    // Well inside 2 GiB the same buffer is scanned in place.
+    bytes.copy(big, 4096);
+    const view = new EntryView();
+    expect(intake(parseSubject('logs.web.ams.i1'), big, 4096, 4096 + bytes.length, 5, view)).toBe('entry');
+    expect(view.buf).toBe(big);
+  });
+
   it('fields that differ from the subject (or are not ASCII) are decoded from the body', () => {
     const other = line.replace('"name":"web"', '"name":"wéb"').replace('"region":"ams"', '"region":"fra"');
     const buf = Buffer.from(other);
