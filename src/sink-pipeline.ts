@@ -66,6 +66,8 @@ export interface PipelineDeps {
   readonly observeRequest?: (seconds: number, outcome: 'success' | 'failure') => void;
   /** Undefined: memory only. */
   readonly spool?: BatchSpool;
+  /** Free batch buffers for reuse; undefined: the pipeline makes its own (tests pass one to watch it). */
+  readonly slabs?: SlabPool;
 }
 
 /** Reason label for a rejected batch: `http_<status>` or the error's code. */
@@ -118,7 +120,7 @@ export class SinkPipeline {
     // memory (see #recycle for the bound with the entries held). Fewer made full speed
     // allocate a batch buffer per batch: V8 runs a full GC per ~10 MB of such external
     // memory, and each fresh page written costs a page fault.
-    this.#slabs = new SlabPool(deps.settings.bufferMaxBytes, 2 * deps.settings.maxInFlight);
+    this.#slabs = deps.slabs ?? new SlabPool(deps.settings.bufferMaxBytes, 2 * deps.settings.maxInFlight);
     this.#batcher = new Batcher(deps.settings.batch, () => this.#encodedRatio, (batch) => this.#enqueue(batch), this.#slabs, deps.settings.bufferMaxBytes / 4);
     this.#spool = deps.spool;
     if (this.#spool !== undefined) {

@@ -240,6 +240,46 @@ describe('SinkPipeline', () => {
     expect(gunzipSync(bodies[2]!).toString()).toBe(sink.sent.at(-1)!.ndjson.toString());
   });
 
+  it("keeps a delivered batch's buffer only while held entries plus free buffers fit 1.5 × the sink's buffer", async () => {
+    // bufferMaxBytes 100,000: the bound is 150,000. The first batch (ten 1,000-byte lines, in a
+    // fresh 64 KiB buffer) is acknowledged while 40 more entries (40,000 bytes) are held.
+    const run = async (freeBefore: number): Promise<{ kept: boolean; delivered: number }> => {
+      const givenBack: ArrayBufferLike[] = [];
+      class WatchedPool extends SlabPool {
+        override giveBack(ndjson: Uint8Array): void {
+          givenBack.push(ndjson.buffer);
+          super.giveBack(ndjson);
+        }
+      }
+      const slabs = new WatchedPool(10_000_000, 64);
+      // Free buffers too small for these batches to take: they only add to the free bytes.
+      for (let i = 0; i < freeBefore / 8_000; i++) slabs.give(Buffer.allocUnsafeSlow(8_000));
+      const sent: ArrayBufferLike[] = [];
+      const stats = new SinkStats();
+      const sink = new FakeSink(async (batch) => {
+        sent.push(batch.ndjson.buffer);
+        if (sent.length === 1) await waitFor(() => stats.bufferedBytes >= 50_000, { what: '40 more entries held' });
+      });
+      const p = new SinkPipeline({
+        sink,
+        settings: settings({ maxInFlight: 1, bufferMaxBytes: 100_000, batch: { maxEntries: 10, maxAgeMs: 20 } }),
+        retry: { initialBackoffMs: 5, maxBackoffMs: 20 },
+        stats,
+        logger,
+        throttled: new ThrottledLog(logger, 60_000),
+        slabs,
+      });
+      for (let i = 0; i < 50; i++) p.accept(entry(i, 'app', 1000));
+      await waitFor(() => stats.delivered === 50, { what: 'all 50 delivered' });
+      expect(sent[0]!.byteLength).toBe(64 * 1024);
+      return { kept: givenBack.includes(sent[0]!), delivered: stats.delivered };
+    };
+    // 40,000 held + 96,000 free + 65,536 > 150,000: let go, not kept.
+    expect(await run(96_000)).toEqual({ kept: false, delivered: 50 });
+    // 40,000 held + nothing free + 65,536 fits: kept for the next batch.
+    expect(await run(0)).toEqual({ kept: true, delivered: 50 });
+  });
+
   it('marks credentials refused', async () => {
     const sink = new FakeSink(async () => {
       throw new SinkResponseError(401, 'no');
