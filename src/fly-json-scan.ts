@@ -48,6 +48,11 @@ function keyIs(b: Uint8Array, start: number, end: number, key: Uint8Array): bool
   return true;
 }
 
+/** JSON whitespace; one compare for the usual byte (nothing at or below a space is JSON but whitespace). */
+function isWhitespace(c: number): boolean {
+  return c <= 32 && (c === 32 || c === 9 || c === 10 || c === 13);
+}
+
 function isDigit(c: number): boolean {
   return c >= 48 && c <= 57;
 }
@@ -236,8 +241,7 @@ export function scanFlyJson(b: Uint8Array, spans: Int32Array, result: ScanResult
   let seenTop = false;
   while (i < n) {
     const c = b[i]!;
-    // One compare for the usual token (nothing at or below a space is JSON but whitespace).
-    if (c <= 32 && (c === 32 || c === 9 || c === 10 || c === 13)) {
+    if (isWhitespace(c)) {
       if (c === 10 || c === 13) result.multiline = true;
       i++;
       continue;
@@ -256,7 +260,7 @@ export function scanFlyJson(b: Uint8Array, spans: Int32Array, result: ScanResult
       const keyStart = i + 1;
       const keyEnd = stringEnd;
       i = stringEnd + 1;
-      while (i < n && b[i]! <= 32 && (b[i] === 32 || b[i] === 9 || b[i] === 10 || b[i] === 13)) {
+      while (i < n && isWhitespace(b[i]!)) {
         if (b[i] === 10 || b[i] === 13) result.multiline = true;
         i++;
       }

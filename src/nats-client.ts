@@ -9,8 +9,10 @@ import { connect as tlsConnect, type ConnectionOptions as TlsOptions } from 'nod
 import { LogferryError, errorMessage } from './errors.js';
 import { ProtocolReader, type NatsProtocolError, type ProtocolHandler, type ServerInfo } from './nats-protocol.js';
 
-/** Receives every message: payload is buf[start, end), valid only during the call (copy what you keep). */
-/** One message: its payload is `buf[start, end)`, valid only during the call; `receivedAtMs` is when its read arrived. */
+/**
+ * Receives every message: its payload is `buf[start, end)`, valid only during the call (copy
+ * what you keep); `receivedAtMs` is when the socket read that held it arrived.
+ */
 export type MessageHandler = (subject: string, buf: Buffer, start: number, end: number, receivedAtMs: number) => void;
 
 export type NatsClientErrorCode =

@@ -300,7 +300,7 @@ export class ProtocolReader {
       let h = 0;
       for (; i < stop; i++) {
         const c = buf[i]!;
-        if (c === SPACE || c === TAB) break;
+        if (isSpace(c)) break;
         h = (Math.imul(h, 31) + c) | 0;
       }
       if (i === s) return this.#fail('malformed MSG line', excerpt(buf, lineStart, stop));
@@ -347,8 +347,10 @@ export class ProtocolReader {
     return size;
   }
 
-  /** The string of subject bytes buf[s, e): a recent one's when the bytes match, else decoded (and remembered). */
-  /** The subject `buf[s, e)` (hash `h` of its bytes) as a string, remembered when short enough; it becomes the previous subject. */
+  /**
+   * The string of subject bytes `buf[s, e)` (`h`: their hash): a recent one's when the bytes
+   * match, else decoded (and remembered when short enough). It becomes the previous subject.
+   */
   #recentSubject(buf: Buffer, s: number, e: number, h: number): string {
     const home = (h ^ (h >>> 16)) & (SUBJECT_SLOTS - 1);
     // A few slots from the home one: two subjects sharing a slot would otherwise take turns
