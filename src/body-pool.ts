@@ -15,6 +15,11 @@ export function takeBodyBuffer(min: number, preferred: number): Buffer {
   return pool.take(min, preferred);
 }
 
+/** Gives back a buffer from takeBodyBuffer that was never lent out (its body was not made). */
+export function returnBodyBuffer(buffer: Buffer): void {
+  pool.give(buffer);
+}
+
 /** Marks `body` (a view at the start of a buffer from takeBodyBuffer) as lent out until releaseBody. */
 export function lendBody(body: Uint8Array): void {
   pool.lend(body);

@@ -1,6 +1,10 @@
 // One gzip member per request body, compressed on libuv's thread pool so the event loop
 // keeps taking messages. Shared by the sinks that compress (HTTP, S3, file, Loki).
 //
+// Levels 1–3 go to the native encoder (native-gzip.ts) when it is built and not turned off
+// (GZIP_ENCODER=zlib): about half of zlib's CPU per body, for bodies ~2 % larger than
+// level 3's. Higher levels, and any body the native encoder fails on, go to zlib.
+//
 // zlib.gzip() builds a new zlib stream per call (~0.5 MB of deflate state) and copies its
 // output chunks into one more buffer at the end. Here a few zlib streams are kept and
 // reset between bodies. zlib writes into small output chunks (malloc'd from the heap and
@@ -8,7 +12,8 @@
 // that comes back when the sink acknowledged it. Large fresh output buffers cost a page
 // fault per 4 KiB written, which measured dearer than compressing the page.
 import { constants, createGzip, type Gzip, type ZlibReset } from 'node:zlib';
-import { lendBody, takeBodyBuffer } from './body-pool.js';
+import { lendBody, returnBodyBuffer, takeBodyBuffer } from './body-pool.js';
+import { loadNativeGzip, type NativeGzip } from './native-gzip.js';
 
 // Below glibc's mmap threshold (the Dockerfile sets 256 KiB), so freed chunks are reused
 // from the heap instead of being unmapped and faulted in again.
@@ -118,12 +123,73 @@ function takeIdle(level: number): MemberCompressor | undefined {
   return undefined;
 }
 
+/** Levels up to this use the native encoder; above it, zlib's slower, smaller output is what was asked for. */
+export const NATIVE_MAX_LEVEL = 3;
+
+const nativeLoad = loadNativeGzip();
+let native: NativeGzip | undefined = nativeLoad.encoder;
+
+/** Bodies the native encoder did not make, by its error code; zlib made them instead. */
+export const gzipFallbacks = new Map<string, number>();
+let onFallback: ((code: string, error: Error) => void) | undefined;
+
+/** Which encoder levels 1–3 use now, and why the native one is missing when it is. */
+export function gzipEncoderInfo(): { readonly encoder: 'native' | 'zlib'; readonly unavailable?: string } {
+  if (native !== undefined) return { encoder: 'native' };
+  return nativeLoad.error === undefined ? { encoder: 'zlib' } : { encoder: 'zlib', unavailable: nativeLoad.error };
+}
+
 /**
- * The body as one gzip member. Deterministic (no name, mtime 0), the same bytes as
- * zlib.gzip with these options. The result is a view of a pooled buffer, lent out: the
- * core gives it back (releaseBody) once the sink acknowledged it.
+ * `zlib`: every body through zlib (GZIP_ENCODER=zlib). `native`: the native encoder when it
+ * loaded. Tests pass an encoder of their own. `onFailure` hears of each fallback (main logs it, throttled).
+ */
+export function useGzipEncoder(choice: 'native' | 'zlib' | NativeGzip, onFailure?: (code: string, error: Error) => void): void {
+  native = choice === 'zlib' ? undefined : choice === 'native' ? nativeLoad.encoder : choice;
+  onFallback = onFailure;
+}
+
+// Most bodies of log lines fit half their input; one that does not (incompressible text)
+// is tried again with room for the worst case, rather than every body taking that room.
+function firstRoom(encoder: NativeGzip, n: number): number {
+  return Math.min(encoder.gzipBound(n), (n >>> 1) + 64 * 1024);
+}
+
+async function nativeGzip(encoder: NativeGzip, body: Uint8Array): Promise<Buffer | undefined> {
+  let room = firstRoom(encoder, body.length);
+  for (;;) {
+    const out = takeBodyBuffer(room, room);
+    let length: number;
+    try {
+      length = await encoder.gzipInto(body, out);
+    } catch (error) {
+      returnBodyBuffer(out);
+      const code = (error as { code?: unknown }).code;
+      const bound = encoder.gzipBound(body.length);
+      if (code === 'ERR_GZIP_CAPACITY' && room < bound) {
+        room = bound;
+        continue;
+      }
+      const reason = typeof code === 'string' ? code : 'ERR_GZIP';
+      gzipFallbacks.set(reason, (gzipFallbacks.get(reason) ?? 0) + 1);
+      onFallback?.(reason, error instanceof Error ? error : new Error(String(error)));
+      return undefined;
+    }
+    const zipped = out.subarray(0, length);
+    lendBody(zipped);
+    return zipped;
+  }
+}
+
+/**
+ * The body as one gzip member, deterministic (no name, mtime 0). Above level 3 (or with
+ * zlib chosen) the same bytes as zlib.gzip with these options. The result is a view of a
+ * pooled buffer, lent out: the core gives it back (releaseBody) once the sink acknowledged it.
  */
 export async function gzip(body: Uint8Array, level: number): Promise<Buffer> {
+  if (level <= NATIVE_MAX_LEVEL && native !== undefined) {
+    const zipped = await nativeGzip(native, body);
+    if (zipped !== undefined) return zipped;
+  }
   const compressor = takeIdle(level) ?? new MemberCompressor(level);
   try {
     return await compressor.compress(body);

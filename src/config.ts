@@ -49,6 +49,8 @@ export interface AgentConfig {
   readonly healthFailAfterMs: number;
   /** How often a recurring warning (drops, retries) may be logged. */
   readonly logIntervalMs: number;
+  /** gzip at levels 1–3: the native encoder (when built) or always zlib. */
+  readonly gzipEncoder: 'native' | 'zlib';
   readonly retry: RetryPolicy;
   readonly agentInstanceId: string;
   readonly sinks: readonly ConfiguredSink[];
@@ -220,6 +222,7 @@ export function loadConfig(rawEnv: Env, catalogue: SinkCatalogue): AgentConfig {
     shutdownTimeoutMs: env.duration('SHUTDOWN_TIMEOUT', 25_000, { min: 0 }),
     healthFailAfterMs: env.duration('HEALTH_FAIL_AFTER', 60_000, { min: 0 }),
     logIntervalMs: env.duration('LOG_INTERVAL', 30_000, { min: 100 }),
+    gzipEncoder: env.oneOf('GZIP_ENCODER', ['native', 'zlib'] as const, 'native'),
     retry,
     agentInstanceId: makeAgentInstanceId(env),
     sinks: Object.freeze(sinks),

@@ -6,6 +6,7 @@ import { loadConfig, type AgentConfig, type SpoolConfig } from './config.js';
 import { ConfigError, errorMessage } from './errors.js';
 import { healthReport, isSinkHealthy, sinkState } from './health.js';
 import { startOpsServer } from './http-server.js';
+import { gzipEncoderInfo, useGzipEncoder } from './compress.js';
 import { createLogger, ThrottledLog, type Logger } from './logger.js';
 import { createMetrics, type SpoolStoreStats } from './metrics.js';
 import { NatsSource } from './nats-source.js';
@@ -48,6 +49,13 @@ async function main(): Promise<void> {
   const config = readConfigOrExit();
   const logger = createLogger(config.logLevel);
   const throttled = new ThrottledLog(logger, config.logIntervalMs);
+  useGzipEncoder(config.gzipEncoder, (code, error) =>
+    throttled.warn('gzip:native', { code, err: error.message }, 'the native gzip encoder failed on a body; zlib compressed it instead'),
+  );
+  const gzipInfo = gzipEncoderInfo();
+  if (config.gzipEncoder === 'native' && gzipInfo.unavailable !== undefined) {
+    logger.warn({ err: gzipInfo.unavailable }, 'native gzip encoder unavailable: gzip uses zlib (about twice the CPU per body)');
+  }
   const sourceStats = new SourceStats();
   const sinkStats: Array<{ name: string; stats: SinkStats; spool?: (() => SpoolStoreStats) | undefined }> = [];
   const metrics = createMetrics({
@@ -102,6 +110,7 @@ async function main(): Promise<void> {
       queue: config.nats.queue,
       excludeApps: [...config.excludeApps],
       metricsPort: config.metricsPort,
+      gzip: gzipInfo.encoder,
     },
     'logferry started',
   );

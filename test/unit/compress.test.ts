@@ -1,7 +1,8 @@
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { releaseBody } from '../../src/body-pool.js';
-import { gzip } from '../../src/compress.js';
+import { gzip, gzipEncoderInfo, gzipFallbacks, useGzipEncoder } from '../../src/compress.js';
+import { loadNativeGzip, type NativeGzip } from '../../src/native-gzip.js';
 
 /** Log-like text that does not compress to nothing: a counter and pseudo-random words. */
 function text(bytes: number, seed: number): Buffer {
@@ -19,15 +20,71 @@ function text(bytes: number, seed: number): Buffer {
   return Buffer.from(parts.join('')).subarray(0, bytes);
 }
 
+const native = loadNativeGzip().encoder;
+
 describe('gzip', () => {
-  it('gives the same bytes as zlib.gzipSync with the same options, for any size', async () => {
+  afterEach(() => useGzipEncoder('native'));
+
+  it('uses the native encoder at levels 1-3 when it is built', async () => {
+    expect(gzipEncoderInfo()).toEqual({ encoder: 'native' });
+    const body = text(300_000, 11);
+    const zipped = await gzip(body, 3);
+    expect(gunzipSync(zipped).equals(body)).toBe(true);
+    // Not zlib's bytes: the native encoder made them.
+    expect(zipped.equals(gzipSync(body, { level: 3, memLevel: 9 }))).toBe(false);
+    expect(native!.checkMember(body, zipped)).toBe(true);
+  });
+
+  it('gives the same bytes as zlib.gzipSync above level 3 and with GZIP_ENCODER=zlib, for any size', async () => {
     // Empty, small, and many of zlib's output chunks.
     for (const [size, seed] of [[0, 1], [1, 2], [1000, 3], [300_000, 4], [9 * 1024 * 1024, 5]] as const) {
       const body = text(size, seed);
-      const zipped = await gzip(body, 1);
-      expect(zipped.equals(gzipSync(body, { level: 1, memLevel: 9 }))).toBe(true);
+      const zipped = await gzip(body, 4);
+      expect(zipped.equals(gzipSync(body, { level: 4, memLevel: 9 }))).toBe(true);
       expect(gunzipSync(zipped).equals(body)).toBe(true);
+      expect(gunzipSync(await gzip(body, 1)).equals(body)).toBe(true);
     }
+    useGzipEncoder('zlib');
+    expect(gzipEncoderInfo().encoder).toBe('zlib');
+    const body = text(300_000, 6);
+    expect((await gzip(body, 1)).equals(gzipSync(body, { level: 1, memLevel: 9 }))).toBe(true);
+  });
+
+  it('falls back to zlib for a body the native encoder fails on, counting and reporting it', async () => {
+    const failing: NativeGzip = {
+      ...native!,
+      gzipInto: () => Promise.reject(Object.assign(new Error('gzip: the compressed body did not inflate back to the input'), { code: 'ERR_GZIP_VERIFY' })),
+    };
+    const heard: string[] = [];
+    useGzipEncoder(failing, (code) => heard.push(code));
+    const before = gzipFallbacks.get('ERR_GZIP_VERIFY') ?? 0;
+    const body = text(200_000, 12);
+    const zipped = await gzip(body, 2);
+    expect(zipped.equals(gzipSync(body, { level: 2, memLevel: 9 }))).toBe(true);
+    expect(gzipFallbacks.get('ERR_GZIP_VERIFY')).toBe(before + 1);
+    expect(heard).toEqual(['ERR_GZIP_VERIFY']);
+  });
+
+  it('gives an incompressible body a second try with room for the worst case, not a fallback', async () => {
+    const rooms: number[] = [];
+    const watched: NativeGzip = {
+      ...native!,
+      gzipInto: (input, output) => {
+        rooms.push(output.length);
+        return native!.gzipInto(input, output);
+      },
+    };
+    useGzipEncoder(watched);
+    let x = 7;
+    const noise = Buffer.alloc(500_000);
+    for (let i = 0; i < noise.length; i++) noise[i] = (x = (Math.imul(x, 1103515245) + 12345) >>> 0) >>> 24;
+    const fallbacks = [...gzipFallbacks.values()].reduce((a, b) => a + b, 0);
+    const zipped = await gzip(noise, 3);
+    expect(gunzipSync(zipped).equals(noise)).toBe(true);
+    expect(rooms.length).toBe(2);
+    expect(rooms[0]!).toBeLessThan(noise.length);
+    expect(rooms[1]!).toBeGreaterThanOrEqual(native!.gzipBound(noise.length));
+    expect([...gzipFallbacks.values()].reduce((a, b) => a + b, 0)).toBe(fallbacks);
   });
 
   it('keeps each body intact when many are compressed at once and afterwards', async () => {
@@ -43,7 +100,7 @@ describe('gzip', () => {
     // No two bodies still out share memory.
     const buffers = new Set([...first, ...second].map((z) => z.buffer));
     expect(buffers.size).toBe(first.length + second.length);
-    expect(first[0]!.equals(gzipSync(bodies[0]!, { level: 1, memLevel: 9 }))).toBe(true);
+    expect(native!.checkMember(bodies[0]!, first[0]!)).toBe(true);
     expect(first[1]!.equals(gzipSync(bodies[1]!, { level: 6, memLevel: 9 }))).toBe(true);
   });
 
