@@ -711,8 +711,8 @@ export function buildPushBody(entries: readonly LogEntry[], o: LokiEncodeOptions
 }
 
 /**
- * Gzip level: on Fly-shaped logs level 1 costs about two thirds of level 6's CPU for a body
- * ~3 % larger (measured on the benchmark's mix); compression is most of the sink's CPU.
+ * Gzip level: 1–3 go to the native encoder (src/compress.ts), a fraction of zlib level 6's
+ * CPU for a body a few percent larger; compression was most of the sink's CPU.
  */
 export const GZIP_LEVEL = 1;
 
