@@ -1,7 +1,7 @@
 // One gzip member (RFC 1952): header, lf_deflate's stream, CRC-32 and length. Before the
 // member is handed back it is inflated again with zlib (Node's own, which the addon links
 // against) and compared with the input, so an encoder bug costs a fallback to zlib for
-// that body, never a corrupt object. The check costs about a third of the encoding.
+// that body, never a corrupt object. The check takes ~40 % of the time (~250 MB/s in all).
 #include "gzip.h"
 
 #include <stdlib.h>
