@@ -15,6 +15,8 @@ export interface AgentProcess {
   metrics(): Promise<string>;
   /** Last log lines and stderr, for error messages. */
   tail(lines?: number): string;
+  /** The fields of the agent's "logferry started" line, once it was logged. */
+  startLine(): Readonly<Record<string, unknown>> | undefined;
   waitForReady(timeoutMs: number): Promise<void>;
   isRunning(): boolean;
   /** SIGINT and wait for exit (SIGKILL after `timeoutMs`); resolves with the exit code. */
@@ -41,6 +43,7 @@ export async function startAgentProcess(
   running.add(child);
   const label = options.label;
   const lines: string[] = [];
+  let started: Record<string, unknown> | undefined;
   let stderr = '';
   const exited = new Promise<number | null>((resolve) => {
     child.once('exit', (code) => {
@@ -51,6 +54,13 @@ export async function startAgentProcess(
   createInterface({ input: child.stdout! }).on('line', (line) => {
     lines.push(line);
     if (lines.length > 200) lines.splice(0, 100);
+    if (started === undefined && line.includes('"logferry started"')) {
+      try {
+        started = JSON.parse(line) as Record<string, unknown>;
+      } catch {
+        // Not one of the agent's JSON lines.
+      }
+    }
     if (options.echo) process.stderr.write(`[${label}] ${line}\n`);
   });
   child.stderr!.on('data', (c: Buffer) => {
@@ -70,6 +80,7 @@ export async function startAgentProcess(
       return res.text();
     },
     tail,
+    startLine: () => started,
     async waitForReady(timeoutMs) {
       await waitFor(
         async () => {

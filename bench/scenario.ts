@@ -91,6 +91,8 @@ export interface FullResult {
   readonly windowEntries: number | undefined;
   readonly accounting: Accounting;
   readonly exitCode: number | null;
+  /** The gzip encoder the agent said it uses at start (`native` or `zlib`). */
+  readonly gzipEncoder: string;
 }
 
 export interface FixedResult {
@@ -357,6 +359,7 @@ export async function runFull(setup: SinkSetup, context: BenchContext, nodeFlags
     );
     const exitCode = await stopAgent(agent);
     return {
+      gzipEncoder: String(agent.startLine()?.gzip ?? 'unknown'),
       warmedUp,
       published: done.published,
       publishedBytes: done.bytes,

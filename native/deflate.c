@@ -16,6 +16,12 @@
 #include <string.h>
 #include "deflate.h"
 
+// Words are loaded and stored in memory order: the first differing byte of two loaded words
+// is their lowest set bit, and the bit buffer's low bytes go out first.
+#if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "native/deflate.c assumes a little-endian machine (x86-64, arm64)"
+#endif
+
 #define WINDOW_SIZE 32768
 #define MIN_MATCH 4
 #define MAX_MATCH 258
