@@ -6,7 +6,7 @@
 // in effect), steps over incompressible stretches a few bytes at a time once matches stop
 // coming (after 32 misses in a row; literals are still all written), and writes codes
 // through a 64-bit bit buffer. On the benchmark's entries it encodes ~3x faster than
-// Node's zlib at level 3 (~420 against ~138 MB/s) for output ~2 % larger.
+// Node's zlib at level 3 (~420 against ~138 MB/s) for output ~2-3 % larger.
 //
 // Blocks of up to 32K symbols are each written as dynamic Huffman, fixed Huffman or
 // stored, whichever is smallest; sizes are computed exactly before writing, which is also
