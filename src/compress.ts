@@ -3,9 +3,10 @@
 //
 // Levels 1–3 go to the native encoder (native-gzip.ts) when it is built and not turned off
 // (GZIP_ENCODER=zlib): ~35–45 % less CPU per body than zlib level 3 (its check included),
-// for bodies ~2–3 % larger (npm run bench:gzip). Higher levels, and any body the native encoder fails on, go to zlib.
+// for bodies ~2–3 % larger (npm run bench:gzip). It writes straight into a pooled body.
+// Higher levels, and any body the native encoder fails on, go to zlib.
 //
-// zlib.gzip() builds a new zlib stream per call (~0.5 MB of deflate state) and copies its
+// For zlib: zlib.gzip() builds a new zlib stream per call (~0.5 MB of deflate state) and copies its
 // output chunks into one more buffer at the end. Here a few zlib streams are kept and
 // reset between bodies. zlib writes into small output chunks (malloc'd from the heap and
 // soon reused there); the body is then copied once into a pooled buffer (body-pool.ts)
