@@ -47,6 +47,19 @@ static const uint8_t LENGTH_EXTRA[29] = {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 
 static const uint16_t DIST_BASE[30] = {1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33, 49, 65, 97, 129, 193, 257, 385, 513, 769, 1025, 1537, 2049, 3073, 4097, 6145, 8193, 12289, 16385, 24577};
 static const uint8_t DIST_EXTRA[30] = {0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13};
 static const uint8_t CODELEN_ORDER[CODELEN_CODES] = {16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15};
+// Extra bits of the code-length symbols: 16 repeats the previous length, 17 and 18 repeat zero.
+static const uint8_t CODELEN_EXTRA[CODELEN_CODES] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 3, 7};
+
+// The fixed Huffman code (RFC 1951 3.2.6), made once by lf_deflate_init.
+#define FIXED_LITLEN_CODES 288
+static uint8_t fixed_litlen_lengths[FIXED_LITLEN_CODES];
+static uint16_t fixed_litlen_codes[FIXED_LITLEN_CODES];
+static uint8_t fixed_dist_lengths[DIST_CODES];
+static uint16_t fixed_dist_codes[DIST_CODES];
+
+static int fixed_litlen_length(int symbol) { return symbol < 144 ? 8 : symbol < 256 ? 9 : symbol < 280 ? 7 : 8; }
+
+static void build_codes(const uint8_t *lengths, int n, uint16_t *codes);
 
 void lf_deflate_init(void) {
   for (int c = 0; c < 28; c++) {
@@ -59,6 +72,10 @@ void lf_deflate_init(void) {
       else dist_code_large[(d - 1) >> 7] = (uint8_t)c;
     }
   }
+  for (int s = 0; s < FIXED_LITLEN_CODES; s++) fixed_litlen_lengths[s] = (uint8_t)fixed_litlen_length(s);
+  for (int s = 0; s < DIST_CODES; s++) fixed_dist_lengths[s] = 5;
+  build_codes(fixed_litlen_lengths, FIXED_LITLEN_CODES, fixed_litlen_codes);
+  build_codes(fixed_dist_lengths, DIST_CODES, fixed_dist_codes);
 }
 
 static inline uint32_t load32(const uint8_t *p) {
@@ -278,25 +295,31 @@ static void write_symbols(BitWriter *w, const State *st, const uint16_t *lcodes,
   put_bits(w, lcodes[256], llens[256]);
 }
 
+// Gives the first unused symbols a count of 1 until two are used: a Huffman code needs two
+// symbols, and these dummies are never written.
+static void use_at_least_two(uint32_t *freq, int n) {
+  int used = 0;
+  for (int s = 0; s < n; s++) used += freq[s] != 0;
+  for (int s = 0; used < 2 && s < n; s++) {
+    if (freq[s] == 0) {
+      freq[s] = 1;
+      used++;
+    }
+  }
+}
+
 // Writes the block of symbols st->symbols (covering in[start, end)) as the smallest of the
 // three block types. Returns 0, or LF_ERR_CAPACITY when it would not fit in the output.
 static int flush_block(BitWriter *w, State *st, size_t start, size_t end, int final) {
   uint32_t *lf = st->litlen_freq;
   uint32_t *df = st->dist_freq;
   lf[256] = 1;
-  // Dummies so that both codes have at least two symbols (never written).
-  int used_l = 0, used_d = 0;
-  for (int s = 0; s < LITLEN_CODES; s++) used_l += lf[s] != 0;
-  for (int s = 0; s < DIST_CODES; s++) used_d += df[s] != 0;
+  // The codes are built from copies with dummies; sizes are counted on the real counts.
   uint32_t lf_build[LITLEN_CODES], df_build[DIST_CODES];
   memcpy(lf_build, lf, sizeof lf_build);
   memcpy(df_build, df, sizeof df_build);
-  if (used_l < 2) lf_build[lf[0] == 0 ? 0 : 1] = 1;
-  if (used_d < 2) {
-    if (df_build[0] == 0) df_build[0] = 1;
-    else df_build[1] = 1;
-    if (used_d == 0) df_build[1] = 1;
-  }
+  use_at_least_two(lf_build, LITLEN_CODES);
+  use_at_least_two(df_build, DIST_CODES);
   uint8_t llens[LITLEN_CODES], dlens[DIST_CODES];
   build_lengths(lf_build, LITLEN_CODES, MAX_BITS, llens);
   build_lengths(df_build, DIST_CODES, MAX_BITS, dlens);
@@ -349,9 +372,7 @@ static int flush_block(BitWriter *w, State *st, size_t start, size_t end, int fi
   for (int i = 0; i < rle_n; i++) cl_freq[rle_sym[i]]++;
   uint32_t cl_build[CODELEN_CODES];
   memcpy(cl_build, cl_freq, sizeof cl_build);
-  int used_cl = 0;
-  for (int s = 0; s < CODELEN_CODES; s++) used_cl += cl_build[s] != 0;
-  if (used_cl < 2) cl_build[cl_build[0] == 0 ? 0 : 1] = 1;
+  use_at_least_two(cl_build, CODELEN_CODES);
   uint8_t cl_lens[CODELEN_CODES];
   build_lengths(cl_build, CODELEN_CODES, MAX_CODELEN_BITS, cl_lens);
   int hclen = CODELEN_CODES;
@@ -362,12 +383,12 @@ static int flush_block(BitWriter *w, State *st, size_t start, size_t end, int fi
   for (int c = 0; c < 29; c++) extra_bits += (uint64_t)lf[257 + c] * LENGTH_EXTRA[c];
   for (int c = 0; c < DIST_CODES; c++) extra_bits += (uint64_t)df[c] * DIST_EXTRA[c];
   uint64_t dyn = 3 + 5 + 5 + 4 + 3 * (uint64_t)hclen + extra_bits;
-  for (int i = 0; i < rle_n; i++) dyn += cl_lens[rle_sym[i]] + (rle_sym[i] == 16 ? 2 : rle_sym[i] == 17 ? 3 : rle_sym[i] == 18 ? 7 : 0);
+  for (int i = 0; i < rle_n; i++) dyn += cl_lens[rle_sym[i]] + CODELEN_EXTRA[rle_sym[i]];
   for (int s = 0; s < LITLEN_CODES; s++) dyn += (uint64_t)lf[s] * llens[s];
   for (int s = 0; s < DIST_CODES; s++) dyn += (uint64_t)df[s] * dlens[s];
   uint64_t fixed = 3 + extra_bits;
-  for (int s = 0; s < LITLEN_CODES; s++) fixed += (uint64_t)lf[s] * (s < 144 ? 8 : s < 256 ? 9 : s < 280 ? 7 : 8);
-  for (int s = 0; s < DIST_CODES; s++) fixed += (uint64_t)df[s] * 5;
+  for (int s = 0; s < LITLEN_CODES; s++) fixed += (uint64_t)lf[s] * fixed_litlen_lengths[s];
+  for (int s = 0; s < DIST_CODES; s++) fixed += (uint64_t)df[s] * fixed_dist_lengths[s];
   uint64_t stored = stored_bits(end - start);
   uint64_t smallest = stored < dyn ? stored : dyn;
   if (fixed < smallest) smallest = fixed;
@@ -377,14 +398,8 @@ static int flush_block(BitWriter *w, State *st, size_t start, size_t end, int fi
   if (stored <= dyn && stored <= fixed) {
     write_stored(w, st->in + start, end - start, final);
   } else if (fixed <= dyn) {
-    uint8_t fl[LITLEN_CODES + 2], fd[DIST_CODES];
-    uint16_t fcodes[LITLEN_CODES + 2], fdcodes[DIST_CODES];
-    for (int s = 0; s < LITLEN_CODES + 2; s++) fl[s] = s < 144 ? 8 : s < 256 ? 9 : s < 280 ? 7 : 8;
-    for (int s = 0; s < DIST_CODES; s++) fd[s] = 5;
-    build_codes(fl, LITLEN_CODES + 2, fcodes);
-    build_codes(fd, DIST_CODES, fdcodes);
     put_bits(w, (uint64_t)final | (1u << 1), 3);
-    write_symbols(w, st, fcodes, fl, fdcodes, fd);
+    write_symbols(w, st, fixed_litlen_codes, fixed_litlen_lengths, fixed_dist_codes, fixed_dist_lengths);
   } else {
     uint16_t lcodes[LITLEN_CODES], dcodes[DIST_CODES], cl_codes[CODELEN_CODES];
     build_codes(llens, LITLEN_CODES, lcodes);
@@ -395,10 +410,7 @@ static int flush_block(BitWriter *w, State *st, size_t start, size_t end, int fi
     for (int i = 0; i < hclen; i++) put_bits(w, cl_lens[CODELEN_ORDER[i]], 3);
     for (int i = 0; i < rle_n; i++) {
       int s = rle_sym[i];
-      put_bits(w, cl_codes[s], cl_lens[s]);
-      if (s == 16) put_bits(w, rle_extra[i], 2);
-      else if (s == 17) put_bits(w, rle_extra[i], 3);
-      else if (s == 18) put_bits(w, rle_extra[i], 7);
+      put_bits(w, cl_codes[s] | ((uint64_t)rle_extra[i] << cl_lens[s]), cl_lens[s] + CODELEN_EXTRA[s]);
     }
     write_symbols(w, st, lcodes, llens, dcodes, dlens);
   }
@@ -483,10 +495,6 @@ int64_t lf_deflate(const uint8_t *in, size_t n, uint8_t *out, size_t cap) {
   }
   st->symbol_count = count;
   if (flush_block(&w, st, block_start, (size_t)end, 1) != 0) return LF_ERR_CAPACITY;
-  while (w.count > 0) {
-    w.out[w.pos++] = (uint8_t)w.bits;
-    w.bits >>= 8;
-    w.count = w.count > 8 ? w.count - 8 : 0;
-  }
+  align_to_byte(&w);
   return (int64_t)w.pos;
 }
