@@ -5,7 +5,7 @@
 // (the machine is shared: the best is the least disturbed).
 import { gzipSync } from 'node:zlib';
 import { makeFlyEntries } from '../test/support/fly-entries.js';
-import { loadNativeGzip } from '../src/native-gzip.js';
+import { loadNativeGzip } from '../src/codec/native-gzip.js';
 
 const ENTRIES = 40_000;
 const BATCH_BYTES = 1_500_000;

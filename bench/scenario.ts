@@ -1,7 +1,7 @@
 // One sink's benchmark: the bare reference and the agent at full speed on the same entries,
 // then the agent at a fixed rate. Each agent run is a fresh `node dist/src/main.js`
 // configured only through its environment, as a user runs it.
-import { loadConfig } from '../src/config.js';
+import { loadConfig } from '../src/config/config.js';
 import { catalogue } from '../sinks/index.js';
 import type { NatsServer } from '../test/support/nats.js';
 import { metricValue, parseMetrics } from '../test/support/prometheus.js';

@@ -1,7 +1,7 @@
 // Every sink plugin logferry knows. The core reads each one's config from the
 // environment; a sink is on when its variables are set.
-import type { SinkCatalogue } from '../src/config.js';
-import type { SinkPlugin } from '../src/sink.js';
+import type { SinkCatalogue } from '../src/config/config.js';
+import type { SinkPlugin } from '../src/pipeline/sink.js';
 import { plugin as file } from './file/index.js';
 import { defaultFileSinkConfig } from './file/config.js';
 import { plugin as http } from './http/index.js';

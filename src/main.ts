@@ -2,19 +2,19 @@
 // ops listener, the stall watchdog, start-up healthchecks and graceful shutdown.
 import { catalogue } from '../sinks/index.js';
 import { join } from 'node:path';
-import { loadConfig, type AgentConfig, type SpoolConfig } from './config.js';
+import { loadConfig, type AgentConfig, type SpoolConfig } from './config/config.js';
 import { ConfigError, errorMessage } from './errors.js';
-import { healthReport, isSinkHealthy, sinkState } from './health.js';
-import { startOpsServer } from './http-server.js';
-import { gzipEncoderInfo, useGzipEncoder } from './compress.js';
-import { createLogger, ThrottledLog, type Logger } from './logger.js';
-import { createMetrics, type SpoolStoreStats } from './metrics.js';
-import { NatsSource } from './nats-source.js';
-import { EntryRouter } from './router.js';
-import { SinkPipeline } from './sink-pipeline.js';
-import { Spool } from './spool.js';
-import { StallWatchdog } from './stall-watchdog.js';
-import { SinkStats, SourceStats } from './stats.js';
+import { healthReport, isSinkHealthy, sinkState } from './ops/health.js';
+import { startOpsServer } from './ops/http-server.js';
+import { gzipEncoderInfo, useGzipEncoder } from './codec/compress.js';
+import { createLogger, ThrottledLog, type Logger } from './ops/logger.js';
+import { createMetrics, type SpoolStoreStats } from './ops/metrics.js';
+import { NatsSource } from './source/nats-source.js';
+import { EntryRouter } from './intake/router.js';
+import { SinkPipeline } from './pipeline/sink-pipeline.js';
+import { Spool } from './spool/spool.js';
+import { StallWatchdog } from './source/stall-watchdog.js';
+import { SinkStats, SourceStats } from './ops/stats.js';
 
 const HEALTHCHECK_TIMEOUT_MS = 15_000;
 

@@ -1,8 +1,8 @@
 // File sink settings. The sink is on when DATA_DIR is set; with no sink configured at all
 // the core falls back to defaultFileSinkConfig() (./data), so logs are never shipped nowhere.
 import { resolve } from 'node:path';
-import { EnvReader } from '../../src/env.js';
-import { DEFAULT_PARTITION_TEMPLATE, PartitionTemplate } from '../../src/object-key.js';
+import { EnvReader } from '../../src/config/env.js';
+import { DEFAULT_PARTITION_TEMPLATE, PartitionTemplate } from '../shared/object-key.js';
 
 export interface FileSinkConfig {
   /** Absolute path of the root folder. */

@@ -1,5 +1,5 @@
 // The file sink plugin: gzip NDJSON under DATA_DIR, the local default when nothing else is configured.
-import type { SinkPlugin } from '../../src/sink.js';
+import type { SinkPlugin } from '../../src/pipeline/sink.js';
 import { defaultFileSinkConfig, describeFileSink, readFileSinkConfig, type FileSinkConfig } from './config.js';
 import { FileSink } from './sink.js';
 

@@ -10,11 +10,11 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, open, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { classifyFailure, type FailureAction } from '../../src/errors.js';
-import type { LogEntry } from '../../src/entry.js';
-import { objectFileName, type PartitionTemplate } from '../../src/object-key.js';
-import type { Batch, EncodedBatch, Sink, SinkContext, SinkKind } from '../../src/sink.js';
-import { firstEntry } from '../../src/batch.js';
-import { gzip } from '../../src/compress.js';
+import type { LogEntry } from '../../src/intake/entry.js';
+import { objectFileName, type PartitionTemplate } from '../shared/object-key.js';
+import type { Batch, EncodedBatch, Sink, SinkContext, SinkKind } from '../../src/pipeline/sink.js';
+import { firstEntry } from '../../src/pipeline/batch.js';
+import { gzip } from '../../src/codec/compress.js';
 import type { FileSinkConfig } from './config.js';
 import { fileSinkError } from './errors.js';
 

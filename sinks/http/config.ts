@@ -2,7 +2,7 @@
 // names; the rest are logferry's. URL, token, password and header values are secrets:
 // no error message ever contains them.
 import { ConfigError } from '../../src/errors.js';
-import type { EnvReader } from '../../src/env.js';
+import type { EnvReader } from '../../src/config/env.js';
 
 export type HttpFormat = 'ndjson' | 'json';
 export type HttpCompression = 'none' | 'gzip';

@@ -1,6 +1,6 @@
 // Request bodies from a batch. The core keeps a batch as NDJSON bytes (Fly's original
 // lines), so the NDJSON body is the batch itself: no parsing, no re-serialisation, no copy.
-import type { Batch } from '../../src/sink.js';
+import type { Batch } from '../../src/pipeline/sink.js';
 
 const NEWLINE = 0x0a;
 

@@ -1,5 +1,5 @@
 // The HTTP sink plugin: any endpoint that takes NDJSON or a JSON array by POST/PUT.
-import type { PipelineSettings, SinkContext, SinkPlugin } from '../../src/sink.js';
+import type { PipelineSettings, SinkContext, SinkPlugin } from '../../src/pipeline/sink.js';
 import { describeHttpSink, readHttpSinkConfig, type HttpSinkConfig } from './config.js';
 import { HttpSink } from './sink.js';
 

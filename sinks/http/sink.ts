@@ -1,9 +1,9 @@
 // Ships each batch as one HTTP request: NDJSON or a JSON array, optionally gzip'd.
 import { classifyFailure, type FailureAction } from '../../src/errors.js';
-import { createHttpAgent, httpRequest, type HttpPool } from '../../src/http-request.js';
-import type { Batch, EncodedBatch, Sink, SinkKind } from '../../src/sink.js';
+import { createHttpAgent, httpRequest, type HttpPool } from '../shared/http-request.js';
+import type { Batch, EncodedBatch, Sink, SinkKind } from '../../src/pipeline/sink.js';
 import type { HttpSinkConfig } from './config.js';
-import { gzip } from '../../src/compress.js';
+import { gzip } from '../../src/codec/compress.js';
 import { jsonArrayBody, ndjsonBody } from './encode.js';
 import { probeConnection } from './probe.js';
 

@@ -5,10 +5,10 @@
 // the scan does not read exactly goes through the entry-based path of encode.ts (the same
 // helpers buildPush uses), so the body is byte for byte the one buildPush makes. The same
 // scanned state (batch-entries.ts) also feeds the protobuf push (protobuf-push.ts).
-import { readEntry } from '../../src/batch.js';
-import { EntryView, appLevel, entryLevel, messageFields, parseBody, type FlyLogBody } from '../../src/entry.js';
-import { gzip } from '../../src/compress.js';
-import type { Batch, EncodedBatch } from '../../src/sink.js';
+import { readEntry } from '../../src/pipeline/batch.js';
+import { EntryView, appLevel, entryLevel, messageFields, parseBody, type FlyLogBody } from '../../src/intake/entry.js';
+import { gzip } from '../../src/codec/compress.js';
+import type { Batch, EncodedBatch } from '../../src/pipeline/sink.js';
 import type { LabelField, MetadataField } from './config.js';
 import {
   GZIP_LEVEL,

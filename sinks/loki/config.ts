@@ -2,7 +2,7 @@
 // LOKI_PASSWORD) plus bearer tokens, tenants, label choice, static labels, structured
 // metadata and the line format. Secrets never appear in messages or in describe().
 import { ConfigError } from '../../src/errors.js';
-import type { EnvReader } from '../../src/env.js';
+import type { EnvReader } from '../../src/config/env.js';
 
 /** The labels fly-log-shipper sets, by the same names, so existing dashboards keep working. */
 export const DEFAULT_LABELS = ['fly_app_name', 'fly_region', 'fly_app_instance', 'host', 'event_provider', 'level'] as const;

@@ -2,10 +2,10 @@
 // stream sorted by timestamp, nanosecond timestamps as strings, gzip. What real Loki would
 // refuse (long lines, bad label names, too many labels) is fixed here and counted, so a
 // batch never meets a 400 for something we could have prevented.
-import { gzip } from '../../src/compress.js';
-import { entryLevel, parseBody, timestampNanos, type FlyLogBody, type LogEntry } from '../../src/entry.js';
-import { SlabPool } from '../../src/batch.js';
-import type { EncodedBatch } from '../../src/sink.js';
+import { gzip } from '../../src/codec/compress.js';
+import { entryLevel, parseBody, timestampNanos, type FlyLogBody, type LogEntry } from '../../src/intake/entry.js';
+import { SlabPool } from '../../src/pipeline/batch.js';
+import type { EncodedBatch } from '../../src/pipeline/sink.js';
 import type { LabelField, LineFormat, MetadataField } from './config.js';
 
 

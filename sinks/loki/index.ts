@@ -1,6 +1,6 @@
 // The Loki sink plugin: ships to Grafana Loki (self-hosted or Grafana Cloud) through the
 // documented push API. Configured by LOKI_URL (fly-log-shipper's name).
-import type { SinkPlugin } from '../../src/sink.js';
+import type { SinkPlugin } from '../../src/pipeline/sink.js';
 import { describeLokiConfig, readLokiConfig, type LokiConfig } from './config.js';
 import { LokiSink } from './sink.js';
 

@@ -4,8 +4,8 @@
 // rest, so it is never retried whole; the count of refused entries rides on the error.
 import { gzipSync } from 'node:zlib';
 import { classifyFailure, SinkNetworkError, SinkResponseError, errorMessage } from '../../src/errors.js';
-import { createHttpAgent, excerpt, httpRequest, type HttpPool } from '../../src/http-request.js';
-import type { Batch, EncodedBatch, SendResult, Sink, SinkContext } from '../../src/sink.js';
+import { createHttpAgent, excerpt, httpRequest, type HttpPool } from '../shared/http-request.js';
+import type { Batch, EncodedBatch, SendResult, Sink, SinkContext } from '../../src/pipeline/sink.js';
 import type { FailureAction } from '../../src/errors.js';
 import type { LokiConfig } from './config.js';
 import { encodeBatchPush } from './batch-encode.js';

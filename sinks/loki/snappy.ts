@@ -3,7 +3,7 @@
 // push. At full speed a fresh buffer per push was megabytes a second of garbage that V8
 // does not hurry to collect (native snappy's output measured a 165 MiB peak RSS in the
 // benchmark). A push that failed keeps its buffer (it may be retried); the GC takes it in the end.
-import { lendBody, takeBodyBuffer } from '../../src/body-pool.js';
+import { lendBody, takeBodyBuffer } from '../../src/pipeline/body-pool.js';
 import { maxCompressedLength, snappyCompress } from './snappy-block.js';
 
 /** The snappy (block format) of `body`, in a pooled buffer, lent out until the core's releaseBody. */

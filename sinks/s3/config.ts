@@ -1,8 +1,8 @@
 // S3 sink settings from the environment, with fly-log-shipper's names and those that
 // `fly storage create` sets for Tigris (BUCKET_NAME, AWS_ENDPOINT_URL_S3, AWS_REGION=auto).
-import type { EnvReader } from '../../src/env.js';
+import type { EnvReader } from '../../src/config/env.js';
 import { ConfigError } from '../../src/errors.js';
-import { DEFAULT_PARTITION_TEMPLATE, PartitionTemplate } from '../../src/object-key.js';
+import { DEFAULT_PARTITION_TEMPLATE, PartitionTemplate } from '../shared/object-key.js';
 import { DEFAULT_S3_COMPRESSION_LEVEL } from './encode.js';
 import { makeCredentials, type S3Credentials } from './signing.js';
 

@@ -3,8 +3,8 @@
 // digest of the (compressed) object takes a few milliseconds at most. The batch already is
 // NDJSON bytes: nothing is copied first.
 import { createHash } from 'node:crypto';
-import { gzip } from '../../src/compress.js';
-import type { Batch } from '../../src/sink.js';
+import { gzip } from '../../src/codec/compress.js';
+import type { Batch } from '../../src/pipeline/sink.js';
 
 /**
  * Default gzip level. Levels 1–3 now go to the native encoder (src/compress.ts), which has

@@ -1,6 +1,6 @@
 // The S3-compatible archive sink (Tigris, AWS S3, R2, MinIO): gzip NDJSON objects under
 // Hive-style keys, queryable in place with DuckDB, Athena, ClickHouse or Spark.
-import type { SinkPlugin } from '../../src/sink.js';
+import type { SinkPlugin } from '../../src/pipeline/sink.js';
 import { S3Address } from './address.js';
 import { readS3Config, type S3Config } from './config.js';
 import { S3Sink } from './sink.js';

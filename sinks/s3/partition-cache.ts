@@ -1,8 +1,8 @@
 // The partition folder of each entry without rendering the template each time: the core
 // asks for it per entry, and with the default template it changes only when the app or the
 // UTC hour does. One remembered folder per app, checked against the timestamp's hour prefix.
-import { isUtcZ, ownString, utcTimestampStartsWith, type LogEntry } from '../../src/entry.js';
-import type { PartitionTemplate } from '../../src/object-key.js';
+import { isUtcZ, ownString, utcTimestampStartsWith, type LogEntry } from '../../src/intake/entry.js';
+import type { PartitionTemplate } from '../shared/object-key.js';
 
 // An organisation has hundreds of apps at most; past this the map is simply started over.
 const MAX_APPS = 10_000;

@@ -1,14 +1,14 @@
 // Archives batches as gzip NDJSON objects under Hive-style keys. One PUT per batch; the
 // core batches per partition (app/date/hour by default), retries and counts.
-import type { LogEntry } from '../../src/entry.js';
+import type { LogEntry } from '../../src/intake/entry.js';
 import { SinkIoError, SinkNetworkError, type FailureAction } from '../../src/errors.js';
-import { createHttpAgent, httpRequest, type HttpPool } from '../../src/http-request.js';
-import type { Logger } from '../../src/logger.js';
-import { objectFileName, type PartitionTemplate } from '../../src/object-key.js';
-import type { Batch, EncodedBatch, Sink, SinkContext } from '../../src/sink.js';
+import { createHttpAgent, httpRequest, type HttpPool } from '../shared/http-request.js';
+import type { Logger } from '../../src/ops/logger.js';
+import { objectFileName, type PartitionTemplate } from '../shared/object-key.js';
+import type { Batch, EncodedBatch, Sink, SinkContext } from '../../src/pipeline/sink.js';
 import { S3Address } from './address.js';
 import type { S3Config } from './config.js';
-import { firstEntry } from '../../src/batch.js';
+import { firstEntry } from '../../src/pipeline/batch.js';
 import { gzipNdjson, sha256Hex } from './encode.js';
 import { S3ResponseError, classifyS3Failure, toS3Error } from './errors.js';
 import { PartitionCache } from './partition-cache.js';

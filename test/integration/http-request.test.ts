@@ -1,7 +1,7 @@
 // The one HTTP attempt every HTTP-based sink makes (node:http), against real servers on port 0.
 import { afterEach, describe, expect, test } from 'vitest';
 import { SinkNetworkError, SinkResponseError } from '../../src/errors.js';
-import { createHttpAgent, httpRequest, type HttpPool } from '../../src/http-request.js';
+import { createHttpAgent, httpRequest, type HttpPool } from '../../sinks/shared/http-request.js';
 import { listenTestServer, type TestServer } from '../support/test-server.js';
 
 describe('httpRequest', () => {

@@ -1,6 +1,6 @@
 // The spool store against real files and real crashes: a child node process appends (and
 // acknowledges) records and is killed with SIGKILL mid-stream; a 200 MB spool is drained
-// while RSS is watched. The child runs src/spool.ts directly through Node's type stripping,
+// while RSS is watched. The child runs src/spool/spool.ts directly through Node's type stripping,
 // so these tests do not depend on a build.
 import { afterAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
@@ -11,12 +11,12 @@ import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
 import { REPO_ROOT } from '../support/agent.js';
 import { waitFor } from '../support/poll.js';
-import { Spool, type SpoolRecord } from '../../src/spool.js';
+import { Spool, type SpoolRecord } from '../../src/spool/spool.js';
 
 const root = mkdtempSync(join(tmpdir(), 'logferry-spool-int-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-const SPOOL_MODULE = pathToFileURL(join(REPO_ROOT, 'src', 'spool.ts')).href;
+const SPOOL_MODULE = pathToFileURL(join(REPO_ROOT, 'src', 'spool', 'spool.ts')).href;
 
 // Resolves the sources' `.js` imports to their `.ts` files, then runs the scenario named by MODE.
 const CHILD = `

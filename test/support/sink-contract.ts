@@ -9,10 +9,10 @@
 // the core expects; close() resolves and may be called twice.
 import { readFileSync } from 'node:fs';
 import { describe, test, expect, beforeEach, afterEach } from 'vitest';
-import { parseFlyMessage, type LogEntry } from '../../src/entry.js';
+import { parseFlyMessage, type LogEntry } from '../../src/intake/entry.js';
 import { SinkNetworkError, SinkResponseError } from '../../src/errors.js';
-import type { Batch, Sink } from '../../src/sink.js';
-import { batchLines, makeBatch as batchOf } from '../../src/batch.js';
+import type { Batch, Sink } from '../../src/pipeline/sink.js';
+import { batchLines, makeBatch as batchOf } from '../../src/pipeline/batch.js';
 
 export interface ContractHarness {
   sink: Sink;

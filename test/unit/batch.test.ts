@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { batchEntries, batchFromLines, batchLines, firstEntry, makeBatch, NdjsonWriter, SlabPool, splitBatch } from '../../src/batch.js';
-import { EntryView, intake, parseSubject, type LogEntry } from '../../src/entry.js';
+import { batchEntries, batchFromLines, batchLines, firstEntry, makeBatch, NdjsonWriter, SlabPool, splitBatch } from '../../src/pipeline/batch.js';
+import { EntryView, intake, parseSubject, type LogEntry } from '../../src/intake/entry.js';
 import { makeFlyEntries } from '../support/fly-entries.js';
 
 function flyLine(i: number, message = `m${i}`): string {

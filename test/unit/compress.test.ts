@@ -1,8 +1,8 @@
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
-import { releaseBody } from '../../src/body-pool.js';
-import { gzip, gzipEncoderInfo, gzipFallbacks, useGzipEncoder } from '../../src/compress.js';
-import { loadNativeGzip, type NativeGzip } from '../../src/native-gzip.js';
+import { releaseBody } from '../../src/pipeline/body-pool.js';
+import { gzip, gzipEncoderInfo, gzipFallbacks, useGzipEncoder } from '../../src/codec/compress.js';
+import { loadNativeGzip, type NativeGzip } from '../../src/codec/native-gzip.js';
 
 /** Log-like text that does not compress to nothing: a counter and pseudo-random words. */
 function text(bytes: number, seed: number): Buffer {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { loadConfig, type SinkCatalogue } from '../../src/config.js';
+import { loadConfig, type SinkCatalogue } from '../../src/config/config.js';
 import { ConfigError } from '../../src/errors.js';
-import type { SinkPlugin } from '../../src/sink.js';
+import type { SinkPlugin } from '../../src/pipeline/sink.js';
 import { configErrorOf } from '../support/config-error.js';
 
 const defaults = { batch: { maxEntries: 100, maxBytes: 1_000_000, maxAgeMs: 1000 }, maxInFlight: 2, bufferMaxBytes: 8 * 1024 * 1024 };

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { EntryView, entryLevel, intake, messageFields, ownString, parseBody, parseFlyMessage, parseSubject, timestampNanos, utcDateHour, type LogEntry } from '../../src/entry.js';
+import { EntryView, entryLevel, intake, messageFields, ownString, parseBody, parseFlyMessage, parseSubject, timestampNanos, utcDateHour, type LogEntry } from '../../src/intake/entry.js';
 
 const enc = new TextEncoder();
 const samples = readFileSync(new URL('../fixtures/fly-log-samples.ndjson', import.meta.url), 'utf8').split('\n').filter((l) => l !== '');

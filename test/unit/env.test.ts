@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { EnvReader, parseDuration, parseSize } from '../../src/env.js';
+import { EnvReader, parseDuration, parseSize } from '../../src/config/env.js';
 import { ConfigError } from '../../src/errors.js';
 
 describe('parseDuration / parseSize', () => {

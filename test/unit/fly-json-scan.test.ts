@@ -1,7 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { FIELD_APP_INSTANCE, FIELD_APP_NAME, FIELD_REGION, FIELD_TIMESTAMP, NOT_PLAIN, ABSENT, scanFlyJson, type ScanResult } from '../../src/fly-json-scan.js';
+import { FIELD_APP_INSTANCE, FIELD_APP_NAME, FIELD_REGION, FIELD_TIMESTAMP, NOT_PLAIN, ABSENT, scanFlyJson, type ScanResult } from '../../src/intake/fly-json-scan.js';
 import { makeFlyEntries, prng } from '../support/fly-entries.js';
 
 const enc = new TextEncoder();

@@ -3,7 +3,7 @@
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { makeFlyEntries, prng } from '../support/fly-entries.js';
-import { loadNativeGzip, type NativeGzip } from '../../src/native-gzip.js';
+import { loadNativeGzip, type NativeGzip } from '../../src/codec/native-gzip.js';
 
 const load = loadNativeGzip();
 

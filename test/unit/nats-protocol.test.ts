@@ -4,7 +4,7 @@
 // the stream with one protocol error, whatever the chunking.
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { MAX_CONTROL_LINE_BYTES, ProtocolReader, type NatsProtocolError, type ProtocolHandler, type ServerInfo } from '../../src/nats-protocol.js';
+import { MAX_CONTROL_LINE_BYTES, ProtocolReader, type NatsProtocolError, type ProtocolHandler, type ServerInfo } from '../../src/source/nats-protocol.js';
 import { prng } from '../support/fly-entries.js';
 
 type Event =

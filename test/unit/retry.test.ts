@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { SinkIoError, SinkNetworkError, SinkResponseError, classifyFailure } from '../../src/errors.js';
-import { parseRetryAfter } from '../../src/http-request.js';
-import { retryUntilDone } from '../../src/retry.js';
+import { parseRetryAfter } from '../../sinks/shared/http-request.js';
+import { retryUntilDone } from '../../src/pipeline/retry.js';
 
 describe('classifyFailure', () => {
   it('retries 408, 429, 5xx and network errors', () => {

@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { classifyFailure } from '../../src/errors.js';
-import { ThrottledLog } from '../../src/logger.js';
-import { EntryRouter } from '../../src/router.js';
-import { SinkPipeline } from '../../src/sink-pipeline.js';
-import type { Batch, EncodedBatch, Sink } from '../../src/sink.js';
-import { SinkStats, SourceStats, total } from '../../src/stats.js';
+import { ThrottledLog } from '../../src/ops/logger.js';
+import { EntryRouter } from '../../src/intake/router.js';
+import { SinkPipeline } from '../../src/pipeline/sink-pipeline.js';
+import type { Batch, EncodedBatch, Sink } from '../../src/pipeline/sink.js';
+import { SinkStats, SourceStats, total } from '../../src/ops/stats.js';
 import { waitFor } from '../support/poll.js';
-import { batchEntries } from '../../src/batch.js';
+import { batchEntries } from '../../src/pipeline/batch.js';
 
 const logger = pino({ level: 'silent' });
 const enc = new TextEncoder();

@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { SinkNetworkError, classifyFailure } from '../../src/errors.js';
-import { ThrottledLog } from '../../src/logger.js';
-import { SinkPipeline, type BatchSpool } from '../../src/sink-pipeline.js';
-import type { Batch, EncodedBatch, PipelineSettings, Sink } from '../../src/sink.js';
-import { SinkStats, total } from '../../src/stats.js';
-import type { LogEntry } from '../../src/entry.js';
+import { ThrottledLog } from '../../src/ops/logger.js';
+import { SinkPipeline, type BatchSpool } from '../../src/pipeline/sink-pipeline.js';
+import type { Batch, EncodedBatch, PipelineSettings, Sink } from '../../src/pipeline/sink.js';
+import { SinkStats, total } from '../../src/ops/stats.js';
+import type { LogEntry } from '../../src/intake/entry.js';
 import { waitFor } from '../support/poll.js';
-import { batchLines } from '../../src/batch.js';
+import { batchLines } from '../../src/pipeline/batch.js';
 
 const logger = pino({ level: 'silent' });
 

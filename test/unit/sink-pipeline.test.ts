@@ -1,15 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { SinkNetworkError, SinkResponseError, classifyFailure } from '../../src/errors.js';
-import { ThrottledLog } from '../../src/logger.js';
-import { SinkPipeline } from '../../src/sink-pipeline.js';
-import type { Batch, EncodedBatch, PipelineSettings, SendResult, Sink } from '../../src/sink.js';
-import { SinkStats, total } from '../../src/stats.js';
-import type { LogEntry } from '../../src/entry.js';
+import { ThrottledLog } from '../../src/ops/logger.js';
+import { SinkPipeline } from '../../src/pipeline/sink-pipeline.js';
+import type { Batch, EncodedBatch, PipelineSettings, SendResult, Sink } from '../../src/pipeline/sink.js';
+import { SinkStats, total } from '../../src/ops/stats.js';
+import type { LogEntry } from '../../src/intake/entry.js';
 import { waitFor } from '../support/poll.js';
-import { batchEntries, batchLines, SlabPool } from '../../src/batch.js';
-import { Batcher } from '../../src/batcher.js';
-import { gzip } from '../../src/compress.js';
+import { batchEntries, batchLines, SlabPool } from '../../src/pipeline/batch.js';
+import { Batcher } from '../../src/pipeline/batcher.js';
+import { gzip } from '../../src/codec/compress.js';
 import { gunzipSync } from 'node:zlib';
 
 const logger = pino({ level: 'silent' });

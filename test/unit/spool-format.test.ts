@@ -13,7 +13,7 @@ import {
   payloadIntact,
   readHeader,
   segmentFileName,
-} from '../../src/spool-format.js';
+} from '../../src/spool/spool-format.js';
 
 function roundTrip(partition: string, lines: string[]): { partition: string; lines: string[] } | undefined {
   const rec = encodeRecord(42, partition, lines);

@@ -2,8 +2,8 @@ import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Spool, SpoolError, type SpoolOptions, type SpoolRecord } from '../../src/spool.js';
-import { HEADER_BYTES, RECORD_MAGIC, encodeRecord, segmentFileName } from '../../src/spool-format.js';
+import { Spool, SpoolError, type SpoolOptions, type SpoolRecord } from '../../src/spool/spool.js';
+import { HEADER_BYTES, RECORD_MAGIC, encodeRecord, segmentFileName } from '../../src/spool/spool-format.js';
 import { prng } from '../support/fly-entries.js';
 
 const root = mkdtempSync(join(tmpdir(), 'logferry-spool-unit-'));

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { pino } from 'pino';
-import { StallWatchdog } from '../../src/stall-watchdog.js';
-import { SourceStats } from '../../src/stats.js';
+import { StallWatchdog } from '../../src/source/stall-watchdog.js';
+import { SourceStats } from '../../src/ops/stats.js';
 
 describe('StallWatchdog', () => {
   function setup() {

@@ -6,7 +6,7 @@
 // is skipped when reached, its entries counted dropped{reason="spool_corrupt"}.
 import { truncate } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HEADER_BYTES } from '../../../src/spool-format.js';
+import { HEADER_BYTES } from '../../../src/spool/spool-format.js';
 import { idOf, makeFlyEntries } from '../../support/fly-entries.js';
 import { metricValue } from '../../support/prometheus.js';
 import { waitFor } from '../../support/poll.js';

@@ -6,7 +6,7 @@
 // machine's RAM and grows under sustained allocation (a 400 MB drain peaks at ~330 MiB, and
 // at ~165 MiB with --max-semi-space-size=2), so it is bounded only loosely here.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Spool } from '../../../src/spool.js';
+import { Spool } from '../../../src/spool/spool.js';
 import { makeFlyEntries } from '../../support/fly-entries.js';
 import { waitFor } from '../../support/poll.js';
 import { metricValue, parseMetrics } from '../../support/prometheus.js';

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'vitest';
 import type { NatsConnection } from 'nats';
-import { HEADER_BYTES, decodePayload, payloadIntact, readHeader } from '../../../src/spool-format.js';
+import { HEADER_BYTES, decodePayload, payloadIntact, readHeader } from '../../../src/spool/spool-format.js';
 import { startSubscribedAgent, type Agent, type AgentOptions } from '../../support/agent.js';
 import { idOf, type FlyEntry } from '../../support/fly-entries.js';
 import { startHttpReceiver, type HttpReceiver, type HttpReceiverOptions, type ParsedEntry } from '../../support/http-receiver.js';

@@ -6,16 +6,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
-import { EnvReader } from '../../../src/env.js';
-import type { LogEntry } from '../../../src/entry.js';
+import { EnvReader } from '../../../src/config/env.js';
+import type { LogEntry } from '../../../src/intake/entry.js';
 import { SinkIoError } from '../../../src/errors.js';
-import type { Batch } from '../../../src/sink.js';
+import type { Batch } from '../../../src/pipeline/sink.js';
 import { plugin } from '../../../sinks/file/index.js';
 import { readFileSinkConfig, type FileSinkConfig } from '../../../sinks/file/config.js';
 import { listFileSinkFiles, readFileSinkFile } from '../../../sinks/file/read.js';
 import { FileSink } from '../../../sinks/file/sink.js';
 import { batchesFor, makeBatch, sampleEntries, sinkContractSuite, SAMPLE_RECEIVED_AT_MS } from '../../support/sink-contract.js';
-import { batchLines } from '../../../src/batch.js';
+import { batchLines } from '../../../src/pipeline/batch.js';
 
 const AGENT = 'test-agent';
 

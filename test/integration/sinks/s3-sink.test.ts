@@ -4,13 +4,13 @@
 import { createHash } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
 import { afterEach, describe, expect, test } from 'vitest';
-import { parseFlyMessage, type LogEntry } from '../../../src/entry.js';
-import { EnvReader, type Env } from '../../../src/env.js';
+import { parseFlyMessage, type LogEntry } from '../../../src/intake/entry.js';
+import { EnvReader, type Env } from '../../../src/config/env.js';
 import { SinkNetworkError, isAuthFailure } from '../../../src/errors.js';
-import { createLogger, ThrottledLog } from '../../../src/logger.js';
-import { SinkPipeline } from '../../../src/sink-pipeline.js';
-import type { Sink } from '../../../src/sink.js';
-import { SinkStats } from '../../../src/stats.js';
+import { createLogger, ThrottledLog } from '../../../src/ops/logger.js';
+import { SinkPipeline } from '../../../src/pipeline/sink-pipeline.js';
+import type { Sink } from '../../../src/pipeline/sink.js';
+import { SinkStats } from '../../../src/ops/stats.js';
 import { plugin } from '../../../sinks/s3/index.js';
 import { S3ResponseError } from '../../../sinks/s3/errors.js';
 import { makeFlyEntries, idOf } from '../../support/fly-entries.js';
@@ -18,7 +18,7 @@ import { waitFor } from '../../support/poll.js';
 import { freePort } from '../../support/ports.js';
 import { S3RVER_CREDENTIALS, getObject, readObjects, startS3Proxy, startS3rver, type S3Proxy, type S3rverHandle } from '../../support/s3.js';
 import { batchesFor, sampleEntries, sinkContractSuite } from '../../support/sink-contract.js';
-import { batchLines } from '../../../src/batch.js';
+import { batchLines } from '../../../src/pipeline/batch.js';
 
 const BUCKET = 'fly-logs';
 const logger = createLogger('silent');

@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { EnvReader } from '../../../src/env.js';
+import { EnvReader } from '../../../src/config/env.js';
 import { ConfigError, SinkIoError } from '../../../src/errors.js';
 import { defaultFileSinkConfig, describeFileSink, readFileSinkConfig } from '../../../sinks/file/config.js';
 import { fileSinkError, isRetryableFsError } from '../../../sinks/file/errors.js';

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { EnvReader } from '../../../src/env.js';
+import { EnvReader } from '../../../src/config/env.js';
 import { ConfigError } from '../../../src/errors.js';
 import { plugin } from '../../../sinks/http/index.js';
 import { describeHttpSink, readHttpSinkConfig, type HttpSinkConfig } from '../../../sinks/http/config.js';

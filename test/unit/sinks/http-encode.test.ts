@@ -1,9 +1,9 @@
 import { gunzipSync } from 'node:zlib';
 import { afterEach, describe, expect, test } from 'vitest';
-import { EnvReader } from '../../../src/env.js';
-import type { LogEntry } from '../../../src/entry.js';
-import { batchLines, makeBatch as batchOf } from '../../../src/batch.js';
-import { gzip } from '../../../src/compress.js';
+import { EnvReader } from '../../../src/config/env.js';
+import type { LogEntry } from '../../../src/intake/entry.js';
+import { batchLines, makeBatch as batchOf } from '../../../src/pipeline/batch.js';
+import { gzip } from '../../../src/codec/compress.js';
 import { jsonArrayBody as jsonArrayOf, ndjsonBody as ndjsonOf } from '../../../sinks/http/encode.js';
 import { readHttpSinkConfig } from '../../../sinks/http/config.js';
 import { HttpSink } from '../../../sinks/http/sink.js';

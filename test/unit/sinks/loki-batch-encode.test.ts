@@ -3,8 +3,8 @@
 // with the same counts, for real-shaped lines and for generated lines full of edge cases.
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { batchEntries, batchFromLines, makeBatch } from '../../../src/batch.js';
-import type { Batch } from '../../../src/sink.js';
+import { batchEntries, batchFromLines, makeBatch } from '../../../src/pipeline/batch.js';
+import type { Batch } from '../../../src/pipeline/sink.js';
 import { buildBatchPush, encodeBatchPush } from '../../../sinks/loki/batch-encode.js';
 import { buildPush, type LokiEncodeOptions } from '../../../sinks/loki/encode.js';
 import { loadSampleLines, makeFlyEntries } from '../../support/fly-entries.js';

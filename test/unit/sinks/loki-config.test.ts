@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../../src/errors.js';
-import { EnvReader, type Env } from '../../../src/env.js';
+import { EnvReader, type Env } from '../../../src/config/env.js';
 import { DEFAULT_LABELS, describeLokiConfig, readLokiConfig, type LokiConfig } from '../../../sinks/loki/config.js';
 import { plugin } from '../../../sinks/loki/index.js';
 import { parseIgnoredCount } from '../../../sinks/loki/sink.js';

@@ -1,6 +1,6 @@
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { parseFlyMessage, timestampNanos, type LogEntry } from '../../../src/entry.js';
+import { parseFlyMessage, timestampNanos, type LogEntry } from '../../../src/intake/entry.js';
 import { DEFAULT_LABELS } from '../../../sinks/loki/config.js';
 import {
   MAX_LABELS,

@@ -2,7 +2,7 @@
 // other form as nanoseconds. Either way each stream's values must come out in time order
 // with exact nanosecond strings.
 import { describe, expect, it } from 'vitest';
-import { parseFlyMessage, timestampNanos, type LogEntry } from '../../../src/entry.js';
+import { parseFlyMessage, timestampNanos, type LogEntry } from '../../../src/intake/entry.js';
 import { buildPushBody } from '../../../sinks/loki/encode.js';
 
 function entry(timestamp: string, message: string): LogEntry {

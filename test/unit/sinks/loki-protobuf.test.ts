@@ -3,8 +3,8 @@
 // JSON push carries: the same streams (labels parsed back to the same pairs), the same
 // entries in the same order, the same nanosecond timestamps, lines and structured metadata.
 import { describe, expect, it } from 'vitest';
-import { batchFromLines, makeBatch } from '../../../src/batch.js';
-import type { Batch } from '../../../src/sink.js';
+import { batchFromLines, makeBatch } from '../../../src/pipeline/batch.js';
+import type { Batch } from '../../../src/pipeline/sink.js';
 import { buildBatchPushAs, encodeBatchPush } from '../../../sinks/loki/batch-encode.js';
 import type { LokiEncodeOptions } from '../../../sinks/loki/encode.js';
 import { labelText } from '../../../sinks/loki/protobuf-push.js';

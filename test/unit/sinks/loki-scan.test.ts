@@ -2,7 +2,7 @@
 // of JSON.parse. Whatever the scan answers must be what the parsed body gives; what it cannot
 // answer it must decline (undefined), so the encoder parses that line instead.
 import { describe, expect, it } from 'vitest';
-import { entryLevel, parseBody, parseFlyMessage, type FlyLogBody } from '../../../src/entry.js';
+import { entryLevel, parseBody, parseFlyMessage, type FlyLogBody } from '../../../src/intake/entry.js';
 import { DEFAULT_LABELS } from '../../../sinks/loki/config.js';
 import { buildPushBody, scanLineFields } from '../../../sinks/loki/encode.js';
 import { loadSampleLines, makeFlyEntries } from '../../support/fly-entries.js';

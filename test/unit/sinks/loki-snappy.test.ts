@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { maxCompressedLength, snappyCompress } from '../../../sinks/loki/snappy-block.js';
-import { releaseBody } from '../../../src/body-pool.js';
+import { releaseBody } from '../../../src/pipeline/body-pool.js';
 import { snappyBody } from '../../../sinks/loki/snappy.js';
 import { makeFlyEntries, prng } from '../../support/fly-entries.js';
 import { snappyUncompress } from '../../support/loki-protobuf.js';

@@ -3,7 +3,7 @@
 // show a secret.
 import { inspect } from 'node:util';
 import { describe, expect, test } from 'vitest';
-import { EnvReader, type Env } from '../../../src/env.js';
+import { EnvReader, type Env } from '../../../src/config/env.js';
 import { ConfigError } from '../../../src/errors.js';
 import { S3Address } from '../../../sinks/s3/address.js';
 import { readS3Config, type S3Config } from '../../../sinks/s3/config.js';

@@ -3,15 +3,15 @@
 import { createHash } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, test } from 'vitest';
-import { entryFromLine, type LogEntry } from '../../../src/entry.js';
-import { EnvReader, type Env } from '../../../src/env.js';
+import { entryFromLine, type LogEntry } from '../../../src/intake/entry.js';
+import { EnvReader, type Env } from '../../../src/config/env.js';
 import { SinkIoError, SinkNetworkError, SinkResponseError } from '../../../src/errors.js';
-import { createLogger } from '../../../src/logger.js';
-import type { Batch, Sink } from '../../../src/sink.js';
+import { createLogger } from '../../../src/ops/logger.js';
+import type { Batch, Sink } from '../../../src/pipeline/sink.js';
 import { S3ResponseError, classifyS3Failure, parseS3Error, toS3Error } from '../../../sinks/s3/errors.js';
 import { gzipNdjson } from '../../../sinks/s3/encode.js';
 import { plugin } from '../../../sinks/s3/index.js';
-import { makeBatch } from '../../../src/batch.js';
+import { makeBatch } from '../../../src/pipeline/batch.js';
 
 const logger = createLogger('silent');
 const env: Env = { AWS_BUCKET: 'logs', AWS_ACCESS_KEY_ID: 'k', AWS_SECRET_ACCESS_KEY: 's', S3_ENDPOINT: 'http://127.0.0.1:1' };

@@ -3,16 +3,16 @@
 // rendering the template, whatever the order of apps, hours and timestamp forms).
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, test } from 'vitest';
-import { EntryView, entryFromLine, intake, parseSubject, type LogEntry } from '../../../src/entry.js';
-import { EnvReader, type Env } from '../../../src/env.js';
+import { EntryView, entryFromLine, intake, parseSubject, type LogEntry } from '../../../src/intake/entry.js';
+import { EnvReader, type Env } from '../../../src/config/env.js';
 import { ConfigError } from '../../../src/errors.js';
-import { createLogger } from '../../../src/logger.js';
-import { PartitionTemplate } from '../../../src/object-key.js';
+import { createLogger } from '../../../src/ops/logger.js';
+import { PartitionTemplate } from '../../../sinks/shared/object-key.js';
 import { DEFAULT_S3_COMPRESSION_LEVEL, gzipNdjson } from '../../../sinks/s3/encode.js';
 import { plugin } from '../../../sinks/s3/index.js';
 import { PartitionCache } from '../../../sinks/s3/partition-cache.js';
 import { prng } from '../../support/fly-entries.js';
-import { makeBatch } from '../../../src/batch.js';
+import { makeBatch } from '../../../src/pipeline/batch.js';
 
 function batchOf(entries: readonly LogEntry[]) {
   return makeBatch(1, '', entries);

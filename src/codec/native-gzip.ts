@@ -27,7 +27,7 @@ const ADDON = 'build/Release/logferry_native.node';
 /** The addon from the package root: one level up from src/ (tests), two from dist/src/. */
 export function loadNativeGzip(): NativeGzipLoad {
   const require = createRequire(import.meta.url);
-  for (const up of ['../', '../../']) {
+  for (const up of ['../../', '../../../']) {
     const path = fileURLToPath(new URL(up + ADDON, import.meta.url));
     if (!existsSync(path)) continue;
     try {

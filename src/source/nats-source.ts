@@ -2,10 +2,10 @@
 // org/token as user/password, reconnects forever with jittered waits, and hands every
 // message to one callback, synchronously and without copying. This file turns what the
 // client reports into SourceStats and (throttled) log lines.
-import type { NatsConfig } from './config.js';
-import type { Logger, ThrottledLog } from './logger.js';
+import type { NatsConfig } from '../config/config.js';
+import type { Logger, ThrottledLog } from '../ops/logger.js';
 import { NatsClient, type MessageHandler, type NatsClientError, type NatsClientStatus } from './nats-client.js';
-import type { SourceStats } from './stats.js';
+import type { SourceStats } from '../ops/stats.js';
 
 export type { MessageHandler } from './nats-client.js';
 

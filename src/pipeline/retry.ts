@@ -2,8 +2,8 @@
 // the failure is classified 'retry' and the batch is still wanted (its signal not
 // aborted); Retry-After from the server is honoured as a floor for the next wait.
 import pRetry from 'p-retry';
-import type { FailureAction } from './errors.js';
-import { SinkResponseError } from './errors.js';
+import type { FailureAction } from '../errors.js';
+import { SinkResponseError } from '../errors.js';
 
 export interface RetryPolicy {
   readonly initialBackoffMs: number;

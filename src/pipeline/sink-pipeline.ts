@@ -8,13 +8,13 @@
 // order, retrying with backoff, while new batches keep flowing from memory.
 import { batchFromLines, SlabPool, splitBatch } from './batch.js';
 import { releaseBody } from './body-pool.js';
-import type { LogEntry } from './entry.js';
-import { LogferryError, SinkResponseError, errorMessage, isAuthFailure } from './errors.js';
+import type { LogEntry } from '../intake/entry.js';
+import { LogferryError, SinkResponseError, errorMessage, isAuthFailure } from '../errors.js';
 import { Batcher } from './batcher.js';
-import type { Logger, ThrottledLog } from './logger.js';
+import type { Logger, ThrottledLog } from '../ops/logger.js';
 import { retryUntilDone, type RetryPolicy } from './retry.js';
 import type { Batch, EncodedBatch, PipelineSettings, SendResult, Sink } from './sink.js';
-import { bump, type SinkStats } from './stats.js';
+import { bump, type SinkStats } from '../ops/stats.js';
 
 export type DropReason = 'buffer_full' | 'shutdown' | (string & {});
 

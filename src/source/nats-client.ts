@@ -6,7 +6,7 @@
 // through NatsClientStatus; the caller turns it into stats and log lines.
 import { connect as netConnect, isIP, type Socket } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions as TlsOptions } from 'node:tls';
-import { LogferryError, errorMessage } from './errors.js';
+import { LogferryError, errorMessage } from '../errors.js';
 import { ProtocolReader, type NatsProtocolError, type ProtocolHandler, type ServerInfo } from './nats-protocol.js';
 
 /**

@@ -13,7 +13,7 @@
 // that comes back when the sink acknowledged it. Large fresh output buffers cost a page
 // fault per 4 KiB written, which measured dearer than compressing the page.
 import { constants, createGzip, type Gzip, type ZlibReset } from 'node:zlib';
-import { lendBody, returnBodyBuffer, takeBodyBuffer } from './body-pool.js';
+import { lendBody, returnBodyBuffer, takeBodyBuffer } from '../pipeline/body-pool.js';
 import { loadNativeGzip, type NativeGzip } from './native-gzip.js';
 
 // Below glibc's mmap threshold (the Dockerfile sets 256 KiB), so freed chunks are reused

@@ -5,7 +5,7 @@
 // made every full GC (which batch buffers trigger often at full speed) a third dearer.
 import { Agent as HttpAgent, request as httpRequestRaw, type IncomingHttpHeaders, type IncomingMessage, type RequestOptions } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequestRaw } from 'node:https';
-import { SinkNetworkError, SinkResponseError } from './errors.js';
+import { SinkNetworkError, SinkResponseError } from '../../src/errors.js';
 
 export interface HttpRequest {
   readonly url: URL | string;

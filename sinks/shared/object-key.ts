@@ -1,7 +1,7 @@
 // Object and file names for the archive sinks (s3, file): Hive-style partition folders
 // from a template, and file names that sort by time and never collide between agents.
-import { ConfigError } from './errors.js';
-import { utcDateHour, type LogEntry } from './entry.js';
+import { ConfigError } from '../../src/errors.js';
+import { utcDateHour, type LogEntry } from '../../src/intake/entry.js';
 
 export const DEFAULT_PARTITION_TEMPLATE = 'app={app}/dt={date}/hour={hour}';
 

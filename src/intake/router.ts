@@ -2,9 +2,9 @@
 // (cached), an exclusion check, one in-place scan of the payload, one accept per sink
 // (which copies the bytes into its open batch). Nothing per message is allocated here.
 import { EntryView, intake, parseSubject } from './entry.js';
-import type { ThrottledLog } from './logger.js';
-import type { SinkPipeline } from './sink-pipeline.js';
-import { bump, type SourceStats } from './stats.js';
+import type { ThrottledLog } from '../ops/logger.js';
+import type { SinkPipeline } from '../pipeline/sink-pipeline.js';
+import { bump, type SourceStats } from '../ops/stats.js';
 
 export class EntryRouter {
   readonly #pipelines: readonly SinkPipeline[];

@@ -3,7 +3,7 @@
 // second: a payload that lies inside the chunk is handed over as (chunk, start, end)
 // without a copy, only a payload that straddles chunks is assembled, and the one
 // per-message allocation is the subject string, reused while the subject bytes repeat.
-import { LogferryError } from './errors.js';
+import { LogferryError } from '../errors.js';
 
 /** The byte stream is not NATS (or is corrupt); nothing after it can be trusted. */
 export class NatsProtocolError extends LogferryError {

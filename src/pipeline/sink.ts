@@ -1,10 +1,10 @@
 // The contract between the core and a sink plugin. A sink only encodes and sends:
 // batching, buffering, retrying, spooling and accounting belong to the core, so every
 // sink behaves the same. Plugins live in sinks/<kind>/ and are listed in sinks/index.ts.
-import type { FailureAction } from './errors.js';
-import type { LogEntry } from './entry.js';
-import type { EnvReader } from './env.js';
-import type { Logger } from './logger.js';
+import type { FailureAction } from '../errors.js';
+import type { LogEntry } from '../intake/entry.js';
+import type { EnvReader } from '../config/env.js';
+import type { Logger } from '../ops/logger.js';
 
 export type SinkKind = 'http' | 'file' | 's3' | 'loki';
 

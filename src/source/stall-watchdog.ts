@@ -2,8 +2,8 @@
 // When nothing arrives for STALL_TIMEOUT: resubscribe; if another STALL_TIMEOUT passes
 // in silence, force a reconnect. Watches the message counter rather than stamping a
 // clock per message, so the hot path pays nothing.
-import type { Logger } from './logger.js';
-import type { SourceStats } from './stats.js';
+import type { Logger } from '../ops/logger.js';
+import type { SourceStats } from '../ops/stats.js';
 
 export interface StallActions {
   resubscribe(): void;

@@ -3,11 +3,11 @@
 // superfly/fly-log-shipper so existing secrets keep working.
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { ConfigError } from './errors.js';
+import { ConfigError } from '../errors.js';
 import { EnvReader, type Env } from './env.js';
-import type { LogLevel } from './logger.js';
-import type { RetryPolicy } from './retry.js';
-import type { PipelineSettings, SinkPlugin } from './sink.js';
+import type { LogLevel } from '../ops/logger.js';
+import type { RetryPolicy } from '../pipeline/retry.js';
+import type { PipelineSettings, SinkPlugin } from '../pipeline/sink.js';
 
 export interface NatsConfig {
   /** `nats://host:port` or `tls://host:port`, never with credentials (they are in user/pass). */

@@ -10,7 +10,7 @@
 // are read one at a time through a 1 MiB window (positional reads), never whole segments.
 import { mkdir, open, readdir, readFile, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { LogferryError, errorMessage } from './errors.js';
+import { LogferryError, errorMessage } from '../errors.js';
 import {
   HEADER_BYTES,
   MAX_PAYLOAD_BYTES,

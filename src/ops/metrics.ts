@@ -1,7 +1,7 @@
 // Prometheus metrics. The hot path bumps plain counters (stats.ts); this module turns
 // them into prom-client series only when /metrics is scraped.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { gzipFallbacks } from './compress.js';
+import { gzipFallbacks } from '../codec/compress.js';
 import type { CountByReason, SinkStats, SourceStats } from './stats.js';
 
 /** The numbers metrics read off a spool store. */

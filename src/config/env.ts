@@ -1,6 +1,6 @@
 // Typed access to environment variables. Every getter validates once and throws a
 // ConfigError naming the variable; values of secret variables never reach a message.
-import { ConfigError } from './errors.js';
+import { ConfigError } from '../errors.js';
 
 export type Env = Readonly<Record<string, string | undefined>>;
 

@@ -3,7 +3,7 @@
 // or max age. Each open batch writes its entries' bytes into one NDJSON buffer as they
 // arrive. Knows nothing of sending; sealed batches go to `onSeal`.
 import { NdjsonWriter, type SlabPool } from './batch.js';
-import type { LogEntry } from './entry.js';
+import type { LogEntry } from '../intake/entry.js';
 import type { Batch, BatchSettings } from './sink.js';
 
 interface OpenBatch {

@@ -1,7 +1,7 @@
 // A batch's entries live as NDJSON bytes (each line followed by "\n"), written once into
 // one buffer as they arrive. NDJSON sinks send those bytes as they are; the spool stores
 // them; sinks that need fields per entry read them back once per batch.
-import { EntryView, intake, type LogEntry, type SubjectParts } from './entry.js';
+import { EntryView, intake, type LogEntry, type SubjectParts } from '../intake/entry.js';
 import type { Batch } from './sink.js';
 
 const NEWLINE = 0x0a;
