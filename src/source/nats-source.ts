@@ -115,6 +115,7 @@ export class NatsSource {
           // The server asked for TLS and nats.js checked its certificate against the wrong name
           // (it has none for an IP address): insist on TLS, which lets us check the address.
           this.#requireTls = true;
+          this.#logger.info({ servers: this.#config.servers }, 'NATS server requires TLS; checking its certificate against the address in NATS_URL');
           continue;
         }
         this.#reportConnectFailure(error);
