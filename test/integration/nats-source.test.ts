@@ -394,4 +394,24 @@ describe('NatsSource in a cluster', () => {
     await waitFor(() => t.received.length >= messages.length, { what: 'messages through the other server' });
     expectSameMessages(t.received, messages);
   });
+
+  it('moves to another member when its server enters lame duck mode', async () => {
+    const [routeA, routeB] = [await freePort(), await freePort()];
+    // 30 s is nats-server's minimum; with one client it closes it right after the grace period.
+    const a = await server({ config: 'lame_duck_duration: "30s"\nlame_duck_grace_period: "500ms"\n', cluster: { clusterPort: routeA, routes: [`nats://127.0.0.1:${routeB}`] } });
+    const b = await server({ cluster: { clusterPort: routeB, routes: [`nats://127.0.0.1:${routeA}`] } });
+    await waitFor(async () => (await a.routes()) >= 1 && (await b.routes()) >= 1, { what: 'the two servers to form a cluster', timeoutMs: 15_000 });
+    const t = startSource([a.url]);
+    await t.started;
+    await a.waitForSubscribers('logs.>', 1);
+    a.process.kill('SIGUSR2');
+    await waitFor(() => t.stats.reconnects >= 1 && t.stats.subscribed, { what: 'the source to move to the other server', timeoutMs: 20_000, context: () => JSON.stringify(t.lines) });
+    expect(t.messages()).toContain('NATS server entering lame duck mode; moving to another server when it closes the connection');
+    expect(t.lines.find((l) => l.msg === 'reconnected to NATS')!.server).toBe(`127.0.0.1:${b.port}`);
+    await b.waitForSubscribers('logs.>', 1);
+    const messages = makeFlyEntries(200, { seed: 14 });
+    await publishAll(await publisher(b.url), messages);
+    await waitFor(() => t.received.length >= messages.length, { what: 'messages through the other server' });
+    expectSameMessages(t.received, messages);
+  });
 });
