@@ -333,6 +333,30 @@ authorization {
   });
 });
 
+describe('NatsSource: credentials revoked while connected', () => {
+  const users = (password: string): string => `authorization { users = [ { user: "my-org", password: "${password}" } ] }\n`;
+
+  it('keeps reconnecting through repeated refusals (nats.js would give up after two) and recovers when the token works again', async () => {
+    const s = await server({ config: users('tok-1'), user: 'my-org', pass: 'tok-1' });
+    const t = startSource([s.url], { user: 'my-org', pass: 'tok-1' });
+    await t.started;
+    await waitFor(() => t.stats.subscribed, { what: 'subscribed' });
+    await s.reload(users('tok-2'));
+    await waitFor(() => t.stats.authErrors >= 3, { what: 'three refused reconnects', timeoutMs: 15_000, context: () => JSON.stringify(t.lines) });
+    expect(t.stats.connected).toBe(false);
+    expect(t.stats.subscribed).toBe(false);
+    expect(t.stats.authError).toMatch(/Authorization/i);
+    expect(t.messages().filter((m) => m.startsWith('NATS refused the credentials'))).toHaveLength(1);
+    await s.reload(users('tok-1'));
+    await waitFor(() => t.stats.connected && t.stats.subscribed, { what: 'reconnected and subscribed with the working token', timeoutMs: 15_000 });
+    expect(t.stats.authError).toBeUndefined();
+    const messages = makeFlyEntries(100, { seed: 15 });
+    await publishAll(await publisher(s.url, { user: 'my-org', pass: 'tok-1' }), messages);
+    await waitFor(() => t.received.length >= messages.length, { what: 'messages after recovering' });
+    expectSameMessages(t.received, messages);
+  });
+});
+
 describe('NatsSource over TLS', () => {
   const dir = mkdtempSync(join(tmpdir(), 'logferry-nats-tls-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
