@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createServer, type Socket } from 'node:net';
 import { Writable } from 'node:stream';
 import { checkServerIdentity } from 'node:tls';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -295,6 +296,88 @@ describe('NatsSource against nats-server', () => {
     expect(t.received.map((r) => r.data.toString())).toEqual(['one', 'two', 'three']);
     expect(t.messages().filter((m) => m === 'handling a NATS message failed; skipped it')).toHaveLength(1);
     expect(t.stats.connected).toBe(true);
+  });
+});
+
+/** A stand-in NATS server that does only what each test scripts (for what a real one will not do on demand). */
+interface FakeConnection {
+  readonly socket: Socket;
+  /** Protocol lines received from the client so far. */
+  readonly lines: string[];
+}
+
+async function startFakeServer(onLine: (conn: FakeConnection, line: string, index: number) => void): Promise<{ url: string; connections: FakeConnection[] }> {
+  const connections: FakeConnection[] = [];
+  const srv = createServer((socket) => {
+    const conn: FakeConnection = { socket, lines: [] };
+    const index = connections.push(conn) - 1;
+    let pending = '';
+    socket.on('error', () => undefined);
+    socket.write(`INFO {"server_id":"FAKE","version":"2.10.0","max_payload":1048576,"proto":1}\r\n`);
+    socket.on('data', (chunk) => {
+      pending += chunk.toString('latin1');
+      let nl: number;
+      while ((nl = pending.indexOf('\r\n')) !== -1) {
+        const line = pending.slice(0, nl);
+        pending = pending.slice(nl + 2);
+        conn.lines.push(line);
+        onLine(conn, line, index);
+      }
+    });
+  });
+  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+  const address = srv.address();
+  const port = typeof address === 'object' && address !== null ? address.port : 0;
+  cleanups.push(() => {
+    for (const c of connections) c.socket.destroy();
+    return new Promise((resolve) => srv.close(resolve));
+  });
+  return { url: `nats://127.0.0.1:${port}`, connections };
+}
+
+describe('NatsSource against a scripted server', () => {
+  it('counts a Slow Consumer error, then the disconnect and reconnect, as stats and log lines', async () => {
+    const fake = await startFakeServer((conn, line, index) => {
+      if (line !== 'PING') return;
+      conn.socket.write('PONG\r\n');
+      // The first connection: one message once subscribed, then the server gives up on us as a slow consumer.
+      if (index === 0 && conn.lines.some((l) => l.startsWith('SUB '))) conn.socket.end("MSG logs.a.b.c 1 5\r\nfirst\r\n-ERR 'Slow Consumer'\r\n");
+    });
+    const t = startSource([fake.url]);
+    await t.started;
+    await waitFor(() => t.stats.reconnects === 1 && t.stats.connected, { what: 'the source to reconnect', timeoutMs: 10_000, context: () => JSON.stringify(t.lines) });
+    expect(t.received.map((r) => r.data.toString())).toEqual(['first']);
+    expect(t.stats).toMatchObject({ slowConsumer: 1, disconnects: 1, reconnects: 1, connected: true });
+    expect(t.messages()).toEqual(['connected to NATS', 'NATS reported an error', 'disconnected from NATS; reconnecting', 'reconnected to NATS']);
+    expect(health(t.stats).body.nats).toMatchObject({ slowConsumer: 1 });
+  });
+
+  it('reports a stale connection when pings go unanswered, and reconnects', async () => {
+    // Answers only the handshake PING of each connection.
+    const fake = await startFakeServer((conn, line) => {
+      if (line === 'PING' && conn.lines.filter((l) => l === 'PING').length === 1) conn.socket.write('PONG\r\n');
+    });
+    const t = startSource([fake.url], { options: { pingIntervalMs: 100, maxPingsOut: 2 } });
+    await t.started;
+    await waitFor(() => t.stats.reconnects >= 1, { what: 'stale, then a reconnect', timeoutMs: 10_000, context: () => JSON.stringify(t.lines) });
+    expect(t.messages()).toContain('NATS connection went stale; reconnecting');
+    expect(fake.connections.length).toBeGreaterThanOrEqual(2);
+    // The SUB went out on each connection, the second time resent by nats.js.
+    expect(fake.connections[1]!.lines.filter((l) => l.startsWith('SUB logs.> ')).length).toBe(1);
+  });
+
+  it('survives garbage from the server: the connection goes stale and is replaced, the source keeps receiving', async () => {
+    const fake = await startFakeServer((conn, line, index) => {
+      if (line !== 'PING') return;
+      const pings = conn.lines.filter((l) => l === 'PING').length;
+      if (index === 0 && pings === 1) conn.socket.write('PONG\r\n');
+      if (index === 0 && pings === 2) conn.socket.write('PONG\r\nMSG logs.a.b.c 1 2\r\nok\r\nGARBAGE\r\n');
+      if (index > 0) conn.socket.write(pings === 2 ? 'PONG\r\nMSG logs.a.b.c 1 5\r\nagain\r\n' : 'PONG\r\n');
+    });
+    const t = startSource([fake.url], { options: { pingIntervalMs: 100, maxPingsOut: 2 } });
+    await t.started;
+    await waitFor(() => t.stats.reconnects >= 1 && t.received.length >= 2, { what: 'a reconnect after the garbage', timeoutMs: 10_000, context: () => JSON.stringify(t.lines) });
+    expect(t.received.map((r) => r.data.toString()).slice(0, 2)).toEqual(['ok', 'again']);
   });
 });
 
