@@ -280,6 +280,20 @@ describe('NatsSource against nats-server', () => {
     expect(t.messages()).toEqual(['connected to NATS']);
   });
 
+  it('drain() while reconnecting closes at once instead of waiting for the server', async () => {
+    const s = await server();
+    const t = startSource([s.url]);
+    await t.started;
+    await waitFor(() => t.stats.subscribed, { what: 'subscribed' });
+    await s.stop();
+    await waitFor(() => !t.stats.connected, { what: 'the disconnect to be noticed' });
+    const before = Date.now();
+    await t.src.drain();
+    expect(Date.now() - before).toBeLessThan(2000);
+    expect(t.stats).toMatchObject({ connected: false, subscribed: false });
+    expect(t.stats.disconnectedSince).toBeTypeOf('number');
+  });
+
   it('a handler that throws skips that message (logged once), and the stream goes on', async () => {
     const s = await server();
     const t = startSource([s.url], {
