@@ -62,6 +62,36 @@ async function publisher(url: string, auth: { user?: string; pass?: string } = {
   return nc;
 }
 
+describe('e2e: /health and the subscription', () => {
+  it('(d) answers 503 with subscribed: false until the subscription exists, then 200', async () => {
+    const s = await server();
+    await s.stop();
+    const a = await agent(s.url);
+    const early = await waitFor(
+      async () => {
+        const h = await a.health().catch(() => undefined);
+        return h?.body?.nats !== undefined && h;
+      },
+      { what: '/health to answer', timeoutMs: 15_000, context: () => a.tail(10) },
+    );
+    expect(early.status).toBe(503);
+    expect(early.body.nats).toMatchObject({ connected: false, subscribed: false });
+    expect(await a.metric('logferry_nats_subscribed')).toBe(0);
+    await s.restart();
+    const ok = await waitFor(
+      async () => {
+        const h = await a.health();
+        return h.status === 200 && h;
+      },
+      { what: '/health to turn 200 once subscribed', timeoutMs: 20_000, context: () => a.tail(10) },
+    );
+    expect(ok.body.nats).toMatchObject({ connected: true, subscribed: true });
+    expect(await a.metric('logferry_nats_subscribed')).toBe(1);
+    await s.waitForSubscribers('logs.>', 1);
+    await stopCleanly(a);
+  });
+});
+
 describe('e2e: a subscription the server refuses', () => {
   const config = (subscribeAllow: string): string => `
 authorization {
