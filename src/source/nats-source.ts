@@ -26,7 +26,7 @@ import type { SourceStats } from '../ops/stats.js';
  */
 export type MessageHandler = (subject: string, buf: Buffer, start: number, end: number, receivedAtMs: number) => void;
 
-/** Tuning the production defaults (tests shorten the waits); `tls` adds Node TLS options such as a private `ca`. */
+/** Tuning the production defaults (tests shorten the waits); `tls` adds Node TLS options such as a private `ca` (and insists on TLS). */
 export interface NatsSourceOptions {
   readonly tls?: NodeTlsOptions;
   /** Wait between connection attempts: this plus a random 0..jitter (defaults 1000 + 1000 ms). */
