@@ -86,10 +86,10 @@ export async function startAgentProcess(
         async () => {
           if (!isRunning()) throw new Error(`${label} exited`);
           const res = await fetch(`${base}/health`);
-          const body = (await res.json()) as { nats?: { connected?: boolean } };
-          return body.nats?.connected === true;
+          const body = (await res.json()) as { nats?: { connected?: boolean; subscribed?: boolean } };
+          return body.nats?.connected === true && body.nats.subscribed === true;
         },
-        { what: `${label} to report NATS connected`, timeoutMs, intervalMs: 50, context: () => tail() },
+        { what: `${label} to report NATS connected and subscribed`, timeoutMs, intervalMs: 50, context: () => tail() },
       );
     },
     isRunning,

@@ -1,6 +1,6 @@
-// The reference: a bare `nats` subscriber that only takes each message off the wire and
+// The reference: a bare nats.js (@nats-io/transport-node) subscriber that only takes each message off the wire and
 // JSON.parses it. Its CPU-seconds for the same entries are what the agent is compared to.
-import { connect } from 'nats';
+import { connect } from '@nats-io/transport-node';
 import type { BareArgs, BareCommand, BareEvent } from './protocol.js';
 
 function post(event: BareEvent): void {

@@ -12,7 +12,7 @@
 //          and the run measures the rate it sustains end to end.
 //   fixed: a steady rate, each entry's `timestamp` set to its publish time, so the receiver
 //          can compute publish → sink latency from the entry itself.
-import { connect, type NatsConnection } from 'nats';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { makeFlyEntries } from '../test/support/fly-entries.js';
 import type { PublisherArgs, PublisherCommand, PublisherEvent } from './protocol.js';
 

@@ -59,7 +59,7 @@ export interface AgentConfig {
 }
 
 const LOG_LEVELS: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
-// What our NATS client speaks: plain TCP, or TLS (also upgraded to when the server's INFO requires it).
+// What the source (nats.js over TCP) speaks: plain, or TLS (tls://, or upgraded when the server's INFO requires it).
 const NATS_PROTOCOLS = ['nats:', 'tls:'];
 const NATS_DEFAULT_PORT = 4222;
 // What a user has to set to configure a sink, for the "no sink" error.

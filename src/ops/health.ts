@@ -1,5 +1,6 @@
-// What /health says: NATS connection and stall state, and each sink's state. 503 when
-// NATS has been down or stalled past the threshold, or a sink has failed every attempt
+// What /health says: NATS connection, subscription and stall state, and each sink's state.
+// 503 before the subscription exists or while the server refuses it, when NATS has been
+// down or stalled past the threshold, or a sink has failed every attempt
 // for longer than it (or refuses our credentials, or failed its start-up check).
 import type { SinkStats, SourceStats } from './stats.js';
 
@@ -36,7 +37,10 @@ export function healthReport(inputs: HealthInputs, now = Date.now()): HealthRepo
   const { source, failAfterMs } = inputs;
   const downFor = source.disconnectedSince === undefined ? 0 : now - source.disconnectedSince;
   const silentFor = now - source.lastMessageAt;
-  const natsFailing = (!source.connected && downFor >= failAfterMs) || (source.stalled && silentFor >= Math.min(failAfterMs, inputs.stallTimeoutMs));
+  const unsubscribedFor = source.unsubscribedSince === undefined ? 0 : now - source.unsubscribedSince;
+  // Not subscribed: failing before the first subscription, while the server refuses it, or past the threshold.
+  const notSubscribed = !source.subscribed && (!source.subscribedOnce || source.subscriptionError !== undefined || unsubscribedFor >= failAfterMs);
+  const natsFailing = notSubscribed || (!source.connected && downFor >= failAfterMs) || (source.stalled && silentFor >= Math.min(failAfterMs, inputs.stallTimeoutMs));
   const sinks: Record<string, Record<string, unknown>> = {};
   let sinksFailing = false;
   for (const s of inputs.sinks) {
@@ -63,6 +67,10 @@ export function healthReport(inputs: HealthInputs, now = Date.now()): HealthRepo
       nats: {
         connected: source.connected,
         ...(source.connected ? {} : { disconnectedForMs: downFor }),
+        subscribed: source.subscribed,
+        ...(source.subscriptionError !== undefined ? { subscriptionError: source.subscriptionError } : {}),
+        ...(source.authError !== undefined ? { authError: source.authError } : {}),
+        slowConsumer: source.slowConsumer,
         lastMessageAgoMs: silentFor,
         stalled: source.stalled,
         stalls: source.stalls,

@@ -57,6 +57,9 @@ export function createMetrics(sources: MetricsSources): Metrics {
   simple('logferry_nats_connected', '1 while connected to NATS.', () => (source.connected ? 1 : 0), 'gauge');
   simple('logferry_nats_reconnects_total', 'Reconnections to NATS.', () => source.reconnects);
   simple('logferry_nats_disconnects_total', 'Disconnections from NATS.', () => source.disconnects);
+  simple('logferry_nats_subscribed', '1 while the server holds our subscription to SUBJECT.', () => (source.subscribed ? 1 : 0), 'gauge');
+  simple('logferry_nats_subscription_refusals_total', 'Times the server refused (or closed) our subscription; retried.', () => source.subscriptionRefusals);
+  simple('logferry_nats_auth_errors_total', 'Times the server refused the credentials (ORG / ACCESS_TOKEN); retried.', () => source.authErrors);
   simple('logferry_nats_slow_consumer_total', 'Slow-consumer events reported for our subscription.', () => source.slowConsumer);
   simple('logferry_nats_stalls_total', 'Times no message arrived for STALL_TIMEOUT.', () => source.stalls);
   simple('logferry_nats_resubscribes_total', 'Resubscriptions by the stall watchdog.', () => source.resubscribes);

@@ -64,7 +64,20 @@ export class SourceStats {
   disconnectedSince: number | undefined = Date.now();
   reconnects = 0;
   disconnects = 0;
+  /** Slow-consumer reports from the client or the server. */
   slowConsumer = 0;
+  /** The server holds our subscription (confirmed by a round trip after SUB). */
+  subscribed = false;
+  /** Whether it ever did: /health fails until the first subscription exists. */
+  subscribedOnce = false;
+  /** When the subscription was last lost; undefined while subscribed. */
+  unsubscribedSince: number | undefined = Date.now();
+  /** Why the server refused (or closed) the subscription; cleared once it accepts one. */
+  subscriptionError: string | undefined;
+  subscriptionRefusals = 0;
+  /** The server's last credentials refusal; cleared on connect. */
+  authError: string | undefined;
+  authErrors = 0;
   stalls = 0;
   resubscribes = 0;
   /** Wall clock of the last message received, or of (re)subscribing. */

@@ -48,7 +48,7 @@ export interface Agent {
   /** Last log lines and stderr, for failure messages. */
   tail(lines?: number): string;
   waitForLog(predicate: (log: AgentLog) => boolean, what: string, timeoutMs?: number): Promise<AgentLog>;
-  /** Polls /health until it answers (any status) and reports NATS connected; fails fast if the agent exits. */
+  /** Polls /health until it answers (any status) and reports NATS connected and subscribed; fails fast if the agent exits. */
   waitForReady(timeoutMs?: number): Promise<HealthAnswer>;
   metrics(): Promise<string>;
   metric(name: string, labels?: Readonly<Record<string, string>>): Promise<number>;
@@ -181,9 +181,9 @@ export async function startAgent(env: Readonly<Record<string, string>>, options:
         async () => {
           if (!isRunning()) throw new Error(`${label} exited before becoming ready`);
           const h = await health();
-          return h.body?.nats?.connected === true ? h : undefined;
+          return h.body?.nats?.connected === true && h.body.nats.subscribed === true ? h : undefined;
         },
-        { what: `${label} /health to report NATS connected`, timeoutMs, intervalMs: 100, context: () => tail() },
+        { what: `${label} /health to report NATS connected and subscribed`, timeoutMs, intervalMs: 100, context: () => tail() },
       );
     },
     metrics,

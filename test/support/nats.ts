@@ -3,7 +3,11 @@
 // overruns a slow consumer, is gone, so tests wait for the agent's subscription (via the
 // server's monitoring endpoint) before publishing and pace big runs with flushes.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { connect, type NatsConnection } from 'nats';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ConnectionOptions as NodeTlsOptions } from 'node:tls';
+import { connect, type ConnectionOptions, type NatsConnection } from '@nats-io/transport-node';
 import { freePort } from './ports.js';
 import { delay, waitFor } from './poll.js';
 
@@ -17,6 +21,12 @@ export interface NatsServerOptions {
   readonly pass?: string;
   /** Anything else to pass to nats-server. */
   readonly extraArgs?: readonly string[];
+  /** A nats-server configuration file's text (authorization, permissions, tls…); reload() replaces it. */
+  readonly config?: string;
+  /** Node TLS options for the readiness probe of a server that requires TLS (a `ca`, an identity check). */
+  readonly probeTls?: NodeTlsOptions;
+  /** Join a cluster: listen for routes on `clusterPort` and route to `routes` (`nats://127.0.0.1:<port>`). */
+  readonly cluster?: { readonly name?: string; readonly clusterPort: number; readonly routes?: readonly string[] };
 }
 
 export interface SubscriptionInfo {
@@ -50,11 +60,17 @@ export interface NatsServer {
   subscriptions(): Promise<SubscriptionInfo[]>;
   /** Waits until at least `count` subscriptions on exactly `subject` (in `queue`, when given) exist. */
   waitForSubscribers(subject: string, count?: number, options?: { queue?: string; timeoutMs?: number }): Promise<SubscriptionInfo[]>;
+  /** Replaces the configuration file (started with `config`) and tells the running server to reload it (SIGHUP). */
+  reload(config: string): Promise<void>;
+  /** Routes to other cluster members that are up. */
+  routes(): Promise<number>;
 }
 
 const children = new Set<ChildProcess>();
+const configDirs = new Set<string>();
 process.once('exit', () => {
   for (const child of children) child.kill('SIGKILL');
+  for (const dir of configDirs) rmSync(dir, { recursive: true, force: true });
 });
 
 export async function startNatsServer(options: NatsServerOptions = {}): Promise<NatsServer> {
@@ -65,6 +81,19 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
   const args = ['-a', '127.0.0.1', '-p', String(port), '-m', String(monitorPort)];
   if (options.user !== undefined) args.push('--user', options.user);
   if (options.pass !== undefined) args.push('--pass', options.pass);
+  let configDir: string | undefined;
+  let configFile: string | undefined;
+  if (options.config !== undefined) {
+    configDir = mkdtempSync(join(tmpdir(), 'logferry-nats-conf-'));
+    configFile = join(configDir, 'nats.conf');
+    configDirs.add(configDir);
+    writeFileSync(configFile, options.config);
+    args.push('-c', configFile);
+  }
+  if (options.cluster !== undefined) {
+    args.push('--cluster_name', options.cluster.name ?? 'logferry-test', '--cluster', `nats://127.0.0.1:${options.cluster.clusterPort}`);
+    if ((options.cluster.routes ?? []).length > 0) args.push('--routes', options.cluster.routes!.join(','));
+  }
   if (options.extraArgs) args.push(...options.extraArgs);
 
   let child: ChildProcess;
@@ -99,7 +128,10 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
     await waitFor(
       async () => {
         if (hasExited) throw new Error(`nats-server exited during start (code ${c.exitCode})`);
-        const nc = await connect({ servers: url, user: options.user, pass: options.pass, reconnect: false, timeout: 1000 });
+        const probe: ConnectionOptions = { servers: url, reconnect: false, timeout: 1000 };
+        if (options.user !== undefined) Object.assign(probe, { user: options.user, pass: options.pass });
+        if (options.probeTls !== undefined) probe.tls = options.probeTls as ConnectionOptions['tls'];
+        const nc = await connect(probe);
         await nc.close();
         return true;
       },
@@ -160,6 +192,16 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
     },
     varz: () => getJson('/varz'),
     subscriptions,
+    async reload(config) {
+      if (configFile === undefined) throw new Error('reload() needs a server started with `config`');
+      const before = (await getJson('/varz')).config_load_time;
+      writeFileSync(configFile, config);
+      child.kill('SIGHUP');
+      await waitFor(async () => (await getJson('/varz')).config_load_time !== before, { what: 'nats-server to reload its configuration', context: output });
+    },
+    async routes() {
+      return Number((await getJson('/routez')).num_routes ?? 0);
+    },
     async waitForSubscribers(subject, count = 1, opts = {}) {
       return waitFor(
         async () => {
@@ -176,8 +218,7 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
 export async function connectPublisher(url: string, auth: { user?: string; pass?: string } = {}): Promise<NatsConnection> {
   return connect({
     servers: url,
-    user: auth.user,
-    pass: auth.pass,
+    ...(auth.user !== undefined ? { user: auth.user, pass: auth.pass ?? '' } : {}),
     name: 'test-publisher',
     maxReconnectAttempts: -1,
     reconnectTimeWait: 100,

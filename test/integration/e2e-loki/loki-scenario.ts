@@ -4,7 +4,7 @@
 // Loki stored is each published entry exactly once, with fly-log-shipper's labels, the
 // entry's JSON as the line and its timestamp in nanoseconds.
 import { expect } from 'vitest';
-import type { NatsConnection } from 'nats';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { startSubscribedAgent, type Agent, type AgentOptions } from '../../support/agent.js';
 import { idOf, type FlyEntry } from '../../support/fly-entries.js';
 import { startLokiReceiver, type LokiReceiver, type LokiReceiverOptions, type LokiStoredEntry } from '../../support/loki-receiver.js';

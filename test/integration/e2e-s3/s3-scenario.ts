@@ -3,7 +3,7 @@
 // processes with the S3 sink pointed at the store. Plus the archive checks every scenario
 // makes: keys in the documented layout, every entry exactly once, lines byte-identical.
 import { expect } from 'vitest';
-import type { NatsConnection } from 'nats';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { startSubscribedAgent, type Agent, type AgentOptions } from '../../support/agent.js';
 import { idOf, type FlyEntry } from '../../support/fly-entries.js';
 import { connectPublisher, publishAll, startNatsServer, type NatsServer, type PublishMessage, type PublishOptions } from '../../support/nats.js';

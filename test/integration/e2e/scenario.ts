@@ -3,7 +3,7 @@
 // (exactly-once by id, byte-identical fields, the per-sink accounting invariant, a clean
 // SIGINT exit with final counters).
 import { expect } from 'vitest';
-import type { NatsConnection } from 'nats';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { startSubscribedAgent, type Agent, type AgentLog, type AgentOptions } from '../../support/agent.js';
 import { idOf, type FlyEntry } from '../../support/fly-entries.js';
 import { startHttpReceiver, type HttpReceiver, type HttpReceiverOptions, type ParsedEntry } from '../../support/http-receiver.js';

@@ -1,7 +1,7 @@
 // The nats-server helper itself: start, auth, subscription visibility, paced publishing,
 // restart on the same port. The e2e scenarios depend on each of these.
 import { afterAll, describe, expect, it } from 'vitest';
-import { connect } from 'nats';
+import { connect } from '@nats-io/transport-node';
 import { connectPublisher, publishAll, startNatsServer, type NatsServer } from '../../support/nats.js';
 import { makeFlyEntries } from '../../support/fly-entries.js';
 import { waitFor } from '../../support/poll.js';
