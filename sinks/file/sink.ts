@@ -1,9 +1,10 @@
-// Local gzip NDJSON files in Hive-style partition folders (DATA_DIR/app=…/dt=…/hour=…/).
+// Local gzip NDJSON files in Hive-style partition folders (DATA_DIR/app=…/dt=…/hour=…/);
+// zstd or plain NDJSON with FILE_COMPRESSION.
 //
-// Each batch is appended to its partition's current file as ONE complete gzip member, in
-// one append. Concatenated members are a valid gzip file (zcat, Node's gunzip, DuckDB),
-// so a crash can leave at most a torn last member, and every member before it stays
-// readable. A failed attempt is cut back off the file (truncate to its size before the
+// Each batch is appended to its partition's current file as ONE complete gzip member (zstd
+// frame), in one append. Concatenated members are a valid gzip file (zcat, Node's gunzip,
+// DuckDB), concatenated frames a valid zstd file (zstdcat, Node's zstdDecompress), so a
+// crash can leave at most a torn last member, and every member before it stays readable. A failed attempt is cut back off the file (truncate to its size before the
 // attempt) and the partition moves to a new file, so a retried batch is never written twice
 // and a half-written member is never followed by good ones.
 import { randomBytes } from 'node:crypto';
@@ -14,7 +15,7 @@ import type { LogEntry } from '../../src/intake/entry.js';
 import { objectFileName, type PartitionTemplate } from '../shared/object-key.js';
 import type { Batch, EncodedBatch, Sink, SinkContext, SinkKind } from '../../src/pipeline/sink.js';
 import { firstEntry } from '../../src/pipeline/batch.js';
-import { gzip } from '../../src/codec/compress.js';
+import { archiveExtension, compressNdjson, initialRatio } from '../shared/compression.js';
 import type { FileSinkConfig } from './config.js';
 import { fileSinkError } from './errors.js';
 
@@ -39,12 +40,13 @@ const MAX_CURRENT_FILES = 10_000;
 export class FileSink implements Sink {
   readonly name: string;
   readonly kind: SinkKind = 'file';
-  /** Until the core has measured real batches: gzip'd JSON logs shrink to roughly a sixth. */
-  readonly initialEncodedRatio = 0.15;
+  /** Until the core has measured real batches: compressed JSON logs shrink to roughly a sixth. */
+  readonly initialEncodedRatio: number;
   readonly #config: FileSinkConfig;
   readonly #template: PartitionTemplate;
   readonly #agentInstanceId: string;
   readonly #clock: () => number;
+  readonly #extension: string;
   readonly #current = new Map<string, CurrentFile>();
   #seq = 0;
   #lastSweepMs = 0;
@@ -58,6 +60,8 @@ export class FileSink implements Sink {
     this.#template = config.partitions;
     this.#agentInstanceId = context.agentInstanceId;
     this.#clock = options.clock ?? Date.now;
+    this.#extension = archiveExtension(config.compression);
+    this.initialEncodedRatio = initialRatio(config.compression);
   }
 
   partitionKey(entry: LogEntry): string {
@@ -65,7 +69,7 @@ export class FileSink implements Sink {
   }
 
   async encode(batch: Batch): Promise<EncodedBatch> {
-    const body = await gzip(batch.ndjson, this.#config.compressionLevel);
+    const body = await compressNdjson(batch, this.#config.compression);
     return { body, entryCount: batch.count };
   }
 
@@ -103,7 +107,7 @@ export class FileSink implements Sink {
       }
       signal.throwIfAborted();
       this.#seq++;
-      file = { path: join(dir, objectFileName(firstEntryMs(batch), this.#agentInstanceId, this.#seq)), openedAtMs: now, bytes: 0 };
+      file = { path: join(dir, objectFileName(firstEntryMs(batch), this.#agentInstanceId, this.#seq, this.#extension)), openedAtMs: now, bytes: 0 };
       fresh = true;
     }
 
