@@ -10,6 +10,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
+import { LRUCache } from 'lru-cache';
 import { classifyFailure, type FailureAction } from '../../src/errors.js';
 import type { LogEntry } from '../../src/intake/entry.js';
 import { objectFileName, type PartitionTemplate } from '../shared/object-key.js';
@@ -34,7 +35,8 @@ interface CurrentFile {
 }
 
 // Partitions with a current file. A partition not written to for rotateAge would rotate
-// anyway, so its state is dropped; the cap bounds memory even for templates like {instance}.
+// anyway, so its state is dropped; the cap bounds memory even for templates like {instance}
+// (past it, the least recently written partition starts a new file on its next batch).
 const MAX_CURRENT_FILES = 10_000;
 
 export class FileSink implements Sink {
@@ -47,7 +49,7 @@ export class FileSink implements Sink {
   readonly #agentInstanceId: string;
   readonly #clock: () => number;
   readonly #extension: string;
-  readonly #current = new Map<string, CurrentFile>();
+  readonly #current = new LRUCache<string, CurrentFile>({ max: MAX_CURRENT_FILES });
   #seq = 0;
   #lastSweepMs = 0;
   // Appends run one at a time whatever the core's in-flight limit, so a partition's
@@ -82,7 +84,7 @@ export class FileSink implements Sink {
 
   /** Each partition's current file (absolute path), its size and when it was started; for tests and debugging. */
   currentFiles(): ReadonlyMap<string, { readonly path: string; readonly bytes: number; readonly openedAtMs: number }> {
-    return this.#current;
+    return new Map(this.#current.entries());
   }
 
   async #append(body: Uint8Array, batch: Batch, signal: AbortSignal): Promise<void> {
@@ -135,11 +137,6 @@ export class FileSink implements Sink {
     if (file.bytes >= this.#config.rotateBytes) {
       this.#current.delete(partition);
     } else if (fresh) {
-      if (this.#current.size >= MAX_CURRENT_FILES) {
-        // Maps iterate in insertion order: the first key is the oldest file.
-        const oldest = this.#current.keys().next().value;
-        if (oldest !== undefined) this.#current.delete(oldest);
-      }
       this.#current.set(partition, file);
     }
   }
@@ -149,9 +146,9 @@ export class FileSink implements Sink {
     const every = Math.min(this.#config.rotateAgeMs, 60_000);
     if (now - this.#lastSweepMs < every) return;
     this.#lastSweepMs = now;
-    for (const [partition, file] of this.#current) {
-      if (now - file.openedAtMs >= this.#config.rotateAgeMs) this.#current.delete(partition);
-    }
+    const due: string[] = [];
+    for (const [partition, file] of this.#current.entries()) if (now - file.openedAtMs >= this.#config.rotateAgeMs) due.push(partition);
+    for (const partition of due) this.#current.delete(partition);
   }
 
   classify(error: unknown): FailureAction {

@@ -219,6 +219,30 @@ describe('S3 partition cache', () => {
     }
   });
 
+  test('past its bound it forgets the least recently seen app, not the busy ones', () => {
+    const t = new PartitionTemplate('app={app}/dt={date}/hour={hour}', 'S3_PARTITION_TEMPLATE');
+    const cache = new PartitionCache(t);
+    let renders = 0;
+    const render = t.render.bind(t);
+    t.render = (e) => {
+      renders++;
+      return render(e);
+    };
+    const busy = entry('busy', '2026-11-26T20:00:00Z', 'm');
+    expect(cache.folder(busy)).toBe('app=busy/dt=2026-11-26/hour=20');
+    for (let i = 0; i < 25_000; i++) {
+      cache.folder(entry(`app-${i}`, '2026-11-26T20:00:00Z', 'm'));
+      if (i % 500 === 0) cache.folder(busy);
+    }
+    // The busy app's folder was remembered throughout: rendered once only.
+    const before = renders;
+    expect(cache.folder(busy)).toBe('app=busy/dt=2026-11-26/hour=20');
+    expect(renders).toBe(before);
+    // A long-forgotten app is rendered again, correctly.
+    expect(cache.folder(entry('app-0', '2026-11-26T20:00:00Z', 'm'))).toBe('app=app-0/dt=2026-11-26/hour=20');
+    expect(renders).toBe(before + 1);
+  });
+
   test('the sink partitions through it', () => {
     const config = plugin.readConfig(new EnvReader(env))!;
     const sink = plugin.create(config, { logger: createLogger('silent'), agentInstanceId: 'a' });
