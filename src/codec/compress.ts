@@ -153,8 +153,8 @@ function takeIdle(codec: Codec, level: number): MemberCompressor | undefined {
 
 /**
  * The body as one gzip member (deterministic: no name, mtime 0; the same bytes as
- * zlib.gzipSync with level and memLevel 9) or one zstd frame (the same bytes as
- * zlib.zstdCompressSync at that level). The result is a view of a pooled buffer, lent out:
+ * zlib.gzipSync with level and memLevel 9) or one zstd frame (deterministic; streamed, so
+ * its header carries no content size, unlike zlib.zstdCompressSync's). The result is a view of a pooled buffer, lent out:
  * the core gives it back (releaseBody) once the sink acknowledged it.
  */
 export async function compress(codec: Codec, body: Uint8Array, level: number): Promise<Buffer> {
