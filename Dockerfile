@@ -1,12 +1,8 @@
 # syntax=docker/dockerfile:1
-# Build stage: compile TypeScript with the dev dependencies, and the native gzip encoder
-# (native/, Node-API) with node-gyp against this Node's own headers.
+# Build stage: compile TypeScript with the dev dependencies (plain JavaScript: no compiler needed).
 FROM node:24-slim AS build
-RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
-ENV npm_config_nodedir=/usr/local
 WORKDIR /app
-COPY package.json package-lock.json binding.gyp ./
-COPY native ./native
+COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
@@ -17,7 +13,6 @@ RUN npx tsc -p tsconfig.build.json
 FROM node:24-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
-# --ignore-scripts: the addon is built once, in the build stage.
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
 
 FROM node:24-slim
@@ -38,7 +33,6 @@ WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist/src ./dist/src
 COPY --from=build /app/dist/sinks ./dist/sinks
-COPY --from=build /app/build/Release/logferry_native.node ./build/Release/logferry_native.node
 COPY package.json ./
 # The spool and file sink write here when DATA_DIR/SPOOL_DIR point at a mounted volume.
 RUN mkdir -p /data && chown node:node /data

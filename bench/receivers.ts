@@ -6,14 +6,15 @@
 //   Loki:  gunzip, JSON.parse the push, count values (the timestamp is each value's first item);
 //          or, for a protobuf push, snappy-uncompress it and walk its entries' timestamps in place.
 //   S3:    a proxy in front of s3rver that forwards everything and, for each stored object
-//          (PUT answered 2xx), gunzips the body and counts its lines.
+//          (PUT answered 2xx), decompresses the body (gzip or zstd) and counts its lines.
 import { Agent as HttpAgent, createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
 import { createRequire } from 'node:module';
-import { gunzip as gunzipCallback } from 'node:zlib';
+import { gunzip as gunzipCallback, zstdDecompress as zstdDecompressCallback } from 'node:zlib';
 
 const gunzip = promisify(gunzipCallback);
+const zstdDecompress = promisify(zstdDecompressCallback);
 const NEWLINE = 0x0a;
 const TIMESTAMP_KEY = Buffer.from('"timestamp":"', 'latin1');
 // A line the publisher stamped ends `"timestamp":"2026-11-26T20:34:37.000412877Z"}`.
@@ -104,6 +105,18 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
 
 function isGzip(b: Buffer): boolean {
   return b.length >= 2 && b[0] === 0x1f && b[1] === 0x8b;
+}
+
+/** A zstd frame starts with the magic number 0xFD2FB528 (little endian). */
+function isZstd(b: Buffer): boolean {
+  return b.length >= 4 && b.readUInt32LE(0) === 0xfd2fb528;
+}
+
+/** A stored object's NDJSON, whatever S3_COMPRESSION made it: gzip, zstd or plain. */
+function decodeObject(raw: Buffer): Promise<Buffer> {
+  if (isGzip(raw)) return gunzip(raw);
+  if (isZstd(raw)) return zstdDecompress(raw);
+  return Promise.resolve(raw);
 }
 
 /** Counts NDJSON lines; with a histogram, records each line's publish → `arrivedAt` latency. */
@@ -331,7 +344,7 @@ export async function startCountingS3Proxy(upstream: string): Promise<Receiver> 
                 const isObjectPut = req.method === 'PUT' && /^\/[^/?]+\/[^?]+/.test(req.url ?? '');
                 const counted =
                   isObjectPut && status >= 200 && status < 300
-                    ? (isGzip(raw) ? gunzip(raw) : Promise.resolve(raw)).then((body) => {
+                    ? decodeObject(raw).then((body) => {
                         countLines(body, delivery, arrivedAt);
                         delivery.bodies++;
                         delivery.compressedBytes += raw.length;

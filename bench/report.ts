@@ -169,8 +169,7 @@ export function renderMarkdown(report: Report): string {
   const runtimeEnv = Object.keys(dockerRuntimeEnv()).map((k) => `\`${k}=${config.agentOverrides[k] ?? ''}\``).join(' ');
   out.push(`| agent environment | ${runtimeEnv} (the Dockerfile's runtime ENV, as on Fly) |`);
   out.push(`| agent node flags | ${config.agentNodeFlags.length > 0 ? config.agentNodeFlags.map((f) => `\`${f}\``).join(' ') : 'none'} (the Dockerfile's CMD) |`);
-  const encoders = [...new Set(results.flatMap((r) => (r.full === undefined ? [] : [r.full.gzipEncoder])))];
-  out.push(`| agent gzip encoder | ${encoders.length > 0 ? encoders.map((e) => `\`${e}\``).join(', ') : '—'} (levels 1–3; from the agent's start-up line) |`);
+  out.push('| agent gzip | node:zlib (libuv thread pool) |');
   out.push(`| nats-server | ${machine.natsServer} |`);
   out.push(`| run time | ${fmt(report.durationSeconds)} s |`);
   out.push('');

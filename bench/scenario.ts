@@ -91,8 +91,6 @@ export interface FullResult {
   readonly windowEntries: number | undefined;
   readonly accounting: Accounting;
   readonly exitCode: number | null;
-  /** The gzip encoder the agent said it uses at start (`native` or `zlib`). */
-  readonly gzipEncoder: string;
 }
 
 export interface FixedResult {
@@ -359,7 +357,6 @@ export async function runFull(setup: SinkSetup, context: BenchContext, nodeFlags
     );
     const exitCode = await stopAgent(agent);
     return {
-      gzipEncoder: String(agent.startLine()?.gzip ?? 'unknown'),
       warmedUp,
       published: done.published,
       publishedBytes: done.bytes,

@@ -2,11 +2,10 @@
 // ops listener, the stall watchdog, start-up healthchecks and graceful shutdown.
 import { catalogue } from '../sinks/index.js';
 import { join } from 'node:path';
-import { loadConfig, type AgentConfig, type SpoolConfig } from './config/config.js';
+import { loadConfig, RETIRED_SETTINGS, type AgentConfig, type SpoolConfig } from './config/config.js';
 import { ConfigError, errorMessage } from './errors.js';
 import { healthReport, isSinkHealthy, sinkState } from './ops/health.js';
 import { startOpsServer } from './ops/http-server.js';
-import { gzipEncoderInfo, useGzipEncoder } from './codec/compress.js';
 import { createLogger, ThrottledLog, type Logger } from './ops/logger.js';
 import { createMetrics, type SpoolStoreStats } from './ops/metrics.js';
 import { NatsSource } from './source/nats-source.js';
@@ -49,13 +48,7 @@ async function main(): Promise<void> {
   const config = readConfigOrExit();
   const logger = createLogger(config.logLevel);
   const throttled = new ThrottledLog(logger, config.logIntervalMs);
-  useGzipEncoder(config.gzipEncoder, (code, error) =>
-    throttled.warn('gzip:native', { code, err: error.message }, 'the native gzip encoder failed on a body; zlib compressed it instead'),
-  );
-  const gzipInfo = gzipEncoderInfo();
-  if (config.gzipEncoder === 'native' && gzipInfo.unavailable !== undefined) {
-    logger.warn({ err: gzipInfo.unavailable }, 'native gzip encoder unavailable: gzip uses zlib (about twice the CPU per body)');
-  }
+  for (const name of config.retiredSettings) logger.warn({ setting: name, why: RETIRED_SETTINGS[name] }, `${name} is no longer used and is ignored`);
   const sourceStats = new SourceStats();
   const sinkStats: Array<{ name: string; stats: SinkStats; spool?: (() => SpoolStoreStats) | undefined }> = [];
   const metrics = createMetrics({
@@ -110,7 +103,6 @@ async function main(): Promise<void> {
       queue: config.nats.queue,
       excludeApps: [...config.excludeApps],
       metricsPort: config.metricsPort,
-      gzip: gzipInfo.encoder,
     },
     'logferry started',
   );

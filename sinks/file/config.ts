@@ -2,6 +2,7 @@
 // the core falls back to defaultFileSinkConfig() (./data), so logs are never shipped nowhere.
 import { resolve } from 'node:path';
 import { EnvReader } from '../../src/config/env.js';
+import { archiveExtension, describeCompression, readCompression, type CompressionSetting, type DefaultLevels } from '../shared/compression.js';
 import { DEFAULT_PARTITION_TEMPLATE, PartitionTemplate } from '../shared/object-key.js';
 
 export interface FileSinkConfig {
@@ -12,8 +13,8 @@ export interface FileSinkConfig {
   readonly rotateBytes: number;
   /** ...or once it is this old (since its first append). */
   readonly rotateAgeMs: number;
-  /** gzip level 1..9. */
-  readonly compressionLevel: number;
+  /** Codec and level of the files (FILE_COMPRESSION, FILE_COMPRESSION_LEVEL). */
+  readonly compression: CompressionSetting;
 }
 
 export const DEFAULT_DATA_DIR = './data';
@@ -21,8 +22,14 @@ export const DEFAULT_DATA_DIR = './data';
 export const FILE_DEFAULTS = {
   rotateBytes: 64 * 1024 * 1024,
   rotateAgeMs: 15 * 60_000,
-  compressionLevel: 6,
 } as const;
+
+/**
+ * Files stay on local disk, so gzip spends more CPU for smaller files than the S3 default
+ * (level 6: 1.5–2.2× level 3's CPU, 4–19 % smaller). zstd 1 is smaller than gzip 6 on the
+ * benchmark's mix for a quarter of its CPU (docs/ARCHITECTURE.md, "Compression").
+ */
+export const FILE_LEVELS: DefaultLevels = { gzip: 6, zstd: 1 };
 
 export function readFileSinkConfig(env: EnvReader): FileSinkConfig | undefined {
   const dataDir = env.raw('DATA_DIR');
@@ -44,12 +51,13 @@ function read(env: EnvReader, dataDir: string): FileSinkConfig {
     partitions: new PartitionTemplate(env.string('FILE_PARTITION_TEMPLATE', DEFAULT_PARTITION_TEMPLATE), 'FILE_PARTITION_TEMPLATE'),
     rotateBytes: env.size('FILE_ROTATE_BYTES', FILE_DEFAULTS.rotateBytes, { min: 1024 }),
     rotateAgeMs: env.duration('FILE_ROTATE_AGE', FILE_DEFAULTS.rotateAgeMs, { min: 1000 }),
-    compressionLevel: env.int('FILE_COMPRESSION_LEVEL', FILE_DEFAULTS.compressionLevel, { min: 1, max: 9 }),
+    compression: readCompression(env, 'FILE', FILE_LEVELS),
   };
 }
 
 export function describeFileSink(config: FileSinkConfig): string {
-  return `file → ${config.dataDir}/${config.partitions.template} (ndjson.gz, rotate at ${formatBytes(config.rotateBytes)} or ${formatAge(config.rotateAgeMs)})`;
+  const format = `${archiveExtension(config.compression).slice(1)}${config.compression.codec === 'none' ? '' : `, ${describeCompression(config.compression)}`}`;
+  return `file → ${config.dataDir}/${config.partitions.template} (${format}, rotate at ${formatBytes(config.rotateBytes)} or ${formatAge(config.rotateAgeMs)})`;
 }
 
 function formatBytes(n: number): string {

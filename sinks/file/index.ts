@@ -1,4 +1,4 @@
-// The file sink plugin: gzip NDJSON under DATA_DIR, the local default when nothing else is configured.
+// The file sink plugin: gzip (or zstd, or plain) NDJSON under DATA_DIR, the local default when nothing else is configured.
 import type { SinkPlugin } from '../../src/pipeline/sink.js';
 import { defaultFileSinkConfig, describeFileSink, readFileSinkConfig, type FileSinkConfig } from './config.js';
 import { FileSink } from './sink.js';

@@ -1,20 +1,22 @@
-// Local gzip NDJSON files in Hive-style partition folders (DATA_DIR/app=…/dt=…/hour=…/).
+// Local gzip NDJSON files in Hive-style partition folders (DATA_DIR/app=…/dt=…/hour=…/);
+// zstd or plain NDJSON with FILE_COMPRESSION.
 //
-// Each batch is appended to its partition's current file as ONE complete gzip member, in
-// one append. Concatenated members are a valid gzip file (zcat, Node's gunzip, DuckDB),
-// so a crash can leave at most a torn last member, and every member before it stays
-// readable. A failed attempt is cut back off the file (truncate to its size before the
+// Each batch is appended to its partition's current file as ONE complete gzip member (zstd
+// frame), in one append. Concatenated members are a valid gzip file (zcat, Node's gunzip,
+// DuckDB), concatenated frames a valid zstd file (zstdcat, Node's zstdDecompress), so a
+// crash can leave at most a torn last member, and every member before it stays readable. A failed attempt is cut back off the file (truncate to its size before the
 // attempt) and the partition moves to a new file, so a retried batch is never written twice
 // and a half-written member is never followed by good ones.
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
+import { LRUCache } from 'lru-cache';
 import { classifyFailure, type FailureAction } from '../../src/errors.js';
 import type { LogEntry } from '../../src/intake/entry.js';
 import { objectFileName, type PartitionTemplate } from '../shared/object-key.js';
 import type { Batch, EncodedBatch, Sink, SinkContext, SinkKind } from '../../src/pipeline/sink.js';
 import { firstEntry } from '../../src/pipeline/batch.js';
-import { gzip } from '../../src/codec/compress.js';
+import { archiveExtension, compressNdjson, initialRatio } from '../shared/compression.js';
 import type { FileSinkConfig } from './config.js';
 import { fileSinkError } from './errors.js';
 
@@ -33,19 +35,21 @@ interface CurrentFile {
 }
 
 // Partitions with a current file. A partition not written to for rotateAge would rotate
-// anyway, so its state is dropped; the cap bounds memory even for templates like {instance}.
+// anyway, so its state is dropped; the cap bounds memory even for templates like {instance}
+// (past it, the least recently written partition starts a new file on its next batch).
 const MAX_CURRENT_FILES = 10_000;
 
 export class FileSink implements Sink {
   readonly name: string;
   readonly kind: SinkKind = 'file';
-  /** Until the core has measured real batches: gzip'd JSON logs shrink to roughly a sixth. */
-  readonly initialEncodedRatio = 0.15;
+  /** Until the core has measured real batches: compressed JSON logs shrink to roughly a sixth. */
+  readonly initialEncodedRatio: number;
   readonly #config: FileSinkConfig;
   readonly #template: PartitionTemplate;
   readonly #agentInstanceId: string;
   readonly #clock: () => number;
-  readonly #current = new Map<string, CurrentFile>();
+  readonly #extension: string;
+  readonly #current = new LRUCache<string, CurrentFile>({ max: MAX_CURRENT_FILES });
   #seq = 0;
   #lastSweepMs = 0;
   // Appends run one at a time whatever the core's in-flight limit, so a partition's
@@ -58,6 +62,8 @@ export class FileSink implements Sink {
     this.#template = config.partitions;
     this.#agentInstanceId = context.agentInstanceId;
     this.#clock = options.clock ?? Date.now;
+    this.#extension = archiveExtension(config.compression);
+    this.initialEncodedRatio = initialRatio(config.compression);
   }
 
   partitionKey(entry: LogEntry): string {
@@ -65,7 +71,7 @@ export class FileSink implements Sink {
   }
 
   async encode(batch: Batch): Promise<EncodedBatch> {
-    const body = await gzip(batch.ndjson, this.#config.compressionLevel);
+    const body = await compressNdjson(batch, this.#config.compression);
     return { body, entryCount: batch.count };
   }
 
@@ -78,7 +84,7 @@ export class FileSink implements Sink {
 
   /** Each partition's current file (absolute path), its size and when it was started; for tests and debugging. */
   currentFiles(): ReadonlyMap<string, { readonly path: string; readonly bytes: number; readonly openedAtMs: number }> {
-    return this.#current;
+    return new Map(this.#current.entries());
   }
 
   async #append(body: Uint8Array, batch: Batch, signal: AbortSignal): Promise<void> {
@@ -103,7 +109,7 @@ export class FileSink implements Sink {
       }
       signal.throwIfAborted();
       this.#seq++;
-      file = { path: join(dir, objectFileName(firstEntryMs(batch), this.#agentInstanceId, this.#seq)), openedAtMs: now, bytes: 0 };
+      file = { path: join(dir, objectFileName(firstEntryMs(batch), this.#agentInstanceId, this.#seq, this.#extension)), openedAtMs: now, bytes: 0 };
       fresh = true;
     }
 
@@ -131,11 +137,6 @@ export class FileSink implements Sink {
     if (file.bytes >= this.#config.rotateBytes) {
       this.#current.delete(partition);
     } else if (fresh) {
-      if (this.#current.size >= MAX_CURRENT_FILES) {
-        // Maps iterate in insertion order: the first key is the oldest file.
-        const oldest = this.#current.keys().next().value;
-        if (oldest !== undefined) this.#current.delete(oldest);
-      }
       this.#current.set(partition, file);
     }
   }
@@ -145,9 +146,9 @@ export class FileSink implements Sink {
     const every = Math.min(this.#config.rotateAgeMs, 60_000);
     if (now - this.#lastSweepMs < every) return;
     this.#lastSweepMs = now;
-    for (const [partition, file] of this.#current) {
-      if (now - file.openedAtMs >= this.#config.rotateAgeMs) this.#current.delete(partition);
-    }
+    const due: string[] = [];
+    for (const [partition, file] of this.#current.entries()) if (now - file.openedAtMs >= this.#config.rotateAgeMs) due.push(partition);
+    for (const partition of due) this.#current.delete(partition);
   }
 
   classify(error: unknown): FailureAction {

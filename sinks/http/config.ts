@@ -30,9 +30,9 @@ export interface HttpSinkConfig {
 export const HTTP_DEFAULTS = {
   format: 'ndjson',
   compression: 'none',
-  // Levels 1–3 use the native encoder (src/compress.ts): ~2.0 µs of CPU per entry of the
-  // benchmark's mix, check included, against ~3.7 µs for zlib level 3 and ~5.3 µs at level 6
-  // (zlib's and Vector's default), for output ~2.5 % and ~7 % larger (npm run bench:gzip). At tens of thousands of lines a second the CPU matters more.
+  // gzip level 3: the same CPU as level 1 with slightly smaller bodies; level 6 (zlib's and
+  // Vector's default) costs 1.5–2.2× the CPU for bodies 4–19 % smaller (npm run bench:codecs,
+  // docs/ARCHITECTURE.md "Compression"). At tens of thousands of lines a second the CPU matters more.
   compressionLevel: 3,
   method: 'POST',
   timeoutMs: 30_000,

@@ -3,7 +3,8 @@
 import type { EnvReader } from '../../src/config/env.js';
 import { ConfigError } from '../../src/errors.js';
 import { DEFAULT_PARTITION_TEMPLATE, PartitionTemplate } from '../shared/object-key.js';
-import { DEFAULT_S3_COMPRESSION_LEVEL } from './encode.js';
+import { readCompression, type CompressionSetting } from '../shared/compression.js';
+import { DEFAULT_S3_LEVELS } from './encode.js';
 import { makeCredentials, type S3Credentials } from './signing.js';
 
 export type SseMode = 'AES256' | 'aws:kms';
@@ -22,8 +23,8 @@ export interface S3Config {
   readonly storageClass: string | undefined;
   readonly sse: SseMode | undefined;
   readonly sseKmsKeyId: string | undefined;
-  /** gzip level of the objects, 1–9. */
-  readonly compressionLevel: number;
+  /** Codec and level of the objects (S3_COMPRESSION, S3_COMPRESSION_LEVEL). */
+  readonly compression: CompressionSetting;
 }
 
 export const DEFAULT_REGION = 'us-east-1';
@@ -85,6 +86,6 @@ export function readS3Config(env: EnvReader): S3Config | undefined {
     storageClass,
     sse,
     sseKmsKeyId,
-    compressionLevel: env.int('S3_COMPRESSION_LEVEL', DEFAULT_S3_COMPRESSION_LEVEL, { min: 1, max: 9 }),
+    compression: readCompression(env, 'S3', DEFAULT_S3_LEVELS),
   };
 }

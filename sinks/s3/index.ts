@@ -1,9 +1,11 @@
-// The S3-compatible archive sink (Tigris, AWS S3, R2, MinIO): gzip NDJSON objects under
+// The S3-compatible archive sink (Tigris, AWS S3, R2, MinIO): gzip (or zstd) NDJSON objects under
 // Hive-style keys, queryable in place with DuckDB, Athena, ClickHouse or Spark.
 import type { SinkPlugin } from '../../src/pipeline/sink.js';
 import { S3Address } from './address.js';
 import { readS3Config, type S3Config } from './config.js';
+import { DEFAULT_S3_COMPRESSION_LEVEL } from './encode.js';
 import { S3Sink } from './sink.js';
+import { archiveExtension, describeCompression } from '../shared/compression.js';
 
 const MiB = 1024 * 1024;
 
@@ -26,11 +28,12 @@ export const plugin: SinkPlugin<S3Config> = {
     const extras = [
       `region ${config.region}`,
       address.pathStyle ? 'path-style' : 'virtual-hosted',
+      config.compression.codec === 'gzip' && config.compression.level === DEFAULT_S3_COMPRESSION_LEVEL ? undefined : describeCompression(config.compression),
       config.storageClass === undefined ? undefined : `storage class ${config.storageClass}`,
       config.sse === undefined ? undefined : `SSE ${config.sse}${config.sseKmsKeyId === undefined ? '' : ' with a KMS key'}`,
     ].filter((x) => x !== undefined);
     const template = config.partitionTemplate.template;
-    const keys = `${config.keyPrefix}${template === '' ? '' : `${template}/`}<time>-<agent>-<seq>.ndjson.gz`;
+    const keys = `${config.keyPrefix}${template === '' ? '' : `${template}/`}<time>-<agent>-<seq>${archiveExtension(config.compression)}`;
     return `s3 bucket "${config.bucket}" at ${address.location.host} (${extras.join(', ')}), keys ${keys}`;
   },
   create(config, context) {

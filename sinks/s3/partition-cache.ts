@@ -1,10 +1,11 @@
 // The partition folder of each entry without rendering the template each time: the core
 // asks for it per entry, and with the default template it changes only when the app or the
 // UTC hour does. One remembered folder per app, checked against the timestamp's hour prefix.
+import { LRUCache } from 'lru-cache';
 import { isUtcZ, ownString, utcTimestampStartsWith, type LogEntry } from '../../src/intake/entry.js';
 import type { PartitionTemplate } from '../shared/object-key.js';
 
-// An organisation has hundreds of apps at most; past this the map is simply started over.
+// An organisation has hundreds of apps at most; past this the least recently seen app goes.
 const MAX_APPS = 10_000;
 
 /** `app`: the folder depends on the app alone; `app-hour`: on the app and the UTC hour; `render`: on more (region, instance). */
@@ -20,7 +21,7 @@ interface Slot {
 export class PartitionCache {
   readonly #template: PartitionTemplate;
   readonly #mode: Mode;
-  readonly #byApp = new Map<string, Slot>();
+  readonly #byApp = new LRUCache<string, Slot>({ max: MAX_APPS });
 
   constructor(template: PartitionTemplate) {
     this.#template = template;
@@ -47,7 +48,6 @@ export class PartitionCache {
       slot.prefix = prefix;
       slot.folder = folder;
     } else {
-      if (this.#byApp.size >= MAX_APPS) this.#byApp.clear();
       this.#byApp.set(entry.app, { prefix, folder });
     }
     return folder;

@@ -1,4 +1,4 @@
-// Archives batches as gzip NDJSON objects under Hive-style keys. One PUT per batch; the
+// Archives batches as gzip (or zstd, or plain) NDJSON objects under Hive-style keys. One PUT per batch; the
 // core batches per partition (app/date/hour by default), retries and counts.
 import type { LogEntry } from '../../src/intake/entry.js';
 import { SinkIoError, SinkNetworkError, type FailureAction } from '../../src/errors.js';
@@ -9,16 +9,17 @@ import type { Batch, EncodedBatch, Sink, SinkContext } from '../../src/pipeline/
 import { S3Address } from './address.js';
 import type { S3Config } from './config.js';
 import { firstEntry } from '../../src/pipeline/batch.js';
-import { gzipNdjson, sha256Hex } from './encode.js';
+import { archiveContentType, archiveExtension, compressNdjson, initialRatio } from '../shared/compression.js';
+import { sha256Hex } from './encode.js';
 import { S3ResponseError, classifyS3Failure, toS3Error } from './errors.js';
 import { PartitionCache } from './partition-cache.js';
 import { EMPTY_PAYLOAD_SHA256, signS3Request } from './signing.js';
 
-// Stored as the bytes of a .ndjson.gz file, not as "NDJSON with Content-Encoding: gzip":
-// with Content-Encoding set, browsers, CDNs and some S3 tools decompress on GET, so a
-// downloaded `.gz` would no longer be gzip. DuckDB, Athena, Spark and zcat all want the
-// stored bytes to be gzip and tell so by the `.gz` name.
-const CONTENT_TYPE = 'application/gzip';
+// Stored as the bytes of a .ndjson.gz (.ndjson.zst) file, Content-Type application/gzip
+// (application/zstd), not as "NDJSON with Content-Encoding: gzip": with Content-Encoding set,
+// browsers, CDNs and some S3 tools decompress on GET, so a downloaded `.gz` would no longer
+// be gzip. DuckDB, Athena, Spark, ClickHouse and zcat/zstdcat all want the stored bytes to
+// be compressed and tell the codec by the name's ending.
 
 // Whole-answer timeouts: an upload of several MiB over a slow link takes a while; a
 // bucket listing does not.
@@ -41,8 +42,8 @@ function s3Message(error: S3ResponseError): string {
 export class S3Sink implements Sink {
   readonly name: string;
   readonly kind = 's3' as const;
-  /** gzip shrinks Fly's JSON lines to roughly this; the core learns the real ratio from there. */
-  readonly initialEncodedRatio = 0.15;
+  /** The codec shrinks Fly's JSON lines to roughly this; the core learns the real ratio from there. */
+  readonly initialEncodedRatio: number;
   readonly #config: S3Config;
   readonly #address: S3Address;
   readonly #template: PartitionTemplate;
@@ -50,6 +51,8 @@ export class S3Sink implements Sink {
   readonly #agentInstanceId: string;
   readonly #logger: Logger;
   readonly #agent: HttpPool;
+  /** `.ndjson.gz`, `.ndjson.zst` or `.ndjson`. */
+  readonly #extension: string;
   /** Headers every PUT carries besides the signature: content type, storage class, encryption. */
   readonly #putHeaders: Readonly<Record<string, string>>;
   #seq = 0;
@@ -64,7 +67,9 @@ export class S3Sink implements Sink {
     this.#agentInstanceId = context.agentInstanceId;
     this.#logger = context.logger;
     this.#agent = createHttpAgent(MAX_CONNECTIONS);
-    const headers: Record<string, string> = { 'content-type': CONTENT_TYPE };
+    this.initialEncodedRatio = initialRatio(config.compression);
+    this.#extension = archiveExtension(config.compression);
+    const headers: Record<string, string> = { 'content-type': archiveContentType(config.compression) };
     if (config.storageClass !== undefined) headers['x-amz-storage-class'] = config.storageClass;
     if (config.sse !== undefined) headers['x-amz-server-side-encryption'] = config.sse;
     if (config.sseKmsKeyId !== undefined) headers['x-amz-server-side-encryption-aws-kms-key-id'] = config.sseKmsKeyId;
@@ -89,13 +94,13 @@ export class S3Sink implements Sink {
   async encode(batch: Batch): Promise<EncodedBatch> {
     // Taken before compressing, so sequence numbers follow the order batches were handed over.
     const seq = ++this.#seq;
-    const body = await gzipNdjson(batch, this.#config.compressionLevel);
+    const body = await compressNdjson(batch, this.#config.compression);
     const sha256 = sha256Hex(body);
     const first = firstEntry(batch);
     const firstMs = first === undefined ? Date.now() : entryTimeMs(first);
     // The core batches by partitionKey; a batch without one (replayed, hand-made) is placed by its first entry.
     const folder = batch.partition !== '' || first === undefined ? batch.partition : this.#template.render(first);
-    const file = objectFileName(firstMs, this.#agentInstanceId, seq);
+    const file = objectFileName(firstMs, this.#agentInstanceId, seq, this.#extension);
     const key = `${this.#config.keyPrefix}${folder === '' ? '' : `${folder}/`}${file}`;
     return { body, entryCount: batch.count, meta: { key, sha256 } };
   }

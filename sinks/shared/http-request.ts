@@ -1,10 +1,12 @@
-// One HTTP attempt, shared by every HTTP-based sink: non-2xx answers become
-// SinkResponseError (with Retry-After and a short body excerpt), transport failures become
-// SinkNetworkError. No retries here: the core retries. Built on node:http/https rather
-// than undici: the agent sends a handful of requests a second, and undici's ~5 MB of heap
-// made every full GC (which batch buffers trigger often at full speed) a third dearer.
-import { Agent as HttpAgent, request as httpRequestRaw, type IncomingHttpHeaders, type IncomingMessage, type RequestOptions } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequestRaw } from 'node:https';
+// One HTTP attempt, shared by every HTTP-based sink, through undici: non-2xx answers become
+// SinkResponseError (with Retry-After and a short body excerpt), transport failures and
+// timeouts become SinkNetworkError. No retries here: the core retries. Each sink owns one
+// HttpPool (an undici Agent: a keep-alive connection pool per origin it talks to).
+//
+// TLS: undici connects through node:tls with Node's default trust store, so certificates are
+// always verified and NODE_EXTRA_CA_CERTS is honoured (test/integration/http-request.test.ts).
+import type { IncomingHttpHeaders } from 'node:http';
+import { Agent, errors as undiciErrors } from 'undici';
 import { SinkNetworkError, SinkResponseError } from '../../src/errors.js';
 
 export interface HttpRequest {
@@ -13,35 +15,42 @@ export interface HttpRequest {
   readonly headers?: Record<string, string>;
   readonly body?: Uint8Array | string;
   readonly signal?: AbortSignal;
-  /** Whole-answer timeout; a hung server must not hold a batch forever. */
+  /** Whole-attempt timeout (connect, send, answer); a hung server must not hold a batch forever. */
   readonly timeoutMs?: number;
 }
 
 export interface HttpAnswer {
   readonly status: number;
+  /** Lower-case names; a repeated header is an array (node's IncomingHttpHeaders shape). */
   readonly headers: IncomingHttpHeaders;
+  /** The start of the answer's body (at most 64 KiB), as UTF-8. */
   readonly body: string;
 }
 
+const DEFAULT_TIMEOUT_MS = 30_000;
 const MAX_BODY_READ = 64 * 1024;
 const EXCERPT_CHARS = 300;
+// Idle connections are kept this long unless the server's Keep-Alive header says less.
+const KEEP_ALIVE_MS = 30_000;
 
-/** A keep-alive connection pool for one sink (plain and TLS). TLS certificates are always verified. */
+/** A keep-alive connection pool for one sink (plain and TLS, any origin). TLS certificates are always verified. */
 export class HttpPool {
-  readonly http: HttpAgent;
-  readonly https: HttpsAgent;
+  readonly agent: Agent;
 
   constructor(maxConnections: number) {
-    const options = { keepAlive: true, maxSockets: maxConnections, maxFreeSockets: maxConnections, scheduling: 'lifo' as const };
-    this.http = new HttpAgent(options);
-    this.https = new HttpsAgent(options);
+    this.agent = new Agent({
+      // Per origin: a sink talks to one or two hosts.
+      connections: maxConnections,
+      pipelining: 1,
+      keepAliveTimeout: KEEP_ALIVE_MS,
+      keepAliveMaxTimeout: KEEP_ALIVE_MS,
+      connect: { rejectUnauthorized: true },
+    });
   }
 
   /** Closes the pooled connections (the core calls it once nothing is in flight). */
   close(): Promise<void> {
-    this.http.destroy();
-    this.https.destroy();
-    return Promise.resolve();
+    return this.agent.close();
   }
 }
 
@@ -64,75 +73,71 @@ export function parseRetryAfter(value: string | string[] | undefined, nowMs = Da
   return Math.max(0, at - nowMs);
 }
 
-export function httpRequest(pool: HttpPool, req: HttpRequest): Promise<HttpAnswer> {
-  const timeoutMs = req.timeoutMs ?? 30_000;
-  return new Promise<HttpAnswer>((resolve, reject) => {
-    let url: URL;
-    try {
-      url = typeof req.url === 'string' ? new URL(req.url) : req.url;
-    } catch (cause) {
-      reject(new SinkNetworkError(`${req.method} ${hostOf(req.url)} failed: invalid URL`, { cause }));
-      return;
+/** Why undici gave up, in words that name neither the URL nor its query. */
+function transportReason(cause: unknown, timeoutMs: number, timedOut: boolean): string {
+  if (timedOut || cause instanceof undiciErrors.HeadersTimeoutError || cause instanceof undiciErrors.BodyTimeoutError) return `timed out after ${timeoutMs} ms`;
+  if (cause instanceof undiciErrors.ConnectTimeoutError) return `connect timed out (${cause.code})`;
+  const message = cause instanceof Error ? cause.message : String(cause);
+  const code = (cause as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' && !message.includes(code) ? `${message} (${code})` : message;
+}
+
+export async function httpRequest(pool: HttpPool, req: HttpRequest): Promise<HttpAnswer> {
+  const timeoutMs = req.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  let url: URL;
+  try {
+    url = typeof req.url === 'string' ? new URL(req.url) : req.url;
+  } catch (cause) {
+    throw new SinkNetworkError(`${req.method} ${hostOf(req.url)} failed: invalid URL`, { cause });
+  }
+  // One signal for the caller's abort and the whole-attempt timeout (an unref'd timer, cleared at the end).
+  const controller = new AbortController();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    controller.abort(new Error(`timed out after ${timeoutMs} ms`));
+  }, timeoutMs);
+  timer.unref();
+  const onAbort = (): void => controller.abort(req.signal?.reason);
+  if (req.signal?.aborted) onAbort();
+  else req.signal?.addEventListener('abort', onAbort, { once: true });
+
+  let status: number;
+  let headers: IncomingHttpHeaders;
+  let text: string;
+  try {
+    const answer = await pool.agent.request({
+      origin: url.origin,
+      path: `${url.pathname}${url.search}`,
+      method: req.method,
+      headers: req.headers ?? {},
+      body: req.body ?? null,
+      signal: controller.signal,
+      headersTimeout: timeoutMs,
+      bodyTimeout: timeoutMs,
+    });
+    status = answer.statusCode;
+    headers = answer.headers as IncomingHttpHeaders;
+    // Keep reading past the excerpt so the connection can be reused, but keep only the start.
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of answer.body as AsyncIterable<Buffer>) {
+      if (size < MAX_BODY_READ) {
+        chunks.push(chunk);
+        size += chunk.length;
+      }
     }
-    const tls = url.protocol === 'https:';
-    const body = req.body;
-    const headers: Record<string, string | number> = { ...req.headers };
-    if (body !== undefined) headers['content-length'] = typeof body === 'string' ? Buffer.byteLength(body) : body.length;
-    let timedOut = false;
-    let settled = false;
-    let timer: NodeJS.Timeout | undefined;
-    const fail = (cause: unknown): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      const why = timedOut ? `timed out after ${timeoutMs} ms` : cause instanceof Error ? cause.message : String(cause);
-      const code = (cause as { code?: string } | undefined)?.code;
-      reject(new SinkNetworkError(`${req.method} ${hostOf(url)} failed: ${why}${code && !timedOut ? ` (${code})` : ''}`, { cause }));
-    };
-    const options: RequestOptions = { method: req.method, headers, agent: tls ? pool.https : pool.http, ...(req.signal ? { signal: req.signal } : {}) };
-    const request = (tls ? httpsRequestRaw : httpRequestRaw)(url, options, (res: IncomingMessage) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      res.on('data', (chunk: Buffer) => {
-        // Keep consuming so the connection can be reused, but keep only the start.
-        if (size < MAX_BODY_READ) {
-          chunks.push(chunk);
-          size += chunk.length;
-        }
-      });
-      res.on('error', fail);
-      res.on('aborted', () => fail(new Error('connection closed before the answer ended')));
-      res.on('end', () => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        const text = Buffer.concat(chunks).subarray(0, MAX_BODY_READ).toString('utf8');
-        const status = res.statusCode ?? 0;
-        const settle =
-          status < 200 || status >= 300
-            ? () => reject(new SinkResponseError(status, excerpt(text), { retryAfterMs: parseRetryAfter(res.headers['retry-after']), body: text }))
-            : () => resolve({ status, headers: res.headers, body: text });
-        // A server may answer before it has read the whole body. The caller reuses the body's
-        // memory once this settles, so wait until the request is done with it too. ('close'
-        // can come before or after the answer's 'end'; ClientRequest has no `closed` to ask.)
-        if (requestClosed) settle();
-        else afterClose = settle;
-      });
-    });
-    timer = setTimeout(() => {
-      timedOut = true;
-      request.destroy(new Error(`timed out after ${timeoutMs} ms`));
-    }, timeoutMs);
-    timer.unref();
-    let requestClosed = false;
-    let afterClose: (() => void) | undefined;
-    request.once('close', () => {
-      requestClosed = true;
-      afterClose?.();
-    });
-    request.on('error', fail);
-    request.end(body);
-  });
+    text = Buffer.concat(chunks).subarray(0, MAX_BODY_READ).toString('utf8');
+  } catch (cause) {
+    throw new SinkNetworkError(`${req.method} ${hostOf(url)} failed: ${transportReason(cause, timeoutMs, timedOut)}`, { cause });
+  } finally {
+    clearTimeout(timer);
+    req.signal?.removeEventListener('abort', onAbort);
+  }
+  if (status < 200 || status >= 300) {
+    throw new SinkResponseError(status, excerpt(text), { retryAfterMs: parseRetryAfter(headers['retry-after']), body: text });
+  }
+  return { status, headers, body: text };
 }
 
 /** Host and port only: URLs may carry credentials or tokens in the query. */

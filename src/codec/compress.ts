@@ -1,36 +1,54 @@
-// One gzip member per request body, compressed on libuv's thread pool so the event loop
-// keeps taking messages. Shared by the sinks that compress (HTTP, S3, file, Loki).
+// Request bodies compressed with node:zlib: one gzip member or one zstd frame per body
+// (zstd: Node 24's built-in zstd). Shared by the sinks that compress (HTTP, S3, file, Loki).
+// zlib streams do their work on libuv's thread pool, so the event loop keeps taking
+// messages while a batch is compressed. Levels and their cost: docs/ARCHITECTURE.md
+// ("Compression", measured with `npm run bench:codecs`).
 //
-// Levels 1–3 go to the native encoder (native-gzip.ts) when it is built and not turned off
-// (GZIP_ENCODER=zlib): ~35–45 % less CPU per body than zlib level 3 (its check included),
-// for bodies ~2–3 % larger (npm run bench:gzip). It writes straight into a pooled body.
-// Higher levels, and any body the native encoder fails on, go to zlib.
-//
-// For zlib: zlib.gzip() builds a new zlib stream per call (~0.5 MB of deflate state) and copies its
-// output chunks into one more buffer at the end. Here a few zlib streams are kept and
-// reset between bodies. zlib writes into small output chunks (malloc'd from the heap and
-// soon reused there); the body is then copied once into a pooled buffer (body-pool.ts)
-// that comes back when the sink acknowledged it. Large fresh output buffers cost a page
-// fault per 4 KiB written, which measured dearer than compressing the page.
-import { constants, createGzip, type Gzip, type ZlibReset } from 'node:zlib';
-import { lendBody, returnBodyBuffer, takeBodyBuffer } from '../pipeline/body-pool.js';
-import { loadNativeGzip, type NativeGzip } from './native-gzip.js';
+// zlib.gzip()/zstdCompress() build a new stream per call (~0.5 MB of deflate state, a few MB
+// of zstd context) and copy their output chunks into one more buffer at the end. Here a
+// few streams are kept and reset between bodies. They write into small output chunks
+// (malloc'd from the heap and soon reused there); the body is then copied once into a
+// pooled buffer (body-pool.ts) that comes back when the sink acknowledged it. Large fresh
+// output buffers cost a page fault per 4 KiB written, which measured dearer than
+// compressing the page.
+import { constants, createGzip, createZstdCompress, type Gzip, type ZlibReset, type ZstdCompress } from 'node:zlib';
+import { lendBody, takeBodyBuffer } from '../pipeline/body-pool.js';
+
+/** The codecs a sink may compress with. */
+export type Codec = 'gzip' | 'zstd';
+
+/** Valid levels per codec (zstd's 20–22 need far more memory than a 256 MB VM should give one body). */
+export const CODEC_LEVELS: Readonly<Record<Codec, { readonly min: number; readonly max: number }>> = {
+  gzip: { min: 1, max: 9 },
+  zstd: { min: 1, max: 19 },
+};
+
+/** What an object or file of each codec is called and announced as. */
+export const CODEC_FILES: Readonly<Record<Codec | 'none', { readonly extension: string; readonly contentType: string }>> = {
+  gzip: { extension: '.ndjson.gz', contentType: 'application/gzip' },
+  // RFC 8878 registers application/zstd.
+  zstd: { extension: '.ndjson.zst', contentType: 'application/zstd' },
+  none: { extension: '.ndjson', contentType: 'application/x-ndjson' },
+};
 
 // Below glibc's mmap threshold (the Dockerfile sets 256 KiB), so freed chunks are reused
 // from the heap instead of being unmapped and faulted in again.
 const OUTPUT_CHUNK = 240 * 1024;
 
 /**
- * Idle streams kept, whatever their level: each holds its deflate state (~0.5 MB with
- * memLevel 9). About as many as sinks compress at once (each sink's max in flight is 4
- * by default). Past it, the least recently used goes.
+ * Idle streams kept, whatever their codec and level: each holds its state (~0.5 MB of
+ * deflate state with memLevel 9, a few MB of zstd context). About as many as sinks compress
+ * at once (each sink's max in flight is 4 by default). Past it, the least recently used goes.
  */
 const MAX_IDLE = 6;
 
-/** A gzip stream that writes one member per body, then resets for the next. */
+type ResettableStream = (Gzip | ZstdCompress) & ZlibReset;
+
+/** A compression stream that writes one gzip member (or zstd frame) per body, then resets for the next. */
 class MemberCompressor {
-  // Node documents reset() for the deflate family; @types/node leaves it off Gzip.
-  readonly #stream: Gzip & ZlibReset;
+  // Node documents reset() for every zlib stream; @types/node leaves it off Gzip and ZstdCompress.
+  readonly #stream: ResettableStream;
+  readonly #finish: number;
   #chunks: Buffer[] = [];
   #finished = false;
   #resolve: ((body: Buffer) => void) | undefined;
@@ -38,12 +56,22 @@ class MemberCompressor {
   /** The stream failed: it must not be used again. */
   broken = false;
 
+  readonly codec: Codec;
   readonly level: number;
 
-  constructor(level: number) {
+  constructor(codec: Codec, level: number) {
+    this.codec = codec;
     this.level = level;
-    // memLevel 9 (a hash table twice as large) measured ~15 % faster than the default 8 on log lines.
-    this.#stream = createGzip({ level, memLevel: 9, chunkSize: OUTPUT_CHUNK }) as Gzip & ZlibReset;
+    if (codec === 'gzip') {
+      // memLevel 9 (a hash table twice as large) measured ~15 % faster than the default 8 on log lines.
+      this.#stream = createGzip({ level, memLevel: 9, chunkSize: OUTPUT_CHUNK }) as ResettableStream;
+      // Z_FINISH ends the member (trailer included) without ending the stream.
+      this.#finish = constants.Z_FINISH;
+    } else {
+      this.#stream = createZstdCompress({ chunkSize: OUTPUT_CHUNK, params: { [constants.ZSTD_c_compressionLevel]: level } }) as ResettableStream;
+      // ZSTD_e_end ends the frame (checksum-free, as zstd's default) without ending the stream.
+      this.#finish = constants.ZSTD_e_end;
+    }
     this.#stream.on('data', (chunk: Buffer) => {
       this.#chunks.push(chunk);
       this.#settleIfDone();
@@ -62,8 +90,7 @@ class MemberCompressor {
       this.#reject = reject;
       this.#finished = false;
       if (body.length > 0) this.#stream.write(body);
-      // Z_FINISH ends the member (trailer included) without ending the stream.
-      this.#stream.flush(constants.Z_FINISH, () => {
+      this.#stream.flush(this.#finish, () => {
         this.#finished = true;
         this.#settleIfDone();
       });
@@ -108,15 +135,15 @@ function joinIntoPooledBody(chunks: readonly Buffer[]): Buffer {
 // Idle streams, least recently used first.
 const idle: MemberCompressor[] = [];
 
-/** The most recently used idle stream of this level, taken out of the list. */
-function takeIdle(level: number): MemberCompressor | undefined {
+/** The most recently used idle stream of this codec and level, taken out of the list. */
+function takeIdle(codec: Codec, level: number): MemberCompressor | undefined {
   for (let i = idle.length - 1; i >= 0; i--) {
     const c = idle[i]!;
     if (c.broken) {
       // Failed while idle (it should not): never handed out again.
       idle.splice(i, 1);
       c.close();
-    } else if (c.level === level) {
+    } else if (c.codec === codec && c.level === level) {
       idle.splice(i, 1);
       return c;
     }
@@ -124,74 +151,14 @@ function takeIdle(level: number): MemberCompressor | undefined {
   return undefined;
 }
 
-/** Levels up to this use the native encoder; above it, zlib's slower, smaller output is what was asked for. */
-export const NATIVE_MAX_LEVEL = 3;
-
-const nativeLoad = loadNativeGzip();
-let native: NativeGzip | undefined = nativeLoad.encoder;
-
-/** Bodies the native encoder did not make, by its error code; zlib made them instead. */
-export const gzipFallbacks = new Map<string, number>();
-let onFallback: ((code: string, error: Error) => void) | undefined;
-
-/** Which encoder levels 1–3 use now, and why the native one is missing when it is. */
-export function gzipEncoderInfo(): { readonly encoder: 'native' | 'zlib'; readonly unavailable?: string } {
-  if (native !== undefined) return { encoder: 'native' };
-  return nativeLoad.error === undefined ? { encoder: 'zlib' } : { encoder: 'zlib', unavailable: nativeLoad.error };
-}
-
 /**
- * `zlib`: every body through zlib (GZIP_ENCODER=zlib). `native`: the native encoder when it
- * loaded. Tests pass an encoder of their own. `onFailure` hears of each fallback (main logs it, throttled).
+ * The body as one gzip member (deterministic: no name, mtime 0; the same bytes as
+ * zlib.gzipSync with level and memLevel 9) or one zstd frame (deterministic; streamed, so
+ * its header carries no content size, unlike zlib.zstdCompressSync's). The result is a view of a pooled buffer, lent out:
+ * the core gives it back (releaseBody) once the sink acknowledged it.
  */
-export function useGzipEncoder(choice: 'native' | 'zlib' | NativeGzip, onFailure?: (code: string, error: Error) => void): void {
-  native = choice === 'zlib' ? undefined : choice === 'native' ? nativeLoad.encoder : choice;
-  onFallback = onFailure;
-}
-
-// Most bodies of log lines fit half their input; one that does not (incompressible text)
-// is tried again with room for the worst case, rather than every body taking that room.
-function firstRoom(encoder: NativeGzip, n: number): number {
-  return Math.min(encoder.gzipBound(n), (n >>> 1) + 64 * 1024);
-}
-
-async function nativeGzip(encoder: NativeGzip, body: Uint8Array): Promise<Buffer | undefined> {
-  let room = firstRoom(encoder, body.length);
-  for (;;) {
-    const out = takeBodyBuffer(room, room);
-    let length: number;
-    try {
-      length = await encoder.gzipInto(body, out);
-    } catch (error) {
-      returnBodyBuffer(out);
-      const code = (error as { code?: unknown }).code;
-      const bound = encoder.gzipBound(body.length);
-      if (code === 'ERR_GZIP_CAPACITY' && room < bound) {
-        room = bound;
-        continue;
-      }
-      const reason = typeof code === 'string' ? code : 'ERR_GZIP';
-      gzipFallbacks.set(reason, (gzipFallbacks.get(reason) ?? 0) + 1);
-      onFallback?.(reason, error instanceof Error ? error : new Error(String(error)));
-      return undefined;
-    }
-    const zipped = out.subarray(0, length);
-    lendBody(zipped);
-    return zipped;
-  }
-}
-
-/**
- * The body as one gzip member, deterministic (no name, mtime 0). Above level 3 (or with
- * zlib chosen) the same bytes as zlib.gzip with these options. The result is a view of a
- * pooled buffer, lent out: the core gives it back (releaseBody) once the sink acknowledged it.
- */
-export async function gzip(body: Uint8Array, level: number): Promise<Buffer> {
-  if (level <= NATIVE_MAX_LEVEL && native !== undefined) {
-    const zipped = await nativeGzip(native, body);
-    if (zipped !== undefined) return zipped;
-  }
-  const compressor = takeIdle(level) ?? new MemberCompressor(level);
+export async function compress(codec: Codec, body: Uint8Array, level: number): Promise<Buffer> {
+  const compressor = takeIdle(codec, level) ?? new MemberCompressor(codec, level);
   try {
     return await compressor.compress(body);
   } finally {
@@ -202,4 +169,14 @@ export async function gzip(body: Uint8Array, level: number): Promise<Buffer> {
       if (idle.length > MAX_IDLE) idle.shift()!.close();
     }
   }
+}
+
+/** compress('gzip', ...): one gzip member. */
+export function gzip(body: Uint8Array, level: number): Promise<Buffer> {
+  return compress('gzip', body, level);
+}
+
+/** compress('zstd', ...): one zstd frame. */
+export function zstd(body: Uint8Array, level: number): Promise<Buffer> {
+  return compress('zstd', body, level);
 }

@@ -49,14 +49,22 @@ export interface AgentConfig {
   readonly healthFailAfterMs: number;
   /** How often a recurring warning (drops, retries) may be logged. */
   readonly logIntervalMs: number;
-  /** gzip at levels 1–3: the native encoder (when built) or always zlib. */
-  readonly gzipEncoder: 'native' | 'zlib';
+  /** Settings of earlier versions that are set but no longer do anything (RETIRED_SETTINGS); main warns once. */
+  readonly retiredSettings: readonly string[];
   readonly retry: RetryPolicy;
   readonly agentInstanceId: string;
   readonly sinks: readonly ConfiguredSink[];
   /** Undefined without SPOOL_DIR: memory only. */
   readonly spool: SpoolConfig | undefined;
 }
+
+/**
+ * Settings that once did something and are now accepted and ignored, so an old deployment
+ * still starts; the start-up log names them once, with why.
+ */
+export const RETIRED_SETTINGS: Readonly<Record<string, string>> = {
+  GZIP_ENCODER: 'the native gzip encoder is gone; gzip always uses node:zlib',
+};
 
 const LOG_LEVELS: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 // What the source (nats.js over TCP) speaks: plain, or TLS (tls://, or upgraded when the server's INFO requires it).
@@ -222,7 +230,7 @@ export function loadConfig(rawEnv: Env, catalogue: SinkCatalogue): AgentConfig {
     shutdownTimeoutMs: env.duration('SHUTDOWN_TIMEOUT', 25_000, { min: 0 }),
     healthFailAfterMs: env.duration('HEALTH_FAIL_AFTER', 60_000, { min: 0 }),
     logIntervalMs: env.duration('LOG_INTERVAL', 30_000, { min: 100 }),
-    gzipEncoder: env.oneOf('GZIP_ENCODER', ['native', 'zlib'] as const, 'native'),
+    retiredSettings: Object.keys(RETIRED_SETTINGS).filter((name) => env.has(name)),
     retry,
     agentInstanceId: makeAgentInstanceId(env),
     sinks: Object.freeze(sinks),

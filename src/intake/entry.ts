@@ -2,6 +2,7 @@
 // NATS message. Parsing never throws: a payload that is not a Fly JSON object becomes an
 // entry that keeps the raw text, flagged under `logferry.malformed`.
 import { isUtf8 } from 'node:buffer';
+import { LRUCache } from 'lru-cache';
 import { FIELD_APP_INSTANCE, FIELD_APP_NAME, FIELD_REGION, FIELD_TIMESTAMP, scanFlyJson, type ScanResult } from './fly-json-scan.js';
 
 export interface LogEntry {
@@ -42,14 +43,14 @@ export interface SubjectParts {
 }
 
 const EMPTY_PARTS: SubjectParts = { app: '', region: '', instance: '' };
-// Subjects repeat (one per app instance), so splitting each once is enough. A plain Map,
-// emptied when it grows past the cap, is cheaper per lookup than an LRU and just as bounded.
+// Subjects repeat (one per app instance), so splitting each once is enough. Subjects are
+// whatever the org's machines publish, so the cache is bounded: least recently seen goes.
 const SUBJECT_CACHE_MAX = 50_000;
-const subjectCache = new Map<string, SubjectParts>();
+const subjectCache = new LRUCache<string, SubjectParts>({ max: SUBJECT_CACHE_MAX });
 
 // One string per distinct part (an app has many instances): the partition cache's Map
 // lookups by app then find the very same string and compare no characters.
-const partStrings = new Map<string, string>();
+const partStrings = new LRUCache<string, string>({ max: SUBJECT_CACHE_MAX });
 
 /**
  * The string as one of its own rather than a slice of a longer one (V8 makes substrings of
@@ -74,10 +75,6 @@ function ownPart(part: string): string {
 export function parseSubject(subject: string): SubjectParts {
   const cached = subjectCache.get(subject);
   if (cached !== undefined) return cached;
-  if (subjectCache.size >= SUBJECT_CACHE_MAX) {
-    subjectCache.clear();
-    partStrings.clear();
-  }
   const tokens = subject.split('.');
   const parts: SubjectParts =
     tokens[0] === 'logs'

@@ -1,7 +1,6 @@
 // Prometheus metrics. The hot path bumps plain counters (stats.ts); this module turns
 // them into prom-client series only when /metrics is scraped.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { gzipFallbacks } from '../codec/compress.js';
 import type { CountByReason, SinkStats, SourceStats } from './stats.js';
 
 /** The numbers metrics read off a spool store. */
@@ -132,17 +131,6 @@ export function createMetrics(sources: MetricsSources): Metrics {
   spoolMetric('logferry_spool_records', 'Unacknowledged records in the disk spool.', 'records', 'gauge');
   spoolMetric('logferry_spool_records_written_total', 'Records appended to the disk spool.', 'written', 'counter');
   spoolMetric('logferry_spool_records_corrupt_total', 'Damaged spool records skipped (torn writes, checksum mismatches).', 'corruptSkipped', 'counter');
-
-  new Counter({
-    name: 'logferry_gzip_native_fallbacks_total',
-    help: 'Bodies the native gzip encoder did not make (zlib made them), by error code.',
-    labelNames: ['reason'],
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const [reason, n] of gzipFallbacks) this.inc({ reason }, n);
-    },
-  });
 
   const latency = new Histogram({
     name: 'logferry_sink_request_duration_seconds',

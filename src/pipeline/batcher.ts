@@ -2,6 +2,7 @@
 // sink's max entries, max encoded bytes (estimated from the measured compression ratio)
 // or max age. Each open batch writes its entries' bytes into one NDJSON buffer as they
 // arrive. Knows nothing of sending; sealed batches go to `onSeal`.
+import { LRUCache } from 'lru-cache';
 import { NdjsonWriter, type SlabPool } from './batch.js';
 import type { LogEntry } from '../intake/entry.js';
 import type { Batch, BatchSettings } from './sink.js';
@@ -18,7 +19,7 @@ interface OpenBatch {
 const INITIAL_CAPACITY = 64 * 1024;
 // Open partitions whose first batch may jump straight to its likely size (see #openBatch).
 const WARM_UP_PARTITIONS = 4;
-// Partitions whose last batch size is remembered; past it the map starts over.
+// Partitions whose last batch size is remembered; past it the least recently sealed is forgotten.
 const MAX_REMEMBERED_PARTITIONS = 10_000;
 
 export class Batcher {
@@ -33,7 +34,7 @@ export class Batcher {
   // traffic): new batches start near it, so buffers rarely regrow. Regrowing copies the
   // batch so far and takes a buffer twice the size.
   #lastSealedSize = 0;
-  readonly #lastSealedByPartition = new Map<string, number>();
+  readonly #lastSealedByPartition = new LRUCache<string, number>({ max: MAX_REMEMBERED_PARTITIONS });
 
   readonly #pool: SlabPool | undefined;
   readonly #warmUpBytes: number;
@@ -132,9 +133,7 @@ export class Batcher {
     const ndjson = writer.finish();
     this.#pool?.lend(ndjson);
     this.#lastSealedSize = ndjson.length;
-    const sizes = this.#lastSealedByPartition;
-    if (sizes.size >= MAX_REMEMBERED_PARTITIONS && !sizes.has(open.partition)) sizes.clear();
-    sizes.set(open.partition, ndjson.length);
+    this.#lastSealedByPartition.set(open.partition, ndjson.length);
     this.#onSeal({ id: this.#nextId++, partition: open.partition, ndjson, count: writer.count, bytes: writer.lineBytes, receivedAtMs: open.receivedAtMs });
   }
 }

@@ -1,7 +1,16 @@
-// The one HTTP attempt every HTTP-based sink makes (node:http), against real servers on port 0.
+// The one HTTP attempt every HTTP-based sink makes (undici), against real servers on port 0.
+import { execFile, execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
 import { afterEach, describe, expect, test } from 'vitest';
 import { SinkNetworkError, SinkResponseError } from '../../src/errors.js';
 import { createHttpAgent, httpRequest, type HttpPool } from '../../sinks/shared/http-request.js';
+import { REPO_ROOT } from '../support/agent.js';
 import { listenTestServer, type TestServer } from '../support/test-server.js';
 
 describe('httpRequest', () => {
@@ -31,15 +40,20 @@ describe('httpRequest', () => {
       res.end('ok');
     });
     const p = pool();
-    for (const body of ['{"a":1}\n', Buffer.from('ünï\n')]) {
+    const bodies = ['{"a":1}\n', Buffer.from('ünï\n'), new Uint8Array(Buffer.from('xyz\n')), Buffer.from('--body--\n').subarray(2, 6)];
+    for (const body of bodies) {
       const answer = await httpRequest(p, { url: s.url, method: 'POST', body, headers: { 'content-type': 'application/x-ndjson' } });
       expect(answer).toMatchObject({ status: 200, body: 'ok' });
+      expect(answer.headers['content-length']).toBe('2');
     }
     expect(seen.map((x) => [x.length, x.body])).toEqual([
       ['8', '{"a":1}\n'],
       [String(Buffer.byteLength('ünï\n')), 'ünï\n'],
+      ['4', 'xyz\n'],
+      ['4', 'body'],
     ]);
-    expect(seen[1]!.port).toBe(seen[0]!.port); // keep-alive
+    // Keep-alive: four requests one after another on at most the pool's two connections.
+    expect(new Set(seen.map((x) => x.port)).size).toBeLessThanOrEqual(2);
   });
 
   test('hundreds of requests in a row on kept-alive connections all settle (none waits for an event that already passed)', async () => {
@@ -105,5 +119,46 @@ describe('httpRequest', () => {
     const refused = await httpRequest(p, { url: 'http://127.0.0.1:9/', method: 'GET', timeoutMs: 2000 }).catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(SinkNetworkError);
     expect((refused as Error).message).toContain('127.0.0.1:9');
+  });
+
+  test('TLS: a certificate no trusted CA signed is refused; NODE_EXTRA_CA_CERTS makes it trusted', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'logferry-undici-tls-'));
+    try {
+      // A CA, and a server certificate it signed for 127.0.0.1.
+      const run = (args: string[]): void => void execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
+      run(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=logferry test CA', '-keyout', 'ca.key', '-out', 'ca.pem']);
+      run(['req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=127.0.0.1', '-keyout', 'server.key', '-out', 'server.csr']);
+      execFileSync('sh', ['-c', 'printf "subjectAltName=IP:127.0.0.1\\n" > ext.cnf'], { cwd: dir });
+      run(['x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '1', '-extfile', 'ext.cnf', '-out', 'server.pem']);
+      let hits = 0;
+      const server = createHttpsServer({ key: readFileSync(join(dir, 'server.key')), cert: readFileSync(join(dir, 'server.pem')) }, (req, res) => {
+        hits++;
+        req.resume();
+        req.on('end', () => res.end('tls ok'));
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}/x`;
+      try {
+        // In this process: Node's default trust store does not know the CA.
+        const refused = await httpRequest(pool(), { url, method: 'POST', body: 'x', timeoutMs: 5000 }).catch((e: unknown) => e);
+        expect(refused).toBeInstanceOf(SinkNetworkError);
+        expect((refused as Error).message).toMatch(/certificate/i);
+        expect(hits).toBe(0);
+        // A fresh process (NODE_EXTRA_CA_CERTS is read at start-up) with the CA added: the same request succeeds.
+        const module = pathToFileURL(join(REPO_ROOT, 'dist', 'sinks', 'shared', 'http-request.js')).href;
+        const script = `const m = await import(${JSON.stringify(module)}); const p = m.createHttpAgent(1);
+          const a = await m.httpRequest(p, { url: ${JSON.stringify(url)}, method: 'POST', body: 'x', timeoutMs: 5000 }).catch((e) => ({ status: -1, body: e.message }));
+          await p.close(); console.log(JSON.stringify({ status: a.status, body: a.body }));`;
+        // Asynchronously: this process serves the request.
+        const child = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, NODE_EXTRA_CA_CERTS: join(dir, 'ca.pem') }, encoding: 'utf8', timeout: 20_000 });
+        expect(JSON.parse(child.stdout)).toEqual({ status: 200, body: 'tls ok' });
+        expect(hits).toBe(1);
+      } finally {
+        server.closeAllConnections();
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -15,7 +15,7 @@ import { createRequire } from 'node:module';
 import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { gunzipSync } from 'node:zlib';
+import { gunzipSync, zstdDecompressSync } from 'node:zlib';
 import { holdPort } from './ports.js';
 
 /** The only key pair s3rver knows; any other access key id gets 403 InvalidAccessKeyId. */
@@ -120,16 +120,22 @@ export interface StoredObject {
   readonly headers: IncomingHttpHeaders;
   /** The stored (compressed) size. */
   readonly size: number;
-  /** Lines of the gunzipped object, without their `\n`. */
+  /** Lines of the decompressed object, without their `\n`. */
   readonly lines: string[];
 }
 
-/** Lists, fetches and gunzips every object, sorted by key. Fails on a body that is not gzip NDJSON ending in `\n`. */
+/** The NDJSON text of a stored object, by its key's ending: `.gz` gzip, `.zst` zstd, else plain. */
+export function objectText(key: string, body: Buffer): string {
+  const bytes = key.endsWith('.gz') ? gunzipSync(body) : key.endsWith('.zst') ? zstdDecompressSync(body) : body;
+  return bytes.toString('utf8');
+}
+
+/** Lists, fetches and decompresses every object (by its key's ending), sorted by key. Fails on a body that is not NDJSON ending in `\n`. */
 export async function readObjects(endpoint: string, bucket: string, prefix = ''): Promise<StoredObject[]> {
   const out: StoredObject[] = [];
   for (const key of await listKeys(endpoint, bucket, prefix)) {
     const answer = await getObject(endpoint, bucket, key);
-    const text = gunzipSync(answer.body).toString('utf8');
+    const text = objectText(key, answer.body);
     if (text !== '' && !text.endsWith('\n')) throw new Error(`object ${key} does not end with a newline`);
     const lines = text === '' ? [] : text.slice(0, -1).split('\n');
     out.push({ key, headers: answer.headers, size: answer.body.length, lines });

@@ -94,6 +94,18 @@ describe('subjects', () => {
     expect(parseSubject('logs.terrateam-app-production.iad.a.b')).toEqual({ app: 'terrateam-app-production', region: 'iad', instance: 'a.b' });
     expect(parseSubject('logs.terrateam-app-production.ams.c').app).toBe('terrateam-app-production');
   });
+
+  it('keeps a bounded cache that forgets the least recently seen subjects, not the busy ones', () => {
+    const busy = parseSubject('logs.busy-app.ams.0001');
+    // 120,000 distinct subjects (an instance id per message, say): more than the cache holds.
+    for (let i = 0; i < 120_000; i++) {
+      expect(parseSubject(`logs.sprayer.fra.${i}`).instance).toBe(String(i));
+      // The busy subject is seen all along: still the very same parts.
+      if (i % 1000 === 0) expect(parseSubject('logs.busy-app.ams.0001')).toBe(busy);
+    }
+    expect(parseSubject('logs.busy-app.ams.0001')).toBe(busy);
+    expect(parseSubject('logs.sprayer.fra.7')).toEqual({ app: 'sprayer', region: 'fra', instance: '7' });
+  });
 });
 
 describe('ownString', () => {

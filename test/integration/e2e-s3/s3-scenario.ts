@@ -88,11 +88,14 @@ export interface ObjectKey {
 }
 
 // The documented layout: app=<app>/dt=<YYYY-MM-DD>/hour=<HH>/<YYYYMMDDTHHMMSS.mmmZ>-<agent>-<seq>.ndjson.gz
-const KEY = /^app=([A-Za-z0-9._-]+)\/dt=(\d{4}-\d{2}-\d{2})\/hour=(\d{2})\/(\d{8}T\d{6}\.\d{3}Z)-([A-Za-z0-9._-]+)-(\d{6})\.ndjson\.gz$/;
+// (.ndjson.zst with S3_COMPRESSION=zstd).
+const KEY = /^app=([A-Za-z0-9._-]+)\/dt=(\d{4}-\d{2}-\d{2})\/hour=(\d{2})\/(\d{8}T\d{6}\.\d{3}Z)-([A-Za-z0-9._-]+)-(\d{6})(\.ndjson(?:\.gz|\.zst)?)$/;
 
-export function parseObjectKey(key: string, prefix = ''): ObjectKey | undefined {
+/** The key's parts when it is in the documented layout and ends in `extension`. */
+export function parseObjectKey(key: string, prefix = '', extension = '.ndjson.gz'): ObjectKey | undefined {
   if (!key.startsWith(prefix)) return undefined;
   const m = KEY.exec(key.slice(prefix.length));
+  if (m?.[7] !== extension) return undefined;
   if (!m) return undefined;
   return { app: m[1]!, date: m[2]!, hour: m[3]!, stamp: m[4]!, agent: m[5]!, seq: Number(m[6]) };
 }
@@ -118,7 +121,7 @@ export interface ArchiveSummary {
  * the folder of its own app, date and hour, each object named after its first entry's time,
  * and sequence numbers unique per agent.
  */
-export function expectArchive(objects: readonly StoredObject[], expected: readonly FlyEntry[], prefix = ''): ArchiveSummary {
+export function expectArchive(objects: readonly StoredObject[], expected: readonly FlyEntry[], prefix = '', extension = '.ndjson.gz'): ArchiveSummary {
   const byId = new Map(expected.map((e) => [e.id, e]));
   const seen = new Map<string, number>();
   const keysByAgent = new Map<string, string[]>();
@@ -131,7 +134,7 @@ export function expectArchive(objects: readonly StoredObject[], expected: readon
   };
   let lines = 0;
   for (const object of objects) {
-    const key = parseObjectKey(object.key, prefix);
+    const key = parseObjectKey(object.key, prefix, extension);
     if (key === undefined) {
       problem(`key not in the documented layout: ${object.key}`);
       continue;

@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { gunzipSync } from 'node:zlib';
+import { gunzipSync, zstdDecompressSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { EnvReader } from '../../../src/config/env.js';
 import type { LogEntry } from '../../../src/intake/entry.js';
@@ -46,6 +46,21 @@ sinkContractSuite('file', async () => {
     },
   };
 });
+
+for (const compression of ['zstd', 'none']) {
+  sinkContractSuite(`file (FILE_COMPRESSION=${compression})`, async () => {
+    const dir = mkdtempSync(join(tmpdir(), `logferry-file-contract-${compression}-`));
+    const sink = plugin.create(configFor(dir, { FILE_COMPRESSION: compression }), { logger: undefined as never, agentInstanceId: AGENT });
+    return {
+      sink,
+      stored: () => storedUnder(dir),
+      close: async () => {
+        await sink.close?.();
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  });
+}
 
 /** Entries with incompressible messages, so sizes on disk are predictable enough for rotation tests. */
 function bulkyEntries(count: number, app = 'bulky', timestamp = '2026-11-26T20:34:37.000000001Z'): LogEntry[] {
@@ -199,6 +214,36 @@ describe('file sink', () => {
     const zcat = spawnSync('zcat', [path], { encoding: 'utf8' });
     expect(zcat.status).not.toBe(0);
     expect(zcat.stdout.split('\n').slice(0, 7)).toEqual([...first, ...second].map((e) => e.line));
+  });
+
+  test('FILE_COMPRESSION=zstd: .ndjson.zst files of one zstd frame per batch, read by zstd and by the reader', async () => {
+    const sink = sinkWith({ FILE_COMPRESSION: 'zstd' });
+    const batches = [bulkyEntries(3), bulkyEntries(4), bulkyEntries(5)].map((e) => makeBatch(e, sink.partitionKey(e[0]!)));
+    for (const b of batches) await ship(sink, b);
+    expect(files()).toEqual(['app=bulky/dt=2026-11-26/hour=20/20261126T203437.000Z-test-agent-000001.ndjson.zst']);
+    const path = join(dir, files()[0]!);
+    const all = batches.map((b) => b.ndjson.toString('utf8')).join('');
+    expect(zstdDecompressSync(readFileSync(path)).toString('utf8')).toBe(all);
+    const zstdcat = spawnSync('zstd', ['-dc', path], { encoding: 'utf8' });
+    expect(zstdcat.status).toBe(0);
+    expect(zstdcat.stdout).toBe(all);
+    expect(await readFileSinkFile(path)).toEqual({ lines: batches.flatMap((b) => batchLines(b)), torn: false });
+
+    // A torn last frame (crash mid-append): the frames before it still read.
+    const third = await sink.encode(makeBatch(bulkyEntries(5), 'x'));
+    appendFileSync(path, third.body.subarray(0, Math.floor(third.body.length / 2)));
+    const read = await readFileSinkFile(path);
+    expect(read.torn).toBe(true);
+    expect(read.lines.slice(0, 12)).toEqual(batches.flatMap((b) => batchLines(b)));
+  });
+
+  test('FILE_COMPRESSION=none: plain .ndjson files', async () => {
+    const sink = sinkWith({ FILE_COMPRESSION: 'none' });
+    const batches = [bulkyEntries(2), bulkyEntries(3)].map((e) => makeBatch(e, sink.partitionKey(e[0]!)));
+    for (const b of batches) await ship(sink, b);
+    expect(files()).toEqual(['app=bulky/dt=2026-11-26/hour=20/20261126T203437.000Z-test-agent-000001.ndjson']);
+    expect(readFileSync(join(dir, files()[0]!), 'utf8')).toBe(batches.map((b) => b.ndjson.toString('utf8')).join(''));
+    expect(await listFileSinkFiles(dir)).toEqual(files());
   });
 
   test('a failed append is cut back and the partition moves to a new file', async () => {

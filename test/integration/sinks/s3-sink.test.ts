@@ -2,7 +2,7 @@
 // (test/support/s3.ts: node:http, path-style, unsigned). A recording proxy in front of
 // s3rver captures headers s3rver does not keep (SSE) and plays the store going down.
 import { createHash } from 'node:crypto';
-import { gunzipSync } from 'node:zlib';
+import { gunzipSync, zstdDecompressSync } from 'node:zlib';
 import { afterEach, describe, expect, test } from 'vitest';
 import { parseFlyMessage, type LogEntry } from '../../../src/intake/entry.js';
 import { EnvReader, type Env } from '../../../src/config/env.js';
@@ -109,9 +109,51 @@ sinkContractSuite('s3', async () => {
   };
 });
 
+sinkContractSuite('s3 (S3_COMPRESSION=zstd)', async () => {
+  const s3 = await startS3rver({ buckets: [BUCKET] });
+  const proxy = await startS3Proxy(s3.endpoint);
+  const sink = makeSink(s3Env(proxy.endpoint, { S3_COMPRESSION: 'zstd' }));
+  return {
+    sink,
+    stored: () => storedEntries(s3),
+    failNext: (status) => proxy.failNext(status, status === 429 ? { retryAfter: 1 } : {}),
+    async close() {
+      await sink.close?.();
+      await proxy.close();
+      await s3.close();
+    },
+  };
+});
+
 const KEY = /^archive\/app=([a-z-]+)\/dt=(\d{4}-\d{2}-\d{2})\/hour=(\d{2})\/(\d{8}T\d{6}\.\d{3}Z)-(agent-[ab])-(\d{6})\.ndjson\.gz$/;
 
 describe('s3 sink against s3rver', () => {
+  test('S3_COMPRESSION=zstd: .ndjson.zst objects, application/zstd with no Content-Encoding, read back by zstd line for line', async () => {
+    const s3 = await s3rver();
+    const sink = sinkFor(s3Env(s3.endpoint, { S3_COMPRESSION: 'zstd' }));
+    const fly = makeFlyEntries(3000, { apps: ['shop-api', 'edge-cache'], seed: 17, startMs: Date.UTC(2026, 10, 26, 20, 10) });
+    const { pipeline, stats } = pipelineFor(sink, 32 * 1024);
+    for (const e of entriesOf(fly)) pipeline.accept(e);
+    pipeline.flush();
+    expect(await pipeline.whenIdle(60_000)).toBe(true);
+    expect(stats.delivered).toBe(3000);
+
+    const objects = await readObjects(s3.endpoint, BUCKET);
+    expect(objects.length).toBeGreaterThan(2);
+    const stored: string[] = [];
+    for (const object of objects) {
+      expect(object.key).toMatch(/^app=(shop-api|edge-cache)\/dt=2026-11-26\/hour=20\/\d{8}T\d{6}\.\d{3}Z-agent-a-\d{6}\.ndjson\.zst$/);
+      expect(object.headers['content-type']).toBe('application/zstd');
+      expect(object.headers['content-encoding']).toBeUndefined();
+      // The raw stored bytes are one zstd frame (magic 28 B5 2F FD) that zlib's zstd reads back.
+      const raw = await getObject(s3.endpoint, BUCKET, object.key);
+      expect(raw.body.readUInt32LE(0)).toBe(0xfd2fb528);
+      expect(zstdDecompressSync(raw.body).toString('utf8')).toBe(object.lines.map((l) => `${l}\n`).join(''));
+      stored.push(...object.lines);
+    }
+    expect(stored.sort()).toEqual(fly.map((f) => f.payload).sort());
+  });
+
   test('20,000 mixed entries across apps and hours land under the documented keys, each exactly once and byte-identical', async () => {
     const s3 = await s3rver();
     const sink = sinkFor(s3Env(s3.endpoint, { S3_KEY_PREFIX: 'archive' }));

@@ -15,14 +15,14 @@ describe('file sink config', () => {
     const c = readFileSinkConfig(env({ DATA_DIR: '/var/lib/logferry' }))!;
     expect(c.dataDir).toBe('/var/lib/logferry');
     expect(c.partitions.template).toBe('app={app}/dt={date}/hour={hour}');
-    expect(c).toMatchObject({ rotateBytes: 64 * 1024 * 1024, rotateAgeMs: 15 * 60_000, compressionLevel: 6 });
+    expect(c).toMatchObject({ rotateBytes: 64 * 1024 * 1024, rotateAgeMs: 15 * 60_000, compression: { codec: 'gzip', level: 6 } });
   });
 
   test('the fallback is ./data, resolved, and honours FILE_* when given the environment', () => {
     expect(defaultFileSinkConfig().dataDir).toBe(resolve('data'));
     expect(plugin.defaultConfig().dataDir).toBe(resolve('data'));
     const c = defaultFileSinkConfig(env({ FILE_ROTATE_BYTES: '1MiB', FILE_ROTATE_AGE: '90s', FILE_COMPRESSION_LEVEL: '1', FILE_PARTITION_TEMPLATE: '{app}' }));
-    expect(c).toMatchObject({ dataDir: resolve('data'), rotateBytes: 1024 * 1024, rotateAgeMs: 90_000, compressionLevel: 1 });
+    expect(c).toMatchObject({ dataDir: resolve('data'), rotateBytes: 1024 * 1024, rotateAgeMs: 90_000, compression: { codec: 'gzip', level: 1 } });
     expect(c.partitions.template).toBe('{app}');
   });
 
@@ -44,7 +44,15 @@ describe('file sink config', () => {
     [{ FILE_ROTATE_AGE: 'forever' }, 'FILE_ROTATE_AGE'],
     [{ FILE_ROTATE_AGE: '10ms' }, 'FILE_ROTATE_AGE'],
     [{ FILE_COMPRESSION_LEVEL: '0' }, 'FILE_COMPRESSION_LEVEL'],
+    [{ FILE_COMPRESSION: 'lz4' }, 'FILE_COMPRESSION'],
+    [{ FILE_COMPRESSION: 'zstd', FILE_COMPRESSION_LEVEL: '23' }, 'FILE_COMPRESSION_LEVEL'],
   ];
+
+  test('FILE_COMPRESSION: gzip (default), zstd (level 1 by default, up to 19) or none', () => {
+    expect(readFileSinkConfig(env({ DATA_DIR: '/d', FILE_COMPRESSION: 'zstd' }))!.compression).toEqual({ codec: 'zstd', level: 1 });
+    expect(readFileSinkConfig(env({ DATA_DIR: '/d', FILE_COMPRESSION: 'zstd', FILE_COMPRESSION_LEVEL: '19' }))!.compression).toEqual({ codec: 'zstd', level: 19 });
+    expect(readFileSinkConfig(env({ DATA_DIR: '/d', FILE_COMPRESSION: 'none' }))!.compression).toEqual({ codec: 'none', level: 0 });
+  });
   test.each(bad)('%o is rejected naming %s', (vars, variable) => {
     let error: unknown;
     try {
@@ -58,8 +66,10 @@ describe('file sink config', () => {
 
   test('describe', () => {
     expect(describeFileSink(readFileSinkConfig(env({ DATA_DIR: '/data' }))!)).toBe(
-      'file → /data/app={app}/dt={date}/hour={hour} (ndjson.gz, rotate at 64 MiB or 15m)',
+      'file → /data/app={app}/dt={date}/hour={hour} (ndjson.gz, gzip level 6, rotate at 64 MiB or 15m)',
     );
+    expect(describeFileSink(readFileSinkConfig(env({ DATA_DIR: '/data', FILE_COMPRESSION: 'zstd' }))!)).toContain('(ndjson.zst, zstd level 1, rotate');
+    expect(describeFileSink(readFileSinkConfig(env({ DATA_DIR: '/data', FILE_COMPRESSION: 'none' }))!)).toContain('(ndjson, rotate');
     expect(describeFileSink(readFileSinkConfig(env({ DATA_DIR: '/data', FILE_ROTATE_BYTES: '1500', FILE_ROTATE_AGE: '90s' }))!)).toContain('rotate at 1500 bytes or 90s');
   });
 });

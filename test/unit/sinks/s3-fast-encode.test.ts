@@ -1,7 +1,7 @@
 // The S3 sink's fast paths: the gzip encoder (large batches, oversized lines, entries
 // whose `bytes` is wrong, levels) and the partition cache (same folders as
 // rendering the template, whatever the order of apps, hours and timestamp forms).
-import { gunzipSync } from 'node:zlib';
+import { gunzipSync, zstdDecompressSync } from 'node:zlib';
 import { describe, expect, test } from 'vitest';
 import { EntryView, entryFromLine, intake, parseSubject, type LogEntry } from '../../../src/intake/entry.js';
 import { EnvReader, type Env } from '../../../src/config/env.js';
@@ -79,7 +79,7 @@ describe('S3 gzip encoder', () => {
 describe('S3_COMPRESSION_LEVEL', () => {
   test('defaults to 3 and takes 1–9; the sink compresses at that level', async () => {
     expect(DEFAULT_S3_COMPRESSION_LEVEL).toBe(3);
-    expect(plugin.readConfig(new EnvReader(env))!.compressionLevel).toBe(3);
+    expect(plugin.readConfig(new EnvReader(env))!.compression).toEqual({ codec: 'gzip', level: 3 });
     const logger = createLogger('silent');
     const entries: LogEntry[] = [];
     for (let i = 0; i < 2000; i++) entries.push(entry('web', '2026-11-26T20:34:37Z', `line ${i} ${'abc'.repeat(i % 30)}`));
@@ -87,7 +87,7 @@ describe('S3_COMPRESSION_LEVEL', () => {
     const bodies: Buffer[] = [];
     for (const level of ['1', '9']) {
       const config = plugin.readConfig(new EnvReader({ ...env, S3_COMPRESSION_LEVEL: level }))!;
-      expect(config.compressionLevel).toBe(Number(level));
+      expect(config.compression).toEqual({ codec: 'gzip', level: Number(level) });
       const sink = plugin.create(config, { logger, agentInstanceId: 'a' });
       const body = Buffer.from((await sink.encode(batch)).body);
       expect(body.equals(await gzipNdjson(batchOf(entries), Number(level)))).toBe(true);
@@ -101,6 +101,56 @@ describe('S3_COMPRESSION_LEVEL', () => {
     const read = (): unknown => plugin.readConfig(new EnvReader({ ...env, S3_COMPRESSION_LEVEL: value }));
     expect(read).toThrow(ConfigError);
     expect(read).toThrow(/S3_COMPRESSION_LEVEL/);
+  });
+});
+
+describe('S3_COMPRESSION', () => {
+  const logger = createLogger('silent');
+  const entries: LogEntry[] = [];
+  for (let i = 0; i < 2000; i++) entries.push(entry('web', '2026-11-26T20:34:37Z', `line ${i} ${'abc'.repeat(i % 30)} ünïcødé`));
+  const batch = makeBatch(1, 'app=web/dt=2026-11-26/hour=20', entries);
+
+  test('zstd: .ndjson.zst objects that zstd reads back line for line, application/zstd, level 1 by default and up to 19', async () => {
+    const config = plugin.readConfig(new EnvReader({ ...env, S3_COMPRESSION: 'zstd' }))!;
+    expect(config.compression).toEqual({ codec: 'zstd', level: 1 });
+    expect(plugin.describe(config)).toContain('zstd level 1');
+    expect(plugin.describe(config)).toContain('<seq>.ndjson.zst');
+    expect(plugin.readConfig(new EnvReader({ ...env, S3_COMPRESSION: 'ZSTD', S3_COMPRESSION_LEVEL: '19' }))!.compression).toEqual({ codec: 'zstd', level: 19 });
+    const sink = plugin.create(config, { logger, agentInstanceId: 'a' });
+    expect(sink.initialEncodedRatio).toBeLessThan(0.5);
+    const encoded = await sink.encode(batch);
+    expect(encoded.meta?.key).toMatch(/^app=web\/dt=2026-11-26\/hour=20\/20261126T203437\.000Z-a-000001\.ndjson\.zst$/);
+    expect(zstdDecompressSync(encoded.body).toString('utf8')).toBe(ndjson(entries));
+    await sink.close?.();
+  });
+
+  test('none: plain .ndjson objects, the batch bytes as they are', async () => {
+    const config = plugin.readConfig(new EnvReader({ ...env, S3_COMPRESSION: 'none', S3_COMPRESSION_LEVEL: '42' }))!;
+    expect(config.compression).toEqual({ codec: 'none', level: 0 });
+    const sink = plugin.create(config, { logger, agentInstanceId: 'a' });
+    expect(sink.initialEncodedRatio).toBe(1);
+    const encoded = await sink.encode(batch);
+    expect(encoded.meta?.key).toMatch(/-a-000001\.ndjson$/);
+    expect(Buffer.from(encoded.body).toString('utf8')).toBe(ndjson(entries));
+    await sink.close?.();
+  });
+
+  test('gzip stays the default and keeps .ndjson.gz', async () => {
+    const sink = plugin.create(plugin.readConfig(new EnvReader(env))!, { logger, agentInstanceId: 'a' });
+    const encoded = await sink.encode(batch);
+    expect(encoded.meta?.key).toMatch(/\.ndjson\.gz$/);
+    expect(gunzipSync(encoded.body).toString('utf8')).toBe(ndjson(entries));
+    await sink.close?.();
+  });
+
+  test.each([
+    [{ S3_COMPRESSION: 'brotli' }, 'S3_COMPRESSION'],
+    [{ S3_COMPRESSION: 'zstd', S3_COMPRESSION_LEVEL: '20' }, 'S3_COMPRESSION_LEVEL'],
+    [{ S3_COMPRESSION: 'gzip', S3_COMPRESSION_LEVEL: '12' }, 'S3_COMPRESSION_LEVEL'],
+  ])('%j is refused, naming %s', (extra, variable) => {
+    const read = (): unknown => plugin.readConfig(new EnvReader({ ...env, ...extra }));
+    expect(read).toThrow(ConfigError);
+    expect(read).toThrow(new RegExp(variable));
   });
 });
 
@@ -167,6 +217,30 @@ describe('S3 partition cache', () => {
         expect(cache.folder(e)).toBe(`app=app-${i}/dt=2026-11-26/hour=${round === 0 ? '20' : '21'}`);
       }
     }
+  });
+
+  test('past its bound it forgets the least recently seen app, not the busy ones', () => {
+    const t = new PartitionTemplate('app={app}/dt={date}/hour={hour}', 'S3_PARTITION_TEMPLATE');
+    const cache = new PartitionCache(t);
+    let renders = 0;
+    const render = t.render.bind(t);
+    t.render = (e) => {
+      renders++;
+      return render(e);
+    };
+    const busy = entry('busy', '2026-11-26T20:00:00Z', 'm');
+    expect(cache.folder(busy)).toBe('app=busy/dt=2026-11-26/hour=20');
+    for (let i = 0; i < 25_000; i++) {
+      cache.folder(entry(`app-${i}`, '2026-11-26T20:00:00Z', 'm'));
+      if (i % 500 === 0) cache.folder(busy);
+    }
+    // The busy app's folder was remembered throughout: rendered once only.
+    const before = renders;
+    expect(cache.folder(busy)).toBe('app=busy/dt=2026-11-26/hour=20');
+    expect(renders).toBe(before);
+    // A long-forgotten app is rendered again, correctly.
+    expect(cache.folder(entry('app-0', '2026-11-26T20:00:00Z', 'm'))).toBe('app=app-0/dt=2026-11-26/hour=20');
+    expect(renders).toBe(before + 1);
   });
 
   test('the sink partitions through it', () => {
