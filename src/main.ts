@@ -83,6 +83,7 @@ async function main(): Promise<void> {
         logger,
         throttled,
         observeRequest: metrics.observeRequest(sink.name),
+        runId: config.agentInstanceId,
         ...(spool !== undefined ? { spool } : {}),
       }),
     );
