@@ -8,10 +8,6 @@ export interface FileSinkConfig {
   /** Absolute path of the root folder. */
   readonly dataDir: string;
   readonly partitions: PartitionTemplate;
-  /** A partition's current file is closed for appends once it is this large (compressed bytes). */
-  readonly rotateBytes: number;
-  /** ...or once it is this old (since its first append). */
-  readonly rotateAgeMs: number;
   /** gzip level 1..9. */
   readonly compressionLevel: number;
 }
@@ -19,8 +15,6 @@ export interface FileSinkConfig {
 export const DEFAULT_DATA_DIR = './data';
 
 export const FILE_DEFAULTS = {
-  rotateBytes: 64 * 1024 * 1024,
-  rotateAgeMs: 15 * 60_000,
   compressionLevel: 6,
 } as const;
 
@@ -42,25 +36,10 @@ function read(env: EnvReader, dataDir: string): FileSinkConfig {
   return {
     dataDir: resolve(dataDir),
     partitions: new PartitionTemplate(env.string('FILE_PARTITION_TEMPLATE', DEFAULT_PARTITION_TEMPLATE), 'FILE_PARTITION_TEMPLATE'),
-    rotateBytes: env.size('FILE_ROTATE_BYTES', FILE_DEFAULTS.rotateBytes, { min: 1024 }),
-    rotateAgeMs: env.duration('FILE_ROTATE_AGE', FILE_DEFAULTS.rotateAgeMs, { min: 1000 }),
     compressionLevel: env.int('FILE_COMPRESSION_LEVEL', FILE_DEFAULTS.compressionLevel, { min: 1, max: 9 }),
   };
 }
 
 export function describeFileSink(config: FileSinkConfig): string {
-  return `file → ${config.dataDir}/${config.partitions.template} (ndjson.gz, rotate at ${formatBytes(config.rotateBytes)} or ${formatAge(config.rotateAgeMs)})`;
-}
-
-function formatBytes(n: number): string {
-  if (n % (1024 * 1024) === 0) return `${n / (1024 * 1024)} MiB`;
-  if (n % 1024 === 0) return `${n / 1024} KiB`;
-  return `${n} bytes`;
-}
-
-function formatAge(ms: number): string {
-  if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
-  if (ms % 60_000 === 0) return `${ms / 60_000}m`;
-  if (ms % 1000 === 0) return `${ms / 1000}s`;
-  return `${ms}ms`;
+  return `file → ${config.dataDir}/${config.partitions.template} (one ndjson.gz file per batch)`;
 }

@@ -1,4 +1,4 @@
-// A batch as one gzip NDJSON object, and its SHA-256 for SigV4. Deflate runs in libuv's
+// A batch as one gzip NDJSON object, its SHA-256 for SigV4 and its MD5 for Content-MD5. Deflate runs in libuv's
 // thread pool, so a 4 MiB object (12–40 MiB of lines) does not stall the event loop; the
 // digest of the (compressed) object takes a few milliseconds at most. The batch already is
 // NDJSON bytes: nothing is copied first.
@@ -42,4 +42,9 @@ export function gzipNdjson(batch: Batch, level = DEFAULT_S3_COMPRESSION_LEVEL): 
  */
 export function sha256Hex(body: Uint8Array): string {
   return createHash('sha256').update(body).digest('hex');
+}
+
+/** Base64 MD5 of the body, for Content-MD5: the store checks the body against it (and Object Lock buckets require it). */
+export function md5Base64(body: Uint8Array): string {
+  return createHash('md5').update(body).digest('base64');
 }
