@@ -187,6 +187,8 @@ export interface S3Proxy {
    * releases everything held and stops holding. Requests whose client went away meanwhile are dropped.
    */
   hold(mode: HoldMode): void;
+  /** Delay the store's answers to PUTs by this long (the object is stored meanwhile); 0 stops delaying. */
+  slowAnswers(ms: number): void;
   /** Stop serving and cut open connections: the store is unreachable (connections are reset; the port stays held, see holdPort). */
   down(): Promise<void>;
   /** Listen again on the same port. */
@@ -242,6 +244,7 @@ export async function startS3Proxy(target: string | undefined): Promise<S3Proxy>
   let always: S3Error | undefined;
   const sockets = new Set<Socket>();
   let holding: HoldMode = 'none';
+  let answerDelayMs = 0;
   const held: Array<() => void> = [];
 
   const forwardUpstream = (req: IncomingMessage, body: Buffer, record: RecordedRequest, res: ServerResponse): void => {
@@ -262,6 +265,8 @@ export async function startS3Proxy(target: string | undefined): Promise<S3Proxy>
           if (holding === 'answers' && req.method === 'PUT') {
             record.held = 'answer';
             held.push(answer);
+          } else if (answerDelayMs > 0 && req.method === 'PUT') {
+            setTimeout(answer, answerDelayMs);
           } else {
             answer();
           }
@@ -346,6 +351,9 @@ export async function startS3Proxy(target: string | undefined): Promise<S3Proxy>
     },
     failAll(error) {
       always = error;
+    },
+    slowAnswers(ms) {
+      answerDelayMs = ms;
     },
     hold(mode) {
       holding = mode;

@@ -8,7 +8,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Agent } from '../../support/agent.js';
 import { makeFlyEntries } from '../../support/fly-entries.js';
 import { waitFor } from '../../support/poll.js';
@@ -23,6 +23,10 @@ const extraProxies: S3Proxy[] = [];
 beforeAll(async () => {
   h = await startS3Scenario({ proxy: true });
   tmp = await mkdtemp(join(tmpdir(), 'logferry-e2e-exactly-once-'));
+});
+// An agent a failed test left running would archive the next test's entries too.
+afterEach(async () => {
+  await Promise.all(h?.agents.map((a) => a.kill()) ?? []);
 });
 afterAll(async () => {
   await Promise.all(h?.agents.map((a) => a.kill()) ?? []);
@@ -119,6 +123,60 @@ describe('e2e s3: exactly once across kill -9', () => {
       `exactly once across kill -9: ${N} entries, ${records} spool records, ${objects.length} objects; ${puts(proxy).filter((r) => r.upstreamStatus === 200).length} PUTs stored, 1 of them replaced by its replay`,
     );
     await stopCleanly(fourth);
+  });
+
+  it('the measured case: 30,000 entries spooled, the store back with half-second answers, the agent killed -9 three times while draining: none twice', async () => {
+    const proxy = h.proxy!;
+    const spoolDir = join(tmp, 'slow');
+    const N = 30_000;
+    const entries = makeFlyEntries(N, { seed: 1503, idPrefix: 'slow-', apps: ['shop-api', 'edge-cache', 'billing-worker', 'docs'] });
+    const before = new Set((await h.objects()).map((o) => o.key));
+    await proxy.down();
+    let agent = await h.startAgent(agentEnv(spoolDir, { S3_BATCH_MAX_ENTRIES: '1000' }), { label: 'slow-0' });
+    await h.publish(entries, { ratePerSec: 10_000 });
+    await waitForNatsReceived(agent, N);
+    await waitAllSpooled(agent, N);
+    const records = (await readSegments(join(spoolDir, 's3'))).flatMap((s) => s.records).length;
+
+    await proxy.up();
+    proxy.slowAnswers(500);
+    let overwrites = 0;
+    const storedAtKill = new Set<string>();
+    for (let kill = 1; kill <= 3; kill++) {
+      const mark = proxy.requests.length;
+      // Kill while an upload is in flight, after the run has stored a few: the store may or may not have it.
+      const inFlight = await waitFor(
+        () => {
+          const mine = proxy.requests.slice(mark).filter((r) => r.method === 'PUT');
+          const open = mine.filter((r) => r.status === undefined);
+          return mine.length >= 1 + kill && open.length === 1 && open[0]!;
+        },
+        { what: `slow-${kill - 1}: the drain under way with an upload in flight`, timeoutMs: 30_000, intervalMs: 10, context: () => agent.tail(10) },
+      );
+      // The drain is sequential: with this upload open, nothing else can complete before the kill.
+      overwrites += await agent.metric('logferry_archive_overwrites_total', { sink: 's3' });
+      await agent.kill();
+      // An upload whose body reached the store's door is stored even though its agent is gone.
+      await waitFor(() => inFlight.upstreamStatus !== undefined || (inFlight.abandoned === true && inFlight.received !== true), {
+        what: 'the store to finish with the upload in flight at the kill',
+      });
+      if (inFlight.upstreamStatus === 200) storedAtKill.add(keyOf(inFlight));
+      agent = await h.startAgent(agentEnv(spoolDir, { S3_BATCH_MAX_ENTRIES: '1000' }), { label: `slow-${kill}` });
+    }
+    proxy.slowAnswers(0);
+    const recovered = (await agent.accounting('s3')).received;
+    expect(await waitForSettled(agent, recovered, 's3', 90_000)).toMatchObject({ delivered: recovered, rejected: 0, dropped: 0, pending: 0 });
+    overwrites += await agent.metric('logferry_archive_overwrites_total', { sink: 's3' });
+
+    const objects = (await h.objects()).filter((o) => !before.has(o.key));
+    const lines = objects.reduce((n, o) => n + o.lines.length, 0);
+    console.log(
+      `measured case: ${N} entries in ${records} spool records, 3 kills -9 mid-drain with 500 ms answers (${storedAtKill.size} batches stored without their answer reaching the agent); bucket: ${objects.length} objects, ${lines} lines, ${lines - N} duplicates; ${overwrites} replays replaced their own copy`,
+    );
+    expectArchive(objects, entries);
+    // Each batch the store had when its agent died was replaced once by the replay that finally got through, and counted.
+    expect(overwrites).toBe(storedAtKill.size);
+    await stopCleanly(agent);
   });
 
   it('two agents in one queue group, each with its own spool and each killed once mid-drain: every entry once, no key written by both', async () => {
