@@ -76,6 +76,7 @@ async function main(): Promise<void> {
         logger,
         throttled,
         observeRequest: metrics.observeRequest(sink.name),
+        runId: config.agentInstanceId,
         ...(spool !== undefined ? { spool } : {}),
       }),
     );

@@ -9,20 +9,11 @@ export interface FileSinkConfig {
   /** Absolute path of the root folder. */
   readonly dataDir: string;
   readonly partitions: PartitionTemplate;
-  /** A partition's current file is closed for appends once it is this large (compressed bytes). */
-  readonly rotateBytes: number;
-  /** ...or once it is this old (since its first append). */
-  readonly rotateAgeMs: number;
   /** Codec and level of the files (FILE_COMPRESSION, FILE_COMPRESSION_LEVEL). */
   readonly compression: CompressionSetting;
 }
 
 export const DEFAULT_DATA_DIR = './data';
-
-export const FILE_DEFAULTS = {
-  rotateBytes: 64 * 1024 * 1024,
-  rotateAgeMs: 15 * 60_000,
-} as const;
 
 /**
  * Files stay on local disk, so gzip spends more CPU for smaller files than the S3 default
@@ -49,26 +40,11 @@ function read(env: EnvReader, dataDir: string): FileSinkConfig {
   return {
     dataDir: resolve(dataDir),
     partitions: new PartitionTemplate(env.string('FILE_PARTITION_TEMPLATE', DEFAULT_PARTITION_TEMPLATE), 'FILE_PARTITION_TEMPLATE'),
-    rotateBytes: env.size('FILE_ROTATE_BYTES', FILE_DEFAULTS.rotateBytes, { min: 1024 }),
-    rotateAgeMs: env.duration('FILE_ROTATE_AGE', FILE_DEFAULTS.rotateAgeMs, { min: 1000 }),
     compression: readCompression(env, 'FILE', FILE_LEVELS),
   };
 }
 
 export function describeFileSink(config: FileSinkConfig): string {
-  const format = `${archiveExtension(config.compression).slice(1)}${config.compression.codec === 'none' ? '' : `, ${describeCompression(config.compression)}`}`;
-  return `file → ${config.dataDir}/${config.partitions.template} (${format}, rotate at ${formatBytes(config.rotateBytes)} or ${formatAge(config.rotateAgeMs)})`;
-}
-
-function formatBytes(n: number): string {
-  if (n % (1024 * 1024) === 0) return `${n / (1024 * 1024)} MiB`;
-  if (n % 1024 === 0) return `${n / 1024} KiB`;
-  return `${n} bytes`;
-}
-
-function formatAge(ms: number): string {
-  if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
-  if (ms % 60_000 === 0) return `${ms / 60_000}m`;
-  if (ms % 1000 === 0) return `${ms / 1000}s`;
-  return `${ms}ms`;
+  const level = config.compression.codec === 'none' ? '' : `, ${describeCompression(config.compression)}`;
+  return `file → ${config.dataDir}/${config.partitions.template} (one ${archiveExtension(config.compression).slice(1)} file per batch${level})`;
 }

@@ -1,20 +1,19 @@
-// Local gzip NDJSON files in Hive-style partition folders (DATA_DIR/app=…/dt=…/hour=…/);
-// zstd or plain NDJSON with FILE_COMPRESSION.
+// Local gzip (or zstd, or plain) NDJSON files in Hive-style partition folders (DATA_DIR/app=…/dt=…/hour=…/).
 //
-// Each batch is appended to its partition's current file as ONE complete gzip member (zstd
-// frame), in one append. Concatenated members are a valid gzip file (zcat, Node's gunzip,
-// DuckDB), concatenated frames a valid zstd file (zstdcat, Node's zstdDecompress), so a
-// crash can leave at most a torn last member, and every member before it stays readable. A failed attempt is cut back off the file (truncate to its size before the
-// attempt) and the partition moves to a new file, so a retried batch is never written twice
-// and a half-written member is never followed by good ones.
+// Each batch is its own file, named like the S3 sink's objects after the batch's first entry
+// time and its key (Batch.key), which every attempt and every replay of the batch shares,
+// also after a crash. It is written whole to a hidden temporary file in the same folder,
+// synced, and renamed to its name: rename replaces a file of that name atomically, so a
+// replay of a batch an earlier attempt had already written replaces that copy, and a crash
+// mid-write leaves at most a hidden temporary file, never a torn or second copy.
+import { existsSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, unlink, writeFile, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, rename, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { LRUCache } from 'lru-cache';
 import { classifyFailure, type FailureAction } from '../../src/errors.js';
 import type { LogEntry } from '../../src/intake/entry.js';
 import { objectFileName, type PartitionTemplate } from '../shared/object-key.js';
-import type { Batch, EncodedBatch, Sink, SinkContext, SinkKind } from '../../src/pipeline/sink.js';
+import type { Batch, EncodedBatch, SendResult, Sink, SinkContext, SinkKind } from '../../src/pipeline/sink.js';
 import { firstEntry } from '../../src/pipeline/batch.js';
 import { archiveExtension, compressNdjson, initialRatio } from '../shared/compression.js';
 import type { FileSinkConfig } from './config.js';
@@ -23,45 +22,24 @@ import { fileSinkError } from './errors.js';
 export interface FileSinkOptions {
   /** Instance name (metrics and logs label); default 'file'. */
   readonly name?: string;
-  /** Wall clock for rotation by age; tests pass a fake one. */
-  readonly clock?: () => number;
 }
-
-interface CurrentFile {
-  readonly path: string;
-  readonly openedAtMs: number;
-  /** Bytes this sink has appended (the file's size, as nobody else writes to it). */
-  bytes: number;
-}
-
-// Partitions with a current file. A partition not written to for rotateAge would rotate
-// anyway, so its state is dropped; the cap bounds memory even for templates like {instance}
-// (past it, the least recently written partition starts a new file on its next batch).
-const MAX_CURRENT_FILES = 10_000;
 
 export class FileSink implements Sink {
   readonly name: string;
   readonly kind: SinkKind = 'file';
-  /** Until the core has measured real batches: compressed JSON logs shrink to roughly a sixth. */
+  /** Until the core has measured real batches. */
   readonly initialEncodedRatio: number;
+  readonly #extension: string;
   readonly #config: FileSinkConfig;
   readonly #template: PartitionTemplate;
-  readonly #agentInstanceId: string;
-  readonly #clock: () => number;
-  readonly #extension: string;
-  readonly #current = new LRUCache<string, CurrentFile>({ max: MAX_CURRENT_FILES });
-  #seq = 0;
-  #lastSweepMs = 0;
-  // Appends run one at a time whatever the core's in-flight limit, so a partition's
-  // members stay whole and in order and a failed append can be cut back safely.
+  // Writes run one at a time whatever the core's in-flight limit: two attempts of one batch
+  // (its key, its temporary file) never overlap.
   #tail: Promise<unknown> = Promise.resolve();
 
-  constructor(config: FileSinkConfig, context: Pick<SinkContext, 'agentInstanceId'>, options: FileSinkOptions = {}) {
+  constructor(config: FileSinkConfig, _context: Pick<SinkContext, 'agentInstanceId'>, options: FileSinkOptions = {}) {
     this.name = options.name ?? 'file';
     this.#config = config;
     this.#template = config.partitions;
-    this.#agentInstanceId = context.agentInstanceId;
-    this.#clock = options.clock ?? Date.now;
     this.#extension = archiveExtension(config.compression);
     this.initialEncodedRatio = initialRatio(config.compression);
   }
@@ -75,80 +53,51 @@ export class FileSink implements Sink {
     return { body, entryCount: batch.count };
   }
 
-  async send(encoded: EncodedBatch, batch: Batch, signal: AbortSignal): Promise<void> {
+  async send(encoded: EncodedBatch, batch: Batch, signal: AbortSignal): Promise<SendResult | undefined> {
     signal.throwIfAborted();
-    const run = this.#tail.then(() => this.#append(encoded.body, batch, signal));
+    const run = this.#tail.then(() => this.#write(encoded.body, batch, signal));
     this.#tail = run.catch(() => undefined);
-    await run;
+    return run;
   }
 
-  /** Each partition's current file (absolute path), its size and when it was started; for tests and debugging. */
-  currentFiles(): ReadonlyMap<string, { readonly path: string; readonly bytes: number; readonly openedAtMs: number }> {
-    return new Map(this.#current.entries());
+  /** Where a batch's file goes (absolute path); for tests and tools. */
+  pathOf(batch: Batch): string {
+    return join(this.#config.dataDir, batch.partition, objectFileName(firstEntryMs(batch), batch.key, this.#extension));
   }
 
-  async #append(body: Uint8Array, batch: Batch, signal: AbortSignal): Promise<void> {
-    // Checked again here: the batch may have waited behind another append. Past this
-    // point the append runs to the end, since stopping halfway would tear a member.
+  async #write(body: Uint8Array, batch: Batch, signal: AbortSignal): Promise<SendResult | undefined> {
+    // Checked again here: the batch may have waited behind another write.
     signal.throwIfAborted();
-    const now = this.#clock();
-    this.#sweep(now);
-    const partition = batch.partition;
-    let file = this.#current.get(partition);
-    if (file !== undefined && (file.bytes >= this.#config.rotateBytes || now - file.openedAtMs >= this.#config.rotateAgeMs)) {
-      this.#current.delete(partition);
-      file = undefined;
-    }
-    let fresh = false;
-    if (file === undefined) {
-      const dir = join(this.#config.dataDir, partition);
-      try {
-        await mkdir(dir, { recursive: true });
-      } catch (error) {
-        throw fileSinkError(`file sink: cannot create ${dir}`, error);
-      }
-      signal.throwIfAborted();
-      this.#seq++;
-      file = { path: join(dir, objectFileName(firstEntryMs(batch), this.#agentInstanceId, this.#seq, this.#extension)), openedAtMs: now, bytes: 0 };
-      fresh = true;
-    }
-
-    let handle: FileHandle | undefined;
-    let sizeBefore = file.bytes;
-    let writing = false;
+    const path = this.pathOf(batch);
+    const dir = join(this.#config.dataDir, batch.partition);
+    const name = path.slice(dir.length + 1);
+    // Hidden and not `.ndjson*`, so readers skip it; the same for every attempt of the batch,
+    // so a replay takes over a temporary file a crash left behind.
+    const temp = join(dir, `.${name}.tmp`);
     try {
-      handle = await open(file.path, 'a');
-      writing = true;
-      sizeBefore = (await handle.stat()).size;
-      await handle.appendFile(body);
+      await mkdir(dir, { recursive: true });
+    } catch (error) {
+      throw fileSinkError(`file sink: cannot create ${dir}`, error);
+    }
+    let handle: FileHandle | undefined;
+    try {
+      handle = await open(temp, 'w');
+      await handle.writeFile(body);
       // Delivered means on disk: the core forgets the batch once send resolves.
       await handle.datasync();
-      writing = false;
+      await handle.close();
+      handle = undefined;
+      // A replay may find its own earlier copy (written, then the process died before the spool's ack).
+      const existed = batch.replay === true && existsSync(path);
+      await rename(temp, path);
+      // The new name must survive a power cut too, not only the bytes.
+      await syncDirectory(dir);
+      return existed ? { overwrote: true } : undefined;
     } catch (error) {
-      this.#current.delete(partition);
-      if (handle !== undefined && writing) await cutBack(handle, file.path, sizeBefore, fresh);
-      throw fileSinkError(`file sink: cannot append to ${file.path}`, error);
-    } finally {
       await handle?.close().catch(() => undefined);
+      await unlink(temp).catch(() => undefined);
+      throw fileSinkError(`file sink: cannot write ${path}`, error);
     }
-    if (fresh) await syncDirectory(join(this.#config.dataDir, partition));
-
-    file.bytes = sizeBefore + body.length;
-    if (file.bytes >= this.#config.rotateBytes) {
-      this.#current.delete(partition);
-    } else if (fresh) {
-      this.#current.set(partition, file);
-    }
-  }
-
-  /** Drops partitions whose file is due for rotation anyway; runs at most a few times per rotation age. */
-  #sweep(now: number): void {
-    const every = Math.min(this.#config.rotateAgeMs, 60_000);
-    if (now - this.#lastSweepMs < every) return;
-    this.#lastSweepMs = now;
-    const due: string[] = [];
-    for (const [partition, file] of this.#current.entries()) if (now - file.openedAtMs >= this.#config.rotateAgeMs) due.push(partition);
-    for (const partition of due) this.#current.delete(partition);
   }
 
   classify(error: unknown): FailureAction {
@@ -174,7 +123,7 @@ export class FileSink implements Sink {
   }
 
   close(): Promise<void> {
-    // No handle stays open between batches; wait for an append in progress.
+    // No handle stays open between batches; wait for a write in progress.
     return this.#tail.then(() => undefined);
   }
 }
@@ -182,22 +131,12 @@ export class FileSink implements Sink {
 /** The time of the batch's first entry (file names sort by it); its receive time when unparseable. */
 function firstEntryMs(batch: Batch): number {
   const first = firstEntry(batch);
-  if (first === undefined) return Date.now();
+  if (first === undefined) return batch.receivedAtMs;
   const ms = Date.parse(first.timestamp);
   return Number.isNaN(ms) ? first.receivedAtMs : ms;
 }
 
-/** Undoes a failed append: the file goes back to its size before it, or away if it was new. */
-async function cutBack(handle: FileHandle, path: string, sizeBefore: number, fresh: boolean): Promise<void> {
-  try {
-    await handle.truncate(sizeBefore);
-    if (fresh && sizeBefore === 0) await unlink(path);
-  } catch {
-    // Best effort: the partition moves to a new file either way, so a torn member can only be a file's last.
-  }
-}
-
-/** Makes a new file's directory entry durable too (best effort: not every file system supports it). */
+/** Makes a renamed file's directory entry durable too (best effort: not every file system supports it). */
 async function syncDirectory(dir: string): Promise<void> {
   let handle: FileHandle | undefined;
   try {

@@ -1,7 +1,7 @@
-// A batch as one gzip NDJSON object (or zstd, or plain: S3_COMPRESSION), and its SHA-256
-// for SigV4. Compression runs in libuv's thread pool, so a 4 MiB object (12–40 MiB of
-// lines) does not stall the event loop; the digest of the (compressed) object takes a few
-// milliseconds at most. The batch already is NDJSON bytes: nothing is copied first.
+// A batch as one gzip NDJSON object (or zstd, or plain: S3_COMPRESSION), its SHA-256 for
+// SigV4 and its MD5 for Content-MD5. Compression runs in libuv's thread pool, so a 4 MiB
+// object (12–40 MiB of lines) does not stall the event loop; the digests of the (compressed)
+// object take a few milliseconds at most. The batch already is NDJSON bytes: nothing is copied first.
 import { createHash } from 'node:crypto';
 import { gzip } from '../../src/codec/compress.js';
 import type { Batch } from '../../src/pipeline/sink.js';
@@ -31,4 +31,9 @@ export function gzipNdjson(batch: Batch, level = DEFAULT_S3_COMPRESSION_LEVEL): 
  */
 export function sha256Hex(body: Uint8Array): string {
   return createHash('sha256').update(body).digest('hex');
+}
+
+/** Base64 MD5 of the body, for Content-MD5: the store checks the body against it (and Object Lock buckets require it). */
+export function md5Base64(body: Uint8Array): string {
+  return createHash('md5').update(body).digest('base64');
 }

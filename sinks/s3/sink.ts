@@ -5,13 +5,13 @@ import { SinkIoError, SinkNetworkError, type FailureAction } from '../../src/err
 import { createHttpAgent, httpRequest, type HttpPool } from '../shared/http-request.js';
 import type { Logger } from '../../src/ops/logger.js';
 import { objectFileName, type PartitionTemplate } from '../shared/object-key.js';
-import type { Batch, EncodedBatch, Sink, SinkContext } from '../../src/pipeline/sink.js';
+import type { Batch, EncodedBatch, SendResult, Sink, SinkContext } from '../../src/pipeline/sink.js';
 import { S3Address } from './address.js';
 import type { S3Config } from './config.js';
 import { firstEntry } from '../../src/pipeline/batch.js';
 import { archiveContentType, archiveExtension, compressNdjson, initialRatio } from '../shared/compression.js';
-import { sha256Hex } from './encode.js';
-import { S3ResponseError, classifyS3Failure, toS3Error } from './errors.js';
+import { md5Base64, sha256Hex } from './encode.js';
+import { DIGEST_MISMATCH_CODES, S3DigestError, S3ResponseError, classifyS3Failure, toS3Error } from './errors.js';
 import { PartitionCache } from './partition-cache.js';
 import { EMPTY_PAYLOAD_SHA256, signS3Request } from './signing.js';
 
@@ -25,6 +25,8 @@ import { EMPTY_PAYLOAD_SHA256, signS3Request } from './signing.js';
 // bucket listing does not.
 const PUT_TIMEOUT_MS = 120_000;
 const HEALTHCHECK_TIMEOUT_MS = 15_000;
+// The overwrite check before a replayed PUT: tells whether the object is there already.
+const HEAD_TIMEOUT_MS = 15_000;
 // Objects are few and large; more connections than requests in flight buy nothing.
 const MAX_CONNECTIONS = 16;
 
@@ -48,15 +50,16 @@ export class S3Sink implements Sink {
   readonly #address: S3Address;
   readonly #template: PartitionTemplate;
   readonly #partitions: PartitionCache;
-  readonly #agentInstanceId: string;
   readonly #logger: Logger;
   readonly #agent: HttpPool;
   /** `.ndjson.gz`, `.ndjson.zst` or `.ndjson`. */
   readonly #extension: string;
   /** Headers every PUT carries besides the signature: content type, storage class, encryption. */
   readonly #putHeaders: Readonly<Record<string, string>>;
-  #seq = 0;
   #closed = false;
+  /** Bodies the store refused once for a checksum mismatch (see S3DigestError). */
+  readonly #digestRefused = new WeakSet<Uint8Array>();
+  #headRefusedLogged = false;
 
   constructor(config: S3Config, context: SinkContext, name = 's3') {
     this.name = name;
@@ -64,7 +67,6 @@ export class S3Sink implements Sink {
     this.#address = new S3Address(config);
     this.#template = config.partitionTemplate;
     this.#partitions = new PartitionCache(config.partitionTemplate);
-    this.#agentInstanceId = context.agentInstanceId;
     this.#logger = context.logger;
     this.#agent = createHttpAgent(MAX_CONNECTIONS);
     this.initialEncodedRatio = initialRatio(config.compression);
@@ -87,34 +89,42 @@ export class S3Sink implements Sink {
   }
 
   /**
-   * Compresses the batch and names its object. Deterministic in the body; the key differs
-   * between calls only by its sequence number, so every encode gets a fresh, unique key
-   * (`meta.key`), and retries of one encoded batch overwrite the same object.
+   * Compresses the batch and names its object. The name depends on the batch alone (its
+   * partition, its first entry's time and its key), so every attempt and every replay of
+   * the batch, also by the next process after a crash, PUTs the same key: a replay replaces
+   * the copy an earlier attempt may have stored, and the archive holds the batch once.
    */
   async encode(batch: Batch): Promise<EncodedBatch> {
-    // Taken before compressing, so sequence numbers follow the order batches were handed over.
-    const seq = ++this.#seq;
     const body = await compressNdjson(batch, this.#config.compression);
     const sha256 = sha256Hex(body);
+    const md5 = md5Base64(body);
     const first = firstEntry(batch);
-    const firstMs = first === undefined ? Date.now() : entryTimeMs(first);
+    const firstMs = first === undefined ? batch.receivedAtMs : entryTimeMs(first);
     // The core batches by partitionKey; a batch without one (replayed, hand-made) is placed by its first entry.
     const folder = batch.partition !== '' || first === undefined ? batch.partition : this.#template.render(first);
-    const file = objectFileName(firstMs, this.#agentInstanceId, seq, this.#extension);
+    const file = objectFileName(firstMs, batch.key, this.#extension);
     const key = `${this.#config.keyPrefix}${folder === '' ? '' : `${folder}/`}${file}`;
-    return { body, entryCount: batch.count, meta: { key, sha256 } };
+    return { body, entryCount: batch.count, meta: { key, sha256, md5 } };
   }
 
-  async send(encoded: EncodedBatch, _batch: Batch, signal: AbortSignal): Promise<void> {
+  /**
+   * One PUT carrying Content-MD5 (signed), so the store refuses a body that changed after
+   * it was hashed. A replayed batch (read back from the spool) is looked up first with a
+   * HEAD: replays are rare, and it tells /metrics whether the PUT replaced a copy an
+   * earlier attempt had stored (`overwrote`).
+   */
+  async send(encoded: EncodedBatch, batch: Batch, signal: AbortSignal): Promise<SendResult | undefined> {
     const key = encoded.meta?.key;
     const sha256 = encoded.meta?.sha256;
-    if (key === undefined || sha256 === undefined) throw new SinkIoError('s3: encoded batch has no object key (encoded by another sink?)', false);
+    const md5 = encoded.meta?.md5;
+    if (key === undefined || sha256 === undefined || md5 === undefined) throw new SinkIoError('s3: encoded batch has no object key (encoded by another sink?)', false);
+    const existed = batch.replay === true && (await this.#exists(key, signal));
     const { origin, host } = this.#address.location;
     const signed = signS3Request({
       method: 'PUT',
       host,
       path: this.#address.objectPath(key),
-      headers: this.#putHeaders,
+      headers: { ...this.#putHeaders, 'content-md5': md5 },
       payloadSha256: sha256,
       region: this.#config.region,
       credentials: this.#config.credentials,
@@ -122,7 +132,48 @@ export class S3Sink implements Sink {
     try {
       await httpRequest(this.#agent, { url: origin + signed.path, method: 'PUT', headers: signed.headers, body: encoded.body, signal, timeoutMs: PUT_TIMEOUT_MS });
     } catch (error) {
-      throw toS3Error(error, `PUT ${key} in bucket "${this.#config.bucket}" at ${host}`);
+      const failure = toS3Error(error, `PUT ${key} in bucket "${this.#config.bucket}" at ${host}`);
+      if (failure instanceof S3ResponseError && DIGEST_MISMATCH_CODES.has(failure.s3Code)) {
+        const again = this.#digestRefused.has(encoded.body);
+        this.#digestRefused.add(encoded.body);
+        throw new S3DigestError(`${failure.message}: the body changed after it was hashed${again ? ' (refused twice; not sent again)' : ''}`, !again, { cause: failure });
+      }
+      throw failure;
+    }
+    this.#digestRefused.delete(encoded.body);
+    return existed ? { overwrote: true } : undefined;
+  }
+
+  /**
+   * Whether the object is in the bucket already (HEAD). A failure to reach the store is
+   * thrown (the PUT would fail as well); an answer that does not tell (403: the key may not
+   * read, or may not list, which turns S3's 404 into 403) counts as "not there".
+   */
+  async #exists(key: string, signal: AbortSignal): Promise<boolean> {
+    const { origin, host } = this.#address.location;
+    const signed = signS3Request({
+      method: 'HEAD',
+      host,
+      path: this.#address.objectPath(key),
+      headers: {},
+      payloadSha256: EMPTY_PAYLOAD_SHA256,
+      region: this.#config.region,
+      credentials: this.#config.credentials,
+    });
+    try {
+      await httpRequest(this.#agent, { url: origin + signed.path, method: 'HEAD', headers: signed.headers, signal, timeoutMs: HEAD_TIMEOUT_MS });
+      return true;
+    } catch (error) {
+      const failure = toS3Error(error, `HEAD ${key} in bucket "${this.#config.bucket}" at ${host}`);
+      if (!(failure instanceof S3ResponseError) || classifyS3Failure(failure) === 'retry') throw failure;
+      if ((failure.status === 401 || failure.status === 403) && !this.#headRefusedLogged) {
+        this.#headRefusedLogged = true;
+        this.#logger.warn(
+          { sink: this.name, bucket: this.#config.bucket, status: failure.status },
+          'S3 refused a HEAD before a replayed upload (the key may not read objects): overwrites of replayed batches are not counted; uploads go on',
+        );
+      }
+      return false;
     }
   }
 

@@ -71,9 +71,11 @@ export class PartitionTemplate {
 
 /**
  * `20261126T203437.253Z-<agent>-000042.ndjson.gz`: sorts by the time of the batch's first
- * entry; the agent id and a per-process sequence keep two agents (or two batches) apart.
+ * entry, then carries the batch's key (Batch.key: agent instance id and batch number), which
+ * keeps two agents, two runs and two batches apart, and is the same on every replay of the
+ * batch, so a replay replaces its own earlier copy instead of adding one.
  */
-export function objectFileName(firstEntryMs: number, agentInstanceId: string, seq: number, extension = '.ndjson.gz'): string {
+export function objectFileName(firstEntryMs: number, batchKey: string, extension = '.ndjson.gz'): string {
   const stamp = new Date(firstEntryMs).toISOString().replace(/[-:]/g, '');
-  return `${stamp}-${safeSegment(agentInstanceId)}-${String(seq).padStart(6, '0')}${extension}`;
+  return `${stamp}-${safeSegment(batchKey)}${extension}`;
 }

@@ -173,8 +173,9 @@ function readSpool(env: EnvReader): SpoolConfig | undefined {
 
 function makeAgentInstanceId(env: EnvReader): string {
   const machine = env.raw('FLY_MACHINE_ID') ?? env.raw('FLY_ALLOC_ID') ?? hostname();
-  // The random part keeps a restarted process from reusing its predecessor's object names.
-  return `${machine.replace(/[^A-Za-z0-9_-]/g, '').slice(0, 32) || 'agent'}-${randomBytes(3).toString('hex')}`;
+  // The random part keeps a restarted process from reusing its predecessor's object names: a
+  // repeat would overwrite another run's objects, so 48 bits (no repeat in a lifetime of restarts).
+  return `${machine.replace(/[^A-Za-z0-9_-]/g, '').slice(0, 32) || 'agent'}-${randomBytes(6).toString('hex')}`;
 }
 
 export interface SinkCatalogue {

@@ -104,6 +104,7 @@ export function createMetrics(sources: MetricsSources): Metrics {
   perSink('logferry_sink_bytes_sent_total', 'Encoded bytes the sink acknowledged.', (s) => s.bytesSent);
   perSink('logferry_spool_entries', 'Pending entries held in the disk spool.', (s) => s.spooledEntries, 'gauge');
   perSink('logferry_spool_records_replayed_total', 'Spool records read back and settled.', (s) => s.spoolReplayed);
+  perSink('logferry_archive_overwrites_total', 'Replayed batches whose object (file) an earlier attempt had already stored; the replay replaced it, so it is there once.', (s) => s.archiveOverwrites);
   perSink('logferry_spool_up', '1 while the spool works, 0 when it degraded to memory-only or is off.', (s) => (s.spoolState === 'ok' ? 1 : 0), 'gauge');
   perSink('logferry_sink_up', '1 while the sink is healthy (see /health).', (s) => (sources.sinkUp(s) ? 1 : 0), 'gauge');
 

@@ -38,6 +38,8 @@ export class SinkStats {
   spooledEntries = 0;
   /** Spool records delivered (or rejected) after being read back from disk. */
   spoolReplayed = 0;
+  /** Replayed batches that replaced an object (file) of the same name an earlier attempt had stored (archive sinks). */
+  archiveOverwrites = 0;
   /** off: no SPOOL_DIR; ok; degraded: disk failed, memory-only now. */
   spoolState: 'off' | 'ok' | 'degraded' = 'off';
   spoolError: string | undefined;

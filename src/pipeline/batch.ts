@@ -181,18 +181,18 @@ export class NdjsonWriter {
 }
 
 /** A batch of the given entries (tests, splits, spool replay). */
-export function makeBatch(id: number, partition: string, entries: readonly LogEntry[]): Batch {
+export function makeBatch(id: number, partition: string, entries: readonly LogEntry[], key = `batch-${id}`): Batch {
   let size = 0;
   for (const e of entries) size += e.line.length * 3 + 1;
   const writer = new NdjsonWriter(size);
   for (const e of entries) writer.append(e);
-  return { id, partition, ndjson: writer.finish(), count: writer.count, bytes: writer.lineBytes, receivedAtMs: entries[0]?.receivedAtMs ?? Date.now() };
+  return { id, key, partition, ndjson: writer.finish(), count: writer.count, bytes: writer.lineBytes, receivedAtMs: entries[0]?.receivedAtMs ?? Date.now() };
 }
 
 /** A batch from lines that are already single-line JSON (spool replay). */
-export function batchFromLines(id: number, partition: string, lines: readonly string[], receivedAtMs: number = Date.now()): Batch {
+export function batchFromLines(id: number, partition: string, lines: readonly string[], receivedAtMs: number = Date.now(), key = `batch-${id}`, replay = false): Batch {
   const ndjson = Buffer.from(lines.length === 0 ? '' : `${lines.join('\n')}\n`, 'utf8');
-  return { id, partition, ndjson, count: lines.length, bytes: ndjson.length - lines.length, receivedAtMs };
+  return { id, key, partition, ndjson, count: lines.length, bytes: ndjson.length - lines.length, receivedAtMs, ...(replay ? { replay } : {}) };
 }
 
 /** The batch's lines as strings (the spool's record format). */
@@ -240,7 +240,11 @@ export function readEntry(batch: Batch, start: number, end: number, view: EntryV
   return intake(NO_SUBJECT, batch.ndjson, start, end, batch.receivedAtMs, view) === 'empty_payload' ? undefined : view.toEntry();
 }
 
-/** Splits a batch into halves by entry count (the first gets the extra one). Needs at least two entries. */
+/**
+ * Splits a batch into halves by entry count (the first gets the extra one). Needs at least
+ * two entries. The cut and the halves' keys depend on the batch alone, so a replayed batch
+ * that is split again names its halves as before.
+ */
 export function splitBatch(batch: Batch, firstId: number, secondId: number): [Batch, Batch] {
   const firstCount = Math.ceil(batch.count / 2);
   const ndjson = batch.ndjson;
@@ -249,7 +253,7 @@ export function splitBatch(batch: Batch, firstId: number, secondId: number): [Ba
   const head = ndjson.subarray(0, cut);
   const tail = ndjson.subarray(cut);
   return [
-    { id: firstId, partition: batch.partition, ndjson: head, count: firstCount, bytes: head.length - firstCount, receivedAtMs: batch.receivedAtMs },
-    { id: secondId, partition: batch.partition, ndjson: tail, count: batch.count - firstCount, bytes: tail.length - (batch.count - firstCount), receivedAtMs: batch.receivedAtMs },
+    { ...batch, id: firstId, key: `${batch.key}-h1`, ndjson: head, count: firstCount, bytes: head.length - firstCount },
+    { ...batch, id: secondId, key: `${batch.key}-h2`, ndjson: tail, count: batch.count - firstCount, bytes: tail.length - (batch.count - firstCount) },
   ];
 }

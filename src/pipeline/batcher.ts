@@ -38,13 +38,16 @@ export class Batcher {
 
   readonly #pool: SlabPool | undefined;
   readonly #warmUpBytes: number;
+  readonly #keyPrefix: string;
 
   /**
    * `warmUpBytes`: how large a partition's first batch buffer may jump once it outgrows its
-   * start (see #openBatch); 0 doubles it like any other.
+   * start (see #openBatch); 0 doubles it like any other. `keyPrefix`: unique per process
+   * (the agent instance id), so batch keys never repeat across agents and restarts.
    */
-  constructor(settings: BatchSettings, encodedRatio: () => number, onSeal: (batch: Batch) => void, pool?: SlabPool, warmUpBytes = 0) {
+  constructor(settings: BatchSettings, encodedRatio: () => number, onSeal: (batch: Batch) => void, pool?: SlabPool, warmUpBytes = 0, keyPrefix = 'batch') {
     this.#settings = settings;
+    this.#keyPrefix = keyPrefix;
     this.#pool = pool;
     this.#warmUpBytes = warmUpBytes;
     this.#encodedRatio = encodedRatio;
@@ -134,6 +137,7 @@ export class Batcher {
     this.#pool?.lend(ndjson);
     this.#lastSealedSize = ndjson.length;
     this.#lastSealedByPartition.set(open.partition, ndjson.length);
-    this.#onSeal({ id: this.#nextId++, partition: open.partition, ndjson, count: writer.count, bytes: writer.lineBytes, receivedAtMs: open.receivedAtMs });
+    const id = this.#nextId++;
+    this.#onSeal({ id, key: `${this.#keyPrefix}-${String(id).padStart(6, '0')}`, partition: open.partition, ndjson, count: writer.count, bytes: writer.lineBytes, receivedAtMs: open.receivedAtMs });
   }
 }

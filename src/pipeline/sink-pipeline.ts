@@ -29,9 +29,11 @@ export class BatchDroppedError extends LogferryError {
 
 /** What the pipeline needs of a spool (src/spool.ts implements it). */
 export interface BatchSpool {
-  /** Stores `count` entries given as NDJSON bytes (a batch's own). */
-  appendNdjson(partition: string, ndjson: Buffer, count: number): Promise<{ readonly stored: boolean; readonly evictedEntries: number }>;
-  next(): Promise<{ readonly seq: number; readonly partition: string; readonly lines: readonly string[] } | undefined>;
+  /** Stores `count` entries given as NDJSON bytes (a batch's own), with the batch's key and receive time. */
+  appendNdjson(partition: string, ndjson: Buffer, count: number, batch: Pick<Batch, 'key' | 'receivedAtMs'>): Promise<{ readonly stored: boolean; readonly evictedEntries: number }>;
+  next(): Promise<
+    { readonly seq: number; readonly partition: string; readonly key: string; readonly receivedAtMs: number | undefined; readonly lines: readonly string[] } | undefined
+  >;
   ack(seq: number): Promise<void>;
   release(seq: number): void;
   readonly recoveredEntries: number;
@@ -68,6 +70,8 @@ export interface PipelineDeps {
   readonly spool?: BatchSpool;
   /** Free batch buffers for reuse; undefined: the pipeline makes its own (tests pass one to watch it). */
   readonly slabs?: SlabPool;
+  /** Unique per process (the agent instance id): the prefix of batch keys (Batch.key). */
+  readonly runId?: string;
 }
 
 /** Reason label for a rejected batch: `http_<status>` or the error's code. */
@@ -121,7 +125,7 @@ export class SinkPipeline {
     // allocate a batch buffer per batch: V8 runs a full GC per ~10 MB of such external
     // memory, and each fresh page written costs a page fault.
     this.#slabs = deps.slabs ?? new SlabPool(deps.settings.bufferMaxBytes, 2 * deps.settings.maxInFlight);
-    this.#batcher = new Batcher(deps.settings.batch, () => this.#encodedRatio, (batch) => this.#enqueue(batch), this.#slabs, deps.settings.bufferMaxBytes / 4);
+    this.#batcher = new Batcher(deps.settings.batch, () => this.#encodedRatio, (batch) => this.#enqueue(batch), this.#slabs, deps.settings.bufferMaxBytes / 4, deps.runId);
     this.#spool = deps.spool;
     if (this.#spool !== undefined) {
       const recovered = this.#spool.recoveredEntries;
@@ -346,7 +350,7 @@ export class SinkPipeline {
     stats.bufferedBytes += batch.bytes;
     this.#spoolWriteBytes += batch.bytes;
     const write = spool
-      .appendNdjson(batch.partition, batch.ndjson, n)
+      .appendNdjson(batch.partition, batch.ndjson, n, batch)
       .then(
         (result) => {
           if (result.evictedEntries > 0) this.#spoolLoss(result.evictedEntries, 'spool_full');
@@ -512,6 +516,7 @@ export class SinkPipeline {
     this.#stats.bytesSent += encoded.body.length;
     // Acknowledged: nothing reads the body any more, so a pooled one serves the next batch.
     releaseBody(encoded.body);
+    if (result?.overwrote === true) this.#stats.archiveOverwrites++;
     const rejected = result?.rejectedEntries ?? 0;
     if (rejected > 0) this.#settle(d, 'rejected', rejected, result?.rejectReason ?? 'partial');
     this.#settle(d, 'delivered', d.remaining);
@@ -590,7 +595,8 @@ export class SinkPipeline {
         this.#wakeDrainer = undefined;
         continue;
       }
-      const d = this.#newDelivery(batchFromLines(this.#batcher.nextId(), record.partition, record.lines), true);
+      // The record's key: every replay writes the same object as the attempts before it.
+      const d = this.#newDelivery(batchFromLines(this.#batcher.nextId(), record.partition, record.lines, record.receivedAtMs ?? Date.now(), record.key, true), true);
       try {
         await this.#attempt(d);
       } finally {

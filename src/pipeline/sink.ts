@@ -27,8 +27,17 @@ export interface PipelineSettings {
 }
 
 export interface Batch {
-  /** Monotonic per sink; names the batch in logs and spool records. */
+  /** Monotonic per sink; names the batch in logs. */
   readonly id: number;
+  /**
+   * Durable name stem, unique across agents and restarts (`<agent instance id>-<id>`; a
+   * split half adds `-h1`/`-h2`): fixed when the batch is made and kept in its spool record,
+   * so every attempt and every replay of the batch (also after a crash) writes the same
+   * object key or file name in the archive sinks, and an overwrite replaces only itself.
+   */
+  readonly key: string;
+  /** Read back from the spool: an earlier attempt may already have stored it (archive sinks check for an overwrite). */
+  readonly replay?: boolean;
   /** The partition key the sink asked for (empty string when it does not partition). */
   readonly partition: string;
   /**
@@ -61,6 +70,8 @@ export interface EncodedBatch {
 export interface SendResult {
   readonly rejectedEntries?: number;
   readonly rejectReason?: string;
+  /** The batch replaced an object (or file) of the same name already there: an earlier attempt had stored it. */
+  readonly overwrote?: boolean;
 }
 
 export interface Sink {

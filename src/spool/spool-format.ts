@@ -4,20 +4,31 @@
 //   0  magic        F7 4C 46 53  (0xF7 never occurs in UTF-8, so payload text cannot fake a record start)
 //   4  u32 LE       payload length in bytes
 //   8  u48 LE       seq
-//  14  u16 LE       format version
+//  14  u16 LE       format version (1 or 2; both are read, 2 is written)
 //  16  u32 LE       entry count
 //  20  u32 LE       CRC32 of the payload
 //  24  u32 LE       CRC32 of bytes 0..23 (a damaged length or seq is caught before it is trusted)
-// Payload = UTF-8 text: JSON string of the partition, then one line per entry, joined by "\n".
-// Entry lines never hold a raw newline (they are single-line JSON), so "\n" frames them.
+// Payload = UTF-8 text, lines joined by "\n": JSON string of the partition, (version 2) JSON
+// array [batch key, batch receivedAtMs], then one line per entry. Entry lines never hold a raw newline
+// (they are single-line JSON), so "\n" frames them.
+//
+// The key is the batch's durable name stem (object key / file name in the archive sinks):
+// fixed when the batch was made, so every replay of the record writes the same object. A
+// version-1 record (or a version-2 one written without a key) gets a key derived from its
+// payload's SHA-256: as stable across restarts, and unlike a spool seq (which restarts at 1
+// once the spool is emptied) it can only repeat for a byte-identical batch, whose object an
+// overwrite leaves unchanged.
 //
 // Ack entry = 8 bytes: u48 LE seq + u16 LE check (low half of the seq bytes' CRC32), so a
 // zero-filled or torn tail of an ack file is recognised and ignored.
+import { createHash } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 
 export const RECORD_MAGIC: Buffer = Buffer.from([0xf7, 0x4c, 0x46, 0x53]);
 export const HEADER_BYTES = 28;
-export const FORMAT_VERSION = 1;
+export const FORMAT_VERSION = 2;
+/** The first format (no key in the payload); still read. */
+export const FORMAT_VERSION_1 = 1;
 /** Larger payloads could not be decoded into one string; no real batch comes close. */
 export const MAX_PAYLOAD_BYTES = 256 * 1024 * 1024;
 export const ACK_ENTRY_BYTES = 8;
@@ -27,11 +38,12 @@ export interface RecordHeader {
   readonly seq: number;
   readonly entries: number;
   readonly payloadCrc: number;
+  readonly version: number;
 }
 
 /** The whole record (header and payload) in one buffer, ready for a single write. */
-export function encodeRecord(seq: number, partition: string, lines: readonly string[]): Buffer {
-  return encodeNdjsonRecord(seq, partition, Buffer.from(lines.length === 0 ? '' : `${lines.join('\n')}\n`, 'utf8'), lines.length);
+export function encodeRecord(seq: number, partition: string, lines: readonly string[], batch: BatchName = NO_NAME): Buffer {
+  return encodeNdjsonRecord(seq, partition, Buffer.from(lines.length === 0 ? '' : `${lines.join('\n')}\n`, 'utf8'), lines.length, batch);
 }
 
 /**
@@ -39,8 +51,9 @@ export function encodeRecord(seq: number, partition: string, lines: readonly str
  * batch holds them): the payload is the partition, "\n", then the lines, so the batch's
  * bytes are copied in once, never split into strings and joined again.
  */
-export function encodeNdjsonRecord(seq: number, partition: string, ndjson: Uint8Array, count: number): Buffer {
-  const head = Buffer.from(JSON.stringify(partition), 'utf8');
+export function encodeNdjsonRecord(seq: number, partition: string, ndjson: Uint8Array, count: number, batch: BatchName = NO_NAME, version: 1 | 2 = FORMAT_VERSION): Buffer {
+  const name = version === FORMAT_VERSION_1 ? '' : `\n${JSON.stringify([batch.key, batch.receivedAtMs ?? 0])}`;
+  const head = Buffer.from(JSON.stringify(partition) + name, 'utf8');
   // "\n" + the lines without the last "\n" is as long as the NDJSON itself.
   const payloadBytes = head.length + (count === 0 ? 0 : ndjson.length);
   const buf = Buffer.allocUnsafe(HEADER_BYTES + payloadBytes);
@@ -53,7 +66,7 @@ export function encodeNdjsonRecord(seq: number, partition: string, ndjson: Uint8
   RECORD_MAGIC.copy(buf, 0);
   buf.writeUInt32LE(payloadBytes, 4);
   buf.writeUIntLE(seq, 8, 6);
-  buf.writeUInt16LE(FORMAT_VERSION, 14);
+  buf.writeUInt16LE(version, 14);
   buf.writeUInt32LE(count, 16);
   buf.writeUInt32LE(payloadCrc, 20);
   buf.writeUInt32LE(crc32(buf.subarray(0, 24)), 24);
@@ -72,7 +85,8 @@ export function readHeader(buf: Buffer, offset = 0): RecordHeader | undefined {
     return undefined;
   }
   if (crc32(buf.subarray(offset, offset + 24)) !== buf.readUInt32LE(offset + 24)) return undefined;
-  if (buf.readUInt16LE(offset + 14) !== FORMAT_VERSION) return undefined;
+  const version = buf.readUInt16LE(offset + 14);
+  if (version !== FORMAT_VERSION && version !== FORMAT_VERSION_1) return undefined;
   const payloadBytes = buf.readUInt32LE(offset + 4);
   if (payloadBytes > MAX_PAYLOAD_BYTES) return undefined;
   return {
@@ -80,6 +94,7 @@ export function readHeader(buf: Buffer, offset = 0): RecordHeader | undefined {
     seq: buf.readUIntLE(offset + 8, 6),
     entries: buf.readUInt32LE(offset + 16),
     payloadCrc: buf.readUInt32LE(offset + 20),
+    version,
   };
 }
 
@@ -87,21 +102,60 @@ export function payloadIntact(payload: Buffer, header: RecordHeader): boolean {
   return payload.length === header.payloadBytes && crc32(payload) === header.payloadCrc;
 }
 
-/** Partition and lines of a payload whose CRC matched; undefined if it does not have the promised shape. */
-export function decodePayload(payload: Buffer, entries: number): { partition: string; lines: string[] } | undefined {
+/** What a version-2 record keeps of its batch besides the lines: its name stem and receive time (name of last resort). */
+export interface BatchName {
+  /** '' when the batch has none: the key is then derived from the payload. */
+  readonly key: string;
+  readonly receivedAtMs?: number | undefined;
+}
+
+const NO_NAME: BatchName = { key: '' };
+
+export interface DecodedPayload {
+  readonly partition: string;
+  /** The batch's durable name stem (see the top of this file). */
+  readonly key: string;
+  /** The batch's receive time; undefined for a version-1 record (or one written without). */
+  readonly receivedAtMs: number | undefined;
+  readonly lines: string[];
+}
+
+/** The key of a record that carries none: from its payload's SHA-256 (64 bits, hex). */
+export function payloadKey(payload: Buffer): string {
+  return `spool-${createHash('sha256').update(payload).digest('hex').slice(0, 16)}`;
+}
+
+/** Partition, key and lines of a payload whose CRC matched; undefined if it does not have the promised shape. */
+export function decodePayload(payload: Buffer, entries: number, version: number = FORMAT_VERSION): DecodedPayload | undefined {
   const text = payload.toString('utf8');
-  const nl = text.indexOf('\n');
-  const head = nl === -1 ? text : text.slice(0, nl);
-  let partition: unknown;
-  try {
-    partition = JSON.parse(head);
-  } catch {
-    return undefined;
+  const heads = version === FORMAT_VERSION_1 ? 1 : 2;
+  const fields: unknown[] = [];
+  let pos = 0;
+  let rest: string | undefined;
+  for (let i = 0; i < heads; i++) {
+    const nl = text.indexOf('\n', pos);
+    try {
+      fields.push(JSON.parse(nl === -1 ? text.slice(pos) : text.slice(pos, nl)));
+    } catch {
+      return undefined;
+    }
+    if (nl === -1) {
+      if (i < heads - 1) return undefined;
+      rest = undefined;
+    } else {
+      pos = nl + 1;
+      rest = i === heads - 1 ? text.slice(pos) : '';
+    }
   }
-  if (typeof partition !== 'string') return undefined;
-  if (nl === -1) return entries === 0 ? { partition, lines: [] } : undefined;
-  const lines = text.slice(nl + 1).split('\n');
-  return lines.length === entries ? { partition, lines } : undefined;
+  const [partition, name = ['', 0]] = fields;
+  if (typeof partition !== 'string' || !Array.isArray(name)) return undefined;
+  const [storedKey, storedMs] = name as unknown[];
+  if (typeof storedKey !== 'string' || typeof storedMs !== 'number') return undefined;
+  const key = storedKey === '' ? payloadKey(payload) : storedKey;
+  const receivedAtMs = storedMs > 0 ? storedMs : undefined;
+  if (rest === undefined) return entries === 0 ? { partition, key, receivedAtMs, lines: [] } : undefined;
+  const lines = rest.split('\n');
+  return lines.length === entries ? { partition, key, receivedAtMs, lines } : undefined;
 }
 
 export function encodeAck(seq: number): Buffer {

@@ -24,6 +24,7 @@ import {
   payloadIntact,
   readHeader,
   segmentFileName,
+  type BatchName,
   type RecordHeader,
 } from './spool-format.js';
 
@@ -45,6 +46,10 @@ export interface SpoolRecord {
   /** Position in the spool, increasing. */
   readonly seq: number;
   readonly partition: string;
+  /** The batch's durable name stem, as appended (or derived from the payload; see spool-format.ts). */
+  readonly key: string;
+  /** When the batch's first entry was received (undefined for records of format version 1). */
+  readonly receivedAtMs: number | undefined;
   /** The entries' JSON lines (LogEntry.line), in order. */
   readonly lines: readonly string[];
 }
@@ -359,17 +364,17 @@ export class Spool {
    * Appends one batch as one record. Callers may call it concurrently; appends are serialised.
    * Throws SpoolError SPOOL_WRITE_FAILED on disk errors (nothing was stored then).
    */
-  append(partition: string, lines: readonly string[]): Promise<AppendResult> {
+  append(partition: string, lines: readonly string[], batch?: BatchName): Promise<AppendResult> {
     for (let i = 0; i < lines.length; i++) {
       if (lines[i]!.includes('\n')) return Promise.reject(new RangeError('spool lines must not contain a raw newline'));
     }
     const ndjson = Buffer.from(lines.length === 0 ? '' : `${lines.join('\n')}\n`, 'utf8');
-    return this.locked(() => this.appendLocked(partition, ndjson, lines.length));
+    return this.locked(() => this.appendLocked(partition, ndjson, lines.length, batch));
   }
 
   /** `append` for `count` lines already framed as NDJSON (a batch's bytes): written as they are. */
-  appendNdjson(partition: string, ndjson: Buffer, count: number): Promise<AppendResult> {
-    return this.locked(() => this.appendLocked(partition, ndjson, count));
+  appendNdjson(partition: string, ndjson: Buffer, count: number, batch?: BatchName): Promise<AppendResult> {
+    return this.locked(() => this.appendLocked(partition, ndjson, count, batch));
   }
 
   /** The next unacknowledged record not currently handed out, oldest first; undefined when none. Skips and counts damaged records. */
@@ -429,9 +434,9 @@ export class Spool {
     return result;
   }
 
-  private async appendLocked(partition: string, ndjson: Buffer, count: number): Promise<AppendResult> {
+  private async appendLocked(partition: string, ndjson: Buffer, count: number, batch: BatchName | undefined): Promise<AppendResult> {
     const seq = this.nextSeq++;
-    const record = encodeNdjsonRecord(seq, partition, ndjson, count);
+    const record = encodeNdjsonRecord(seq, partition, ndjson, count, batch);
     const n = record.length;
     // A fully acknowledged active segment only holds space: give it back before judging fullness.
     if (this.stats.bytes + n > this.maxBytes && this.active !== undefined && this.active.records === 0) await this.seal(this.active);
@@ -605,7 +610,7 @@ export class Spool {
       }
       this.cursorOffset = found.next;
       if (found.kind === 'acked') continue;
-      const decoded = decodePayload(found.payload!, found.header.entries);
+      const decoded = decodePayload(found.payload!, found.header.entries, found.header.version);
       if (decoded === undefined) {
         this.stats.corruptSkipped++;
         continue;
@@ -619,7 +624,7 @@ export class Spool {
       this.stats.outEntries += entries;
       this.out.set(seq, { seq, seg, offset, entries, released: false });
       this.stats.replayed++;
-      return { seq, partition: decoded.partition, lines: decoded.lines };
+      return { seq, partition: decoded.partition, key: decoded.key, receivedAtMs: decoded.receivedAtMs, lines: decoded.lines };
     }
   }
 
@@ -631,8 +636,8 @@ export class Spool {
       if (fd !== undefined) {
         const found = await inspect(seg, fd, this.window, rec.offset, undefined, true);
         if (found.kind === 'record' && found.header.seq === rec.seq) {
-          const decoded = decodePayload(found.payload!, found.header.entries);
-          if (decoded !== undefined) return { seq: rec.seq, partition: decoded.partition, lines: decoded.lines };
+          const decoded = decodePayload(found.payload!, found.header.entries, found.header.version);
+          if (decoded !== undefined) return { seq: rec.seq, partition: decoded.partition, key: decoded.key, receivedAtMs: decoded.receivedAtMs, lines: decoded.lines };
         }
       }
     } catch (error) {

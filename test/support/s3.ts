@@ -2,7 +2,9 @@
 // its buckets, a reader that lists and fetches objects back with node:http and path-style
 // URLs (deliberately not the sink's HTTP + aws4 code), and a recording proxy to put in
 // front of it that captures request headers (s3rver drops SSE headers), answers scripted
-// S3 errors, and can go down (connections reset) and come back on the same port.
+// S3 errors, can go down (connections reset) and come back on the same port, can hold
+// requests or the store's answers (to place a kill -9 of the agent), and checks bodies
+// against Content-MD5 and x-amz-content-sha256 as S3 does (s3rver 3.7 checks neither).
 //
 //   const s3 = await startS3rver({ buckets: ['logs'] });
 //   const proxy = await startS3Proxy(s3.endpoint);
@@ -10,6 +12,7 @@
 //   await readObjects(s3.endpoint, 'logs');      // [{ key, headers, lines }] sorted by key
 //   proxy.requests; proxy.failNext(503); await proxy.down(); await proxy.up();
 import { createServer, request, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createHash } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import type { AddressInfo, Socket } from 'node:net';
@@ -153,7 +156,18 @@ export interface RecordedRequest {
   readonly headers: IncomingHttpHeaders;
   /** What the proxy answered (its own status for scripted failures, else the upstream's). */
   status?: number;
+  /** The whole body arrived at the proxy. */
+  received?: boolean;
+  /** The upstream store answered (for a PUT with 200: the object is stored). */
+  upstreamStatus?: number;
+  /** Held (see S3Proxy.hold) and not released yet. */
+  held?: 'request' | 'answer';
+  /** The client went away before it got an answer. */
+  abandoned?: boolean;
 }
+
+/** What the proxy holds back: nothing, whole requests before the store sees them, or the store's answers. */
+export type HoldMode = 'none' | 'requests' | 'answers';
 
 export interface S3Error {
   readonly status: number;
@@ -173,6 +187,14 @@ export interface S3Proxy {
   failNext(status: number, error?: Omit<S3Error, 'status'>): void;
   /** Answer every request with this error (undefined: forward again). */
   failAll(error: S3Error | undefined): void;
+  /**
+   * From now on hold PUTs (`requests`: the body is read, the store never sees it) or the
+   * store's answers to them (`answers`: the object is stored, the client waits); `none`
+   * releases everything held and stops holding. Requests whose client went away meanwhile are dropped.
+   */
+  hold(mode: HoldMode): void;
+  /** Delay the store's answers to PUTs by this long (the object is stored meanwhile); 0 stops delaying. */
+  slowAnswers(ms: number): void;
   /** Stop serving and cut open connections: the store is unreachable (connections are reset; the port stays held, see holdPort). */
   down(): Promise<void>;
   /** Listen again on the same port. */
@@ -204,33 +226,57 @@ function answerError(res: ServerResponse, error: S3Error): void {
   res.end(body);
 }
 
+/**
+ * What S3 answers for a body that does not match its checksums (undefined when it does):
+ * Content-MD5 (base64 MD5, optional) gives 400 BadDigest; a hex x-amz-content-sha256 (the
+ * signed payload hash) that differs gives 400 XAmzContentSHA256Mismatch.
+ */
+export function checksumRefusal(headers: IncomingHttpHeaders, body: Buffer): S3Error | undefined {
+  const md5 = headers['content-md5'];
+  if (typeof md5 === 'string' && createHash('md5').update(body).digest('base64') !== md5) {
+    return { status: 400, code: 'BadDigest', message: 'The Content-MD5 you specified did not match what we received.' };
+  }
+  const sha = headers['x-amz-content-sha256'];
+  if (typeof sha === 'string' && /^[0-9a-f]{64}$/.test(sha) && createHash('sha256').update(body).digest('hex') !== sha) {
+    return { status: 400, code: 'XAmzContentSHA256Mismatch', message: "The provided 'x-amz-content-sha256' header does not match what was computed." };
+  }
+  return undefined;
+}
+
 export async function startS3Proxy(target: string | undefined): Promise<S3Proxy> {
   const upstream = target === undefined ? undefined : new URL(target);
   const requests: RecordedRequest[] = [];
   const scripted: S3Error[] = [];
   let always: S3Error | undefined;
   const sockets = new Set<Socket>();
+  let holding: HoldMode = 'none';
+  let answerDelayMs = 0;
+  const held: Array<() => void> = [];
 
-  const handle = (req: IncomingMessage, res: ServerResponse): void => {
-    const record: RecordedRequest = { method: req.method ?? '', path: req.url ?? '', headers: req.headers };
-    requests.push(record);
-    const failure = scripted.shift() ?? always;
-    if (failure !== undefined || upstream === undefined) {
-      // Read the body first, as a real server does before answering a PUT.
-      req.resume();
-      req.on('end', () => {
-        const error = failure ?? { status: 502, code: 'BadGateway', message: 'proxy has no upstream' };
-        record.status = error.status;
-        answerError(res, error);
-      });
-      return;
-    }
+  const forwardUpstream = (req: IncomingMessage, body: Buffer, record: RecordedRequest, res: ServerResponse): void => {
     const forward = request(
-      { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers, agent: false },
+      { host: upstream!.hostname, port: upstream!.port, method: req.method, path: req.url, headers: req.headers, agent: false },
       (up) => {
-        record.status = up.statusCode;
-        res.writeHead(up.statusCode ?? 502, up.headers);
-        up.pipe(res);
+        const chunks: Buffer[] = [];
+        up.on('data', (c: Buffer) => chunks.push(c));
+        up.on('end', () => {
+          record.upstreamStatus = up.statusCode;
+          const answer = (): void => {
+            record.held = undefined;
+            if (record.abandoned) return;
+            record.status = up.statusCode;
+            res.writeHead(up.statusCode ?? 502, up.headers);
+            res.end(Buffer.concat(chunks));
+          };
+          if (holding === 'answers' && req.method === 'PUT') {
+            record.held = 'answer';
+            held.push(answer);
+          } else if (answerDelayMs > 0 && req.method === 'PUT') {
+            setTimeout(answer, answerDelayMs);
+          } else {
+            answer();
+          }
+        });
       },
     );
     forward.on('error', (err) => {
@@ -238,7 +284,40 @@ export async function startS3Proxy(target: string | undefined): Promise<S3Proxy>
       if (!res.headersSent) answerError(res, { status: 502, code: 'BadGateway', message: err.message });
       else res.destroy();
     });
-    req.pipe(forward);
+    forward.end(body);
+  };
+
+  const handle = (req: IncomingMessage, res: ServerResponse): void => {
+    const record: RecordedRequest = { method: req.method ?? '', path: req.url ?? '', headers: req.headers };
+    requests.push(record);
+    res.on('close', () => {
+      if (!res.writableFinished) record.abandoned = true;
+    });
+    // Read the whole body first, as a real server does before answering a PUT.
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      record.received = true;
+      const body = Buffer.concat(chunks);
+      const failure = scripted.shift() ?? always ?? (req.method === 'PUT' ? checksumRefusal(req.headers, body) : undefined);
+      if (failure !== undefined || upstream === undefined) {
+        const error = failure ?? { status: 502, code: 'BadGateway', message: 'proxy has no upstream' };
+        record.status = error.status;
+        answerError(res, error);
+        return;
+      }
+      const go = (): void => {
+        record.held = undefined;
+        // The client is gone: a real store would not have the whole request either.
+        if (!record.abandoned) forwardUpstream(req, body, record, res);
+      };
+      if (holding === 'requests' && req.method === 'PUT') {
+        record.held = 'request';
+        held.push(go);
+      } else {
+        go();
+      }
+    });
   };
 
   let server: Server = createServer(handle);
@@ -278,6 +357,13 @@ export async function startS3Proxy(target: string | undefined): Promise<S3Proxy>
     },
     failAll(error) {
       always = error;
+    },
+    slowAnswers(ms) {
+      answerDelayMs = ms;
+    },
+    hold(mode) {
+      holding = mode;
+      if (mode === 'none') for (const release of held.splice(0)) release();
     },
     async down() {
       if (!listening) return;

@@ -169,6 +169,6 @@ describe('SlabPool', () => {
     const writer = new NdjsonWriter(1024, pool);
     for (let i = 0; i < 50; i++) writer.append(plain(flyLine(i, 'x'.repeat(100))));
     expect(pool.freeBytes).toBeGreaterThan(0);
-    expect(batchLines({ id: 1, partition: '', ndjson: writer.finish(), count: writer.count, bytes: writer.lineBytes, receivedAtMs: 0 })).toHaveLength(50);
+    expect(batchLines({ id: 1, key: 'k', partition: '', ndjson: writer.finish(), count: writer.count, bytes: writer.lineBytes, receivedAtMs: 0 })).toHaveLength(50);
   });
 });

@@ -127,7 +127,7 @@ describe('loadConfig', () => {
   it('gives each agent a distinct instance id', () => {
     const a = loadConfig({ FLY_MACHINE_ID: '148e272f6e7d89' }, catalogue).agentInstanceId;
     const b = loadConfig({ FLY_MACHINE_ID: '148e272f6e7d89' }, catalogue).agentInstanceId;
-    expect(a).toMatch(/^148e272f6e7d89-[0-9a-f]{6}$/);
+    expect(a).toMatch(/^148e272f6e7d89-[0-9a-f]{12}$/);
     expect(a).not.toBe(b);
   });
 });

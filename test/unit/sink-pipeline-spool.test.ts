@@ -3,7 +3,7 @@ import { pino } from 'pino';
 import { SinkNetworkError, classifyFailure } from '../../src/errors.js';
 import { ThrottledLog } from '../../src/ops/logger.js';
 import { SinkPipeline, type BatchSpool } from '../../src/pipeline/sink-pipeline.js';
-import type { Batch, EncodedBatch, PipelineSettings, Sink } from '../../src/pipeline/sink.js';
+import type { Batch, EncodedBatch, PipelineSettings, SendResult, Sink } from '../../src/pipeline/sink.js';
 import { SinkStats, total } from '../../src/ops/stats.js';
 import type { LogEntry } from '../../src/intake/entry.js';
 import { waitFor } from '../support/poll.js';
@@ -18,21 +18,21 @@ function entry(i: number): LogEntry {
 
 /** An in-memory stand-in for src/spool.ts with the same contract. */
 class MemorySpool implements BatchSpool {
-  readonly records: Array<{ seq: number; partition: string; lines: readonly string[]; out: boolean; acked: boolean }> = [];
+  readonly records: Array<{ seq: number; partition: string; key: string; receivedAtMs: number; lines: readonly string[]; out: boolean; acked: boolean }> = [];
   recoveredEntries = 0;
   failWrites = false;
   #seq = 0;
-  async appendNdjson(partition: string, ndjson: Buffer, count: number) {
+  async appendNdjson(partition: string, ndjson: Buffer, count: number, batch: Pick<Batch, 'key' | 'receivedAtMs'>) {
     if (this.failWrites) throw new Error('EROFS: read-only file system');
     const lines = count === 0 ? [] : ndjson.toString('utf8', 0, ndjson.length - 1).split('\n');
-    this.records.push({ seq: ++this.#seq, partition, lines, out: false, acked: false });
+    this.records.push({ seq: ++this.#seq, partition, key: batch.key, receivedAtMs: batch.receivedAtMs, lines, out: false, acked: false });
     return { stored: true, evictedEntries: 0 };
   }
   async next() {
     const r = this.records.find((x) => !x.out && !x.acked);
     if (r === undefined) return undefined;
     r.out = true;
-    return { seq: r.seq, partition: r.partition, lines: r.lines };
+    return { seq: r.seq, partition: r.partition, key: r.key, receivedAtMs: r.receivedAtMs, lines: r.lines };
   }
   async ack(seq: number) {
     this.records.find((x) => x.seq === seq)!.acked = true;
@@ -51,13 +51,27 @@ class SwitchSink implements Sink {
   readonly kind = 'http' as const;
   up = false;
   readonly delivered: string[] = [];
+  /** Every attempt: the batch's key and whether it came from the spool. */
+  readonly attempts: Array<{ key: string; replay: boolean; first: string }> = [];
+  /** Keys stored so far; a replay of one of them answers `overwrote`. */
+  readonly stored = new Set<string>();
+  /** Store the batch, then fail the answer (the outcome the agent cannot know). */
+  loseAnswers = false;
   encode(batch: Batch): EncodedBatch {
     return { body: new Uint8Array(1), entryCount: batch.count };
   }
-  async send(_e: EncodedBatch, batch: Batch, signal: AbortSignal): Promise<void> {
+  async send(_e: EncodedBatch, batch: Batch, signal: AbortSignal): Promise<SendResult | undefined> {
     signal.throwIfAborted();
+    this.attempts.push({ key: batch.key, replay: batch.replay === true, first: JSON.parse(batchLines(batch)[0]!).message });
+    if (this.loseAnswers) {
+      this.stored.add(batch.key);
+      throw new SinkNetworkError('socket hang up after the request was sent');
+    }
     if (!this.up) throw new SinkNetworkError('refused');
+    const overwrote = this.stored.has(batch.key);
+    this.stored.add(batch.key);
     for (const line of batchLines(batch)) this.delivered.push(JSON.parse(line).message);
+    return overwrote ? { overwrote } : undefined;
   }
   classify = classifyFailure;
 }
@@ -89,6 +103,35 @@ describe('SinkPipeline with a spool', () => {
     await p.close();
   });
 
+  it('gives every batch a key of the run; a spooled batch is replayed under the key of its first attempt, and an overwrite is counted', async () => {
+    const spool = new MemorySpool();
+    const sink = new SwitchSink();
+    const stats = new SinkStats();
+    const p = new SinkPipeline({ sink, settings, retry: { initialBackoffMs: 5, maxBackoffMs: 20 }, stats, logger, throttled: new ThrottledLog(logger, 60_000), spool, runId: 'host-abc123' });
+    sink.loseAnswers = true;
+    for (let i = 0; i < 30; i++) p.accept(entry(i));
+    await waitFor(() => stats.spooledEntries === 30, { what: 'all spooled after their first attempt' });
+    // Stop losing answers; what was stored so far is what replays will overwrite.
+    sink.loseAnswers = false;
+    const storedBefore = new Set(sink.stored);
+    const lossy = sink.attempts.length;
+    const fromMemory = sink.attempts.filter((a) => !a.replay);
+    expect(fromMemory.length).toBeGreaterThan(0);
+    for (const a of fromMemory) expect(a.key).toMatch(/^host-abc123-\d{6}$/);
+    expect(new Set(fromMemory.map((a) => a.key)).size).toBe(fromMemory.length);
+    expect(new Set(spool.records.map((r) => r.key)).size).toBe(spool.records.length);
+    expect(spool.records.map((r) => r.key)).toEqual(expect.arrayContaining(fromMemory.map((a) => a.key)));
+    sink.up = true;
+    await waitFor(() => stats.delivered === 30, { what: 'spool drained' });
+    const replays = sink.attempts.slice(lossy);
+    for (const r of replays) expect(r.replay).toBe(true);
+    // Each batch tried from memory came back under its own key, with the same first entry.
+    for (const a of fromMemory) expect(replays.find((r) => r.key === a.key)?.first).toBe(a.first);
+    expect(stats.archiveOverwrites).toBe(storedBefore.size);
+    expect(new Set(sink.delivered).size).toBe(30);
+    await p.close();
+  });
+
   it('sends new entries directly while the spool drains', async () => {
     const spool = new MemorySpool();
     const { sink, stats, p } = setup(spool);
@@ -103,7 +146,7 @@ describe('SinkPipeline with a spool', () => {
 
   it('counts what was on disk at start as received and pending, then delivers it', async () => {
     const spool = new MemorySpool();
-    spool.records.push({ seq: 1, partition: '', lines: [entry(1).line, entry(2).line], out: false, acked: false });
+    spool.records.push({ seq: 1, partition: '', key: 'old-run-000001', receivedAtMs: 1, lines: [entry(1).line, entry(2).line], out: false, acked: false });
     spool.recoveredEntries = 2;
     const { sink, stats, p } = setup(spool);
     expect(stats.received).toBe(2);

@@ -1,6 +1,8 @@
+import { crc32 } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import {
   ACK_ENTRY_BYTES,
+  FORMAT_VERSION,
   HEADER_BYTES,
   RECORD_MAGIC,
   ackFileName,
@@ -16,12 +18,32 @@ import {
 } from '../../src/spool/spool-format.js';
 
 function roundTrip(partition: string, lines: string[]): { partition: string; lines: string[] } | undefined {
-  const rec = encodeRecord(42, partition, lines);
+  const rec = encodeRecord(42, partition, lines, { key: 'host-0a1b2c3d4e5f-000042', receivedAtMs: 1_795_725_277_253 });
   const header = readHeader(rec);
   expect(header).toBeDefined();
+  expect(header!.version).toBe(FORMAT_VERSION);
   const payload = rec.subarray(HEADER_BYTES);
   expect(payloadIntact(payload, header!)).toBe(true);
-  return decodePayload(payload, header!.entries);
+  const decoded = decodePayload(payload, header!.entries, header!.version);
+  if (decoded === undefined) return undefined;
+  expect(decoded.key).toBe('host-0a1b2c3d4e5f-000042');
+  expect(decoded.receivedAtMs).toBe(1_795_725_277_253);
+  return { partition: decoded.partition, lines: decoded.lines };
+}
+
+/** Records as version 1 (before batch keys) wrote them, byte for byte (made with that version's encodeRecord). */
+const V1_RECORD_TWO_LINES = Buffer.from(
+  'f74c465341000000070000000000010002000000a051d166244eec1d226170703d782f64743d323032362d31312d32362f686f75723d3230220a7b226d657373616765223a226f6e65227d0a7b226d657373616765223a2274776f227d',
+  'hex',
+);
+const V1_RECORD_EMPTY = Buffer.from('f74c4653020000000800000000000100000000003b150b33e80876362222', 'hex');
+
+function decodeRecord(rec: Buffer) {
+  const header = readHeader(rec);
+  if (header === undefined) return undefined;
+  const payload = rec.subarray(HEADER_BYTES, HEADER_BYTES + header.payloadBytes);
+  if (!payloadIntact(payload, header)) return undefined;
+  return decodePayload(payload, header.entries, header.version);
 }
 
 describe('spool record format', () => {
@@ -65,8 +87,44 @@ describe('spool record format', () => {
   it('refuses a payload whose line count disagrees with the header', () => {
     const rec = encodeRecord(1, 'p', ['a', 'b']);
     expect(decodePayload(rec.subarray(HEADER_BYTES), 3)).toBeUndefined();
-    expect(decodePayload(Buffer.from('not json\nx'), 1)).toBeUndefined();
-    expect(decodePayload(Buffer.from('42\nx'), 1)).toBeUndefined();
+    expect(decodePayload(Buffer.from('not json\nx'), 1, 1)).toBeUndefined();
+    expect(decodePayload(Buffer.from('42\nx'), 1, 1)).toBeUndefined();
+    expect(decodePayload(Buffer.from('"p"\n"no array"\nx'), 1, 2)).toBeUndefined();
+    expect(decodePayload(Buffer.from('"p"'), 0, 2)).toBeUndefined();
+  });
+
+  it('writes version 2 with the batch key and receive time, still reads version 1 records', () => {
+    const v2 = encodeRecord(7, 'app=x/dt=2026-11-26/hour=20', ['{"message":"one"}', '{"message":"two"}'], { key: 'm1-aabbccddeeff-000007', receivedAtMs: 5 });
+    expect(v2.readUInt16LE(14)).toBe(2);
+    expect(decodeRecord(v2)).toEqual({ partition: 'app=x/dt=2026-11-26/hour=20', key: 'm1-aabbccddeeff-000007', receivedAtMs: 5, lines: ['{"message":"one"}', '{"message":"two"}'] });
+    expect(decodeRecord(encodeRecord(8, '', [], { key: 'k', receivedAtMs: 9 }))).toEqual({ partition: '', key: 'k', receivedAtMs: 9, lines: [] });
+
+    expect(readHeader(V1_RECORD_TWO_LINES)).toMatchObject({ version: 1, seq: 7, entries: 2 });
+    const old = decodeRecord(V1_RECORD_TWO_LINES);
+    expect(old).toMatchObject({ partition: 'app=x/dt=2026-11-26/hour=20', receivedAtMs: undefined, lines: ['{"message":"one"}', '{"message":"two"}'] });
+    expect(old!.key).toMatch(/^spool-[0-9a-f]{16}$/);
+    expect(decodeRecord(V1_RECORD_EMPTY)).toMatchObject({ partition: '', lines: [] });
+    // The version-1 encoder here writes what the old one did.
+    expect(encodeNdjsonRecord(7, 'app=x/dt=2026-11-26/hour=20', Buffer.from('{"message":"one"}\n{"message":"two"}\n'), 2, { key: '' }, 1).equals(V1_RECORD_TWO_LINES)).toBe(true);
+    // Unknown versions are refused like any damaged header.
+    const v3 = Buffer.from(V1_RECORD_TWO_LINES);
+    v3.writeUInt16LE(3, 14);
+    v3.writeUInt32LE(crc32(v3.subarray(0, 24)), 24);
+    expect(readHeader(v3)).toBeUndefined();
+  });
+
+  it('derives a key for a record without one from its content alone: the same for every replay, different for another batch under a reused seq', () => {
+    const a = decodeRecord(V1_RECORD_TWO_LINES)!.key;
+    expect(decodeRecord(Buffer.from(V1_RECORD_TWO_LINES))!.key).toBe(a);
+    // The same batch under another seq (the spool was emptied and its seqs restarted): same content, same key.
+    const sameBatch = encodeNdjsonRecord(1, 'app=x/dt=2026-11-26/hour=20', Buffer.from('{"message":"one"}\n{"message":"two"}\n'), 2, { key: '' }, 1);
+    expect(decodeRecord(sameBatch)!.key).toBe(a);
+    // Another batch under the same seq: another key, so it can never overwrite the first one's object.
+    const other = encodeNdjsonRecord(7, 'app=x/dt=2026-11-26/hour=20', Buffer.from('{"message":"one"}\n{"message":"three"}\n'), 2, { key: '' }, 1);
+    expect(decodeRecord(other)!.key).not.toBe(a);
+    // A version-2 record appended without a key is named the same way.
+    expect(decodeRecord(encodeRecord(7, 'p', ['x']))!.key).toBe(decodeRecord(encodeRecord(99, 'p', ['x']))!.key);
+    expect(decodeRecord(encodeRecord(7, 'p', ['x']))!.key).not.toBe(decodeRecord(encodeRecord(7, 'p', ['y']))!.key);
   });
 
   it('never lets payload text contain the record magic', () => {

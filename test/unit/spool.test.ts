@@ -1,9 +1,9 @@
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Spool, SpoolError, type SpoolOptions, type SpoolRecord } from '../../src/spool/spool.js';
-import { HEADER_BYTES, RECORD_MAGIC, encodeRecord, segmentFileName } from '../../src/spool/spool-format.js';
+import { HEADER_BYTES, RECORD_MAGIC, encodeNdjsonRecord, encodeRecord, segmentFileName } from '../../src/spool/spool-format.js';
 import { prng } from '../support/fly-entries.js';
 
 const root = mkdtempSync(join(tmpdir(), 'logferry-spool-unit-'));
@@ -42,7 +42,7 @@ const recordBytes = (b: number, count = 3): number => encodeRecord(1, 'p', lines
 describe('Spool basics', () => {
   it('round-trips records with their partition, in order', async () => {
     const spool = await open();
-    expect(await spool.append('app-a', lines(1))).toEqual({ stored: true, evictedEntries: 0 });
+    expect(await spool.append('app-a', lines(1), { key: 'host-0a1b2c-000001', receivedAtMs: 1_795_725_277_253 })).toEqual({ stored: true, evictedEntries: 0 });
     await spool.append('app-b', lines(2, 1));
     await spool.append('', []);
     expect(spool.stats).toMatchObject({ records: 3, entries: 4, written: 3, bytes: diskBytes() });
@@ -50,9 +50,10 @@ describe('Spool basics', () => {
     const a = await spool.next();
     const b = await spool.next();
     const c = await spool.next();
-    expect(a).toEqual({ seq: a!.seq, partition: 'app-a', lines: lines(1) });
-    expect(b).toEqual({ seq: b!.seq, partition: 'app-b', lines: lines(2, 1) });
-    expect(c).toEqual({ seq: c!.seq, partition: '', lines: [] });
+    expect(a).toEqual({ seq: a!.seq, partition: 'app-a', key: 'host-0a1b2c-000001', receivedAtMs: 1_795_725_277_253, lines: lines(1) });
+    // Appended without a key: one derived from the record's content.
+    expect(b).toEqual({ seq: b!.seq, partition: 'app-b', key: expect.stringMatching(/^spool-[0-9a-f]{16}$/), receivedAtMs: undefined, lines: lines(2, 1) });
+    expect(c).toEqual({ seq: c!.seq, partition: '', key: expect.stringMatching(/^spool-[0-9a-f]{16}$/), receivedAtMs: undefined, lines: [] });
     expect(a!.seq).toBeLessThan(b!.seq);
     expect(b!.seq).toBeLessThan(c!.seq);
     // Handed out but not acknowledged: not handed out again, still counted.
@@ -134,6 +135,29 @@ describe('Spool basics', () => {
 });
 
 describe('Spool across restarts', () => {
+  it('hands out the same key for a record on every replay, after restarts too; reads records an older version wrote', async () => {
+    // A segment as version 1 wrote it (no keys), next to which this version appends keyed records.
+    mkdirSync(dir, { recursive: true });
+    const v1 = (seq: number, b: number): Buffer => encodeNdjsonRecord(seq, `p${b}`, Buffer.from(lines(b).map((l) => `${l}\n`).join('')), 3, { key: '' }, 1);
+    writeFileSync(join(dir, segmentFileName(1)), Buffer.concat([v1(1, 1), v1(2, 2)]));
+    const first = await open();
+    await first.append('p3', lines(3), { key: 'host-aabbccddeeff-000001', receivedAtMs: 1000 });
+    const handed = await drain(first, false);
+    expect(batchesOf(handed)).toEqual([1, 2, 3]);
+    expect(handed[0]!.key).toMatch(/^spool-[0-9a-f]{16}$/);
+    expect(handed[1]!.key).toMatch(/^spool-[0-9a-f]{16}$/);
+    expect(handed[0]!.key).not.toBe(handed[1]!.key);
+    expect(handed[2]).toMatchObject({ key: 'host-aabbccddeeff-000001', receivedAtMs: 1000 });
+    // Released and handed out again in this run: same keys.
+    for (const r of handed) first.release(r.seq);
+    expect((await drain(first, false)).map((r) => r.key)).toEqual(handed.map((r) => r.key));
+    await first.close();
+    // A crash before the acks: the next run replays them under the same keys.
+    const second = await open();
+    expect((await drain(second)).map((r) => r.key)).toEqual(handed.map((r) => r.key));
+    await second.close();
+  });
+
   it('replays unacknowledged records after close and reopen; out-of-order acks persist', async () => {
     const first = await open({ segmentBytes: recordBytes(0) * 3 });
     for (let b = 0; b < 10; b++) await first.append(`p${b}`, lines(b, b + 1));

@@ -219,7 +219,7 @@ export async function readSegments(dir: string): Promise<DiskSegment[]> {
       const end = header === undefined ? -1 : offset + HEADER_BYTES + header.payloadBytes;
       if (header !== undefined && end <= buf.length) {
         const payload = buf.subarray(offset + HEADER_BYTES, end);
-        const decoded = payloadIntact(payload, header) ? decodePayload(payload, header.entries) : undefined;
+        const decoded = payloadIntact(payload, header) ? decodePayload(payload, header.entries, header.version) : undefined;
         if (decoded !== undefined) {
           const ids = decoded.lines.map((line) => idOf(JSON.parse(line)) ?? '(no id)');
           records.push({ offset, length: end - offset, seq: header.seq, entries: header.entries, ids });

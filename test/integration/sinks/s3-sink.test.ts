@@ -18,7 +18,7 @@ import { waitFor } from '../../support/poll.js';
 import { freePort } from '../../support/ports.js';
 import { S3RVER_CREDENTIALS, getObject, readObjects, startS3Proxy, startS3rver, type S3Proxy, type S3rverHandle } from '../../support/s3.js';
 import { batchesFor, sampleEntries, sinkContractSuite } from '../../support/sink-contract.js';
-import { batchLines } from '../../../src/pipeline/batch.js';
+import { batchFromLines, batchLines } from '../../../src/pipeline/batch.js';
 
 const BUCKET = 'fly-logs';
 const logger = createLogger('silent');
@@ -53,10 +53,11 @@ function entriesOf(payloads: ReadonlyArray<{ subject: string; payload: string }>
   });
 }
 
-function pipelineFor(sink: Sink, batchMaxBytes: number): { pipeline: SinkPipeline; stats: SinkStats } {
+function pipelineFor(sink: Sink, batchMaxBytes: number, runId = 'agent-a'): { pipeline: SinkPipeline; stats: SinkStats } {
   const stats = new SinkStats();
   const pipeline = new SinkPipeline({
     sink,
+    runId,
     settings: { ...plugin.defaults, batch: { ...plugin.defaults.batch, maxBytes: batchMaxBytes } },
     retry: { initialBackoffMs: 20, maxBackoffMs: 200 },
     stats,
@@ -258,21 +259,81 @@ describe('s3 sink against s3rver', () => {
     }
   });
 
+  test('every PUT carries a signed Content-MD5 of its body; a body altered after it was hashed is refused (BadDigest), counted rejected and never stored', async () => {
+    const s3 = await s3rver();
+    const proxy = await proxyTo(s3.endpoint);
+    const sink = sinkFor(s3Env(proxy.endpoint));
+    const [batch] = batchesFor(sink, sampleEntries());
+    const encoded = await sink.encode(batch!);
+    await sink.send(encoded, batch!, new AbortController().signal);
+    const put = proxy.requests.find((r) => r.method === 'PUT')!;
+    expect(put.status).toBe(200);
+    expect(put.headers['content-md5']).toBe(createHash('md5').update(encoded.body).digest('base64'));
+    expect(String(put.headers.authorization)).toMatch(/SignedHeaders=[^,]*content-md5/);
+
+    // A sink whose bytes change between encode (which hashed them) and the wire.
+    const corrupting: Sink = {
+      name: sink.name,
+      kind: sink.kind,
+      partitionKey: (e) => sink.partitionKey!(e),
+      encode: async (b) => {
+        const e = await sink.encode(b);
+        const body = Buffer.from(e.body);
+        const at = body.length >> 1;
+        body[at] = body[at]! ^ 0x20;
+        return { ...e, body };
+      },
+      send: (e, b, signal) => sink.send(e, b, signal),
+      classify: (error) => sink.classify(error),
+    };
+    const { pipeline, stats } = pipelineFor(corrupting, 64 * 1024, 'corrupting-run');
+    const fly = makeFlyEntries(500, { seed: 21 });
+    for (const e of entriesOf(fly)) pipeline.accept(e);
+    pipeline.flush();
+    expect(await pipeline.whenIdle(30_000)).toBe(true);
+    const refused = proxy.requests.filter((r) => r.method === 'PUT' && r.status === 400);
+    expect(refused.length).toBeGreaterThanOrEqual(2);
+    // The first refusal of a body is retried once (a flaky link); the second is final.
+    expect(stats.retries).toBe(refused.length / 2);
+    expect(stats.delivered).toBe(0);
+    expect(Object.fromEntries(stats.rejected)).toEqual({ s3_bad_digest: 500 });
+    // Nothing corrupt was stored: the bucket holds only the first, intact object.
+    const objects = await readObjects(s3.endpoint, BUCKET);
+    expect(objects.map((o) => o.key)).toEqual([encoded.meta!.key]);
+  });
+
+  test('a replayed batch is looked up first: a replay of a stored object replaces it (one copy) and says it overwrote', async () => {
+    const s3 = await s3rver();
+    const proxy = await proxyTo(s3.endpoint);
+    const sink = sinkFor(s3Env(proxy.endpoint));
+    const [batch] = batchesFor(sink, sampleEntries());
+    const live = new AbortController().signal;
+    // A first batch is not a replay: one PUT, no HEAD.
+    expect(await sink.send(await sink.encode(batch!), batch!, live)).toBeUndefined();
+    expect(proxy.requests.map((r) => r.method)).toEqual(['PUT']);
+    // The same batch read back from the spool (its ack was lost): HEAD finds it, the PUT replaces it.
+    const replay = batchFromLines(50, batch!.partition, batchLines(batch!), batch!.receivedAtMs, batch!.key, true);
+    const encoded = await sink.encode(replay);
+    expect(await sink.send(encoded, replay, live)).toEqual({ overwrote: true });
+    // A replay of a batch never stored: HEAD answers 404, no overwrite.
+    const [, other] = batchesFor(sink, sampleEntries());
+    const otherReplay = batchFromLines(51, other!.partition, batchLines(other!), other!.receivedAtMs, other!.key, true);
+    expect(await sink.send(await sink.encode(otherReplay), otherReplay, live)).toBeUndefined();
+    expect(proxy.requests.map((r) => `${r.method} ${r.status}`)).toEqual(['PUT 200', 'HEAD 200', 'PUT 200', 'HEAD 404', 'PUT 200']);
+    const objects = await readObjects(s3.endpoint, BUCKET);
+    expect(objects.map((o) => o.key).sort()).toEqual([encoded.meta!.key, (await sink.encode(otherReplay)).meta!.key].sort());
+    expect(objects.find((o) => o.key === encoded.meta!.key)!.lines).toEqual(batchLines(batch!));
+  });
+
   test('two instances in one queue group write disjoint keys, and neither overwrites the other', async () => {
     const s3 = await s3rver();
     const a = sinkFor(s3Env(s3.endpoint), 'agent-a');
     const b = sinkFor(s3Env(s3.endpoint), 'agent-b');
-    // The same entries at the same times: same partitions, same first-entry times, same sequence numbers.
+    // The same entries at the same times: same partitions, same first-entry times, same batch numbers.
     const fly = makeFlyEntries(2_000, { seed: 3 });
     const entries = entriesOf(fly);
-    // Even the very same batch encoded by both (same partition, time and sequence) gets two keys.
-    const [same] = batchesFor(a, entries);
-    const keyA = (await a.encode(same!)).meta!.key!;
-    const keyB = (await b.encode(same!)).meta!.key!;
-    expect(keyA).toMatch(/-agent-a-000001\.ndjson\.gz$/);
-    expect(keyB).toBe(keyA.replace('-agent-a-', '-agent-b-'));
-    for (const sink of [a, b]) {
-      const { pipeline, stats } = pipelineFor(sink, 16 * 1024);
+    for (const [sink, runId] of [[a, 'agent-a'], [b, 'agent-b']] as const) {
+      const { pipeline, stats } = pipelineFor(sink, 16 * 1024, runId);
       for (const e of entries) pipeline.accept(e);
       pipeline.flush();
       expect(await pipeline.whenIdle(30_000)).toBe(true);

@@ -11,18 +11,18 @@ const env = (vars: Record<string, string>): EnvReader => new EnvReader(vars);
 describe('file sink config', () => {
   test('on only when DATA_DIR is set', () => {
     expect(readFileSinkConfig(env({}))).toBeUndefined();
-    expect(readFileSinkConfig(env({ FILE_ROTATE_AGE: '5m' }))).toBeUndefined();
+    expect(readFileSinkConfig(env({ FILE_COMPRESSION_LEVEL: '5' }))).toBeUndefined();
     const c = readFileSinkConfig(env({ DATA_DIR: '/var/lib/logferry' }))!;
     expect(c.dataDir).toBe('/var/lib/logferry');
     expect(c.partitions.template).toBe('app={app}/dt={date}/hour={hour}');
-    expect(c).toMatchObject({ rotateBytes: 64 * 1024 * 1024, rotateAgeMs: 15 * 60_000, compression: { codec: 'gzip', level: 6 } });
+    expect(c).toMatchObject({ compression: { codec: 'gzip', level: 6 } });
   });
 
   test('the fallback is ./data, resolved, and honours FILE_* when given the environment', () => {
     expect(defaultFileSinkConfig().dataDir).toBe(resolve('data'));
     expect(plugin.defaultConfig().dataDir).toBe(resolve('data'));
-    const c = defaultFileSinkConfig(env({ FILE_ROTATE_BYTES: '1MiB', FILE_ROTATE_AGE: '90s', FILE_COMPRESSION_LEVEL: '1', FILE_PARTITION_TEMPLATE: '{app}' }));
-    expect(c).toMatchObject({ dataDir: resolve('data'), rotateBytes: 1024 * 1024, rotateAgeMs: 90_000, compression: { codec: 'gzip', level: 1 } });
+    const c = defaultFileSinkConfig(env({ FILE_COMPRESSION_LEVEL: '1', FILE_PARTITION_TEMPLATE: '{app}' }));
+    expect(c).toMatchObject({ dataDir: resolve('data'), compression: { codec: 'gzip', level: 1 } });
     expect(c.partitions.template).toBe('{app}');
   });
 
@@ -39,10 +39,6 @@ describe('file sink config', () => {
   const bad: Array<[Record<string, string>, string]> = [
     [{ FILE_PARTITION_TEMPLATE: 'app={application}' }, 'FILE_PARTITION_TEMPLATE'],
     [{ FILE_PARTITION_TEMPLATE: 'app={app' }, 'FILE_PARTITION_TEMPLATE'],
-    [{ FILE_ROTATE_BYTES: 'lots' }, 'FILE_ROTATE_BYTES'],
-    [{ FILE_ROTATE_BYTES: '10' }, 'FILE_ROTATE_BYTES'],
-    [{ FILE_ROTATE_AGE: 'forever' }, 'FILE_ROTATE_AGE'],
-    [{ FILE_ROTATE_AGE: '10ms' }, 'FILE_ROTATE_AGE'],
     [{ FILE_COMPRESSION_LEVEL: '0' }, 'FILE_COMPRESSION_LEVEL'],
     [{ FILE_COMPRESSION: 'lz4' }, 'FILE_COMPRESSION'],
     [{ FILE_COMPRESSION: 'zstd', FILE_COMPRESSION_LEVEL: '23' }, 'FILE_COMPRESSION_LEVEL'],
@@ -66,11 +62,10 @@ describe('file sink config', () => {
 
   test('describe', () => {
     expect(describeFileSink(readFileSinkConfig(env({ DATA_DIR: '/data' }))!)).toBe(
-      'file → /data/app={app}/dt={date}/hour={hour} (ndjson.gz, gzip level 6, rotate at 64 MiB or 15m)',
+      'file → /data/app={app}/dt={date}/hour={hour} (one ndjson.gz file per batch, gzip level 6)',
     );
-    expect(describeFileSink(readFileSinkConfig(env({ DATA_DIR: '/data', FILE_COMPRESSION: 'zstd' }))!)).toContain('(ndjson.zst, zstd level 1, rotate');
-    expect(describeFileSink(readFileSinkConfig(env({ DATA_DIR: '/data', FILE_COMPRESSION: 'none' }))!)).toContain('(ndjson, rotate');
-    expect(describeFileSink(readFileSinkConfig(env({ DATA_DIR: '/data', FILE_ROTATE_BYTES: '1500', FILE_ROTATE_AGE: '90s' }))!)).toContain('rotate at 1500 bytes or 90s');
+    expect(describeFileSink(readFileSinkConfig(env({ DATA_DIR: '/data', FILE_COMPRESSION: 'zstd' }))!)).toContain('(one ndjson.zst file per batch, zstd level 1)');
+    expect(describeFileSink(readFileSinkConfig(env({ DATA_DIR: '/data', FILE_COMPRESSION: 'none' }))!)).toContain('(one ndjson file per batch)');
   });
 });
 

@@ -91,7 +91,7 @@ describe('Loki batch encoding from bytes matches the entry-based encoding', () =
   it('an empty batch and empty lines', () => {
     same(batchFromLines(1, 'p', [], RECEIVED_AT_MS), defaults, 'empty');
     const lines = makeFlyEntries(3, { seed: 1 }).map((e) => e.payload);
-    same({ id: 1, partition: 'p', ndjson: Buffer.from(`${lines[0]}\n\n${lines[1]}\n${lines[2]}`), count: 3, bytes: 0, receivedAtMs: RECEIVED_AT_MS }, defaults, 'empty line, no final newline');
+    same({ id: 1, key: 'k', partition: 'p', ndjson: Buffer.from(`${lines[0]}\n\n${lines[1]}\n${lines[2]}`), count: 3, bytes: 0, receivedAtMs: RECEIVED_AT_MS }, defaults, 'empty line, no final newline');
   });
 
   it('encodeBatchPush gzips the same body', async () => {

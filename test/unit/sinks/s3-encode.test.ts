@@ -8,10 +8,10 @@ import { EnvReader, type Env } from '../../../src/config/env.js';
 import { SinkIoError, SinkNetworkError, SinkResponseError } from '../../../src/errors.js';
 import { createLogger } from '../../../src/ops/logger.js';
 import type { Batch, Sink } from '../../../src/pipeline/sink.js';
-import { S3ResponseError, classifyS3Failure, parseS3Error, toS3Error } from '../../../sinks/s3/errors.js';
+import { S3DigestError, S3ResponseError, classifyS3Failure, parseS3Error, toS3Error } from '../../../sinks/s3/errors.js';
 import { gzipNdjson } from '../../../sinks/s3/encode.js';
 import { plugin } from '../../../sinks/s3/index.js';
-import { makeBatch } from '../../../src/pipeline/batch.js';
+import { batchFromLines, batchLines, makeBatch, splitBatch } from '../../../src/pipeline/batch.js';
 
 const logger = createLogger('silent');
 const env: Env = { AWS_BUCKET: 'logs', AWS_ACCESS_KEY_ID: 'k', AWS_SECRET_ACCESS_KEY: 's', S3_ENDPOINT: 'http://127.0.0.1:1' };
@@ -26,12 +26,12 @@ function entry(app: string, timestamp: string, message: string, region = 'ams'):
   return entryFromLine(line, Date.parse('2026-11-26T21:00:00Z'));
 }
 
-function batch(entries: LogEntry[], partition: string): Batch {
-  return makeBatch(1, partition, entries);
+function batch(entries: LogEntry[], partition: string, key = 'machine1-0a1b2c3d4e5f-000001'): Batch {
+  return makeBatch(1, partition, entries, key);
 }
 
 describe('S3 encode', () => {
-  test('a gzip NDJSON body, one line per entry, byte-identical, and its SHA-256 in meta', async () => {
+  test('a gzip NDJSON body, one line per entry, byte-identical, and its SHA-256 and base64 MD5 (Content-MD5) in meta', async () => {
     const s = sink();
     const entries = [entry('web', '2026-11-26T20:34:37.253123456Z', 'first'), entry('web', '2026-11-26T20:34:38.000000000Z', 'ünïcødé 🚀 "quoted"\tline')];
     const encoded = await s.encode(batch(entries, s.partitionKey!(entries[0]!)));
@@ -39,6 +39,7 @@ describe('S3 encode', () => {
     const text = gunzipSync(encoded.body).toString('utf8');
     expect(text).toBe(`${entries[0]!.line}\n${entries[1]!.line}\n`);
     expect(encoded.meta?.sha256).toBe(createHash('sha256').update(encoded.body).digest('hex'));
+    expect(encoded.meta?.md5).toBe(createHash('md5').update(encoded.body).digest('base64'));
   });
 
   test('large batches are compressed in chunks and still come out whole and in order', async () => {
@@ -51,24 +52,44 @@ describe('S3 encode', () => {
     expect(body.length).toBeLessThan(entries.reduce((n, e) => n + e.bytes, 0) / 10);
   });
 
-  test('keys: prefix, Hive partition, then first-entry time, agent instance and a per-sink sequence', async () => {
+  test('keys: prefix, Hive partition, then first-entry time and the batch key', async () => {
     const s = sink({ S3_KEY_PREFIX: 'fly' });
     const entries = [entry('shop-api', '2026-11-26T20:34:37.253123456Z', 'a'), entry('shop-api', '2026-11-26T20:59:59.999Z', 'b')];
     const partition = s.partitionKey!(entries[0]!);
     expect(partition).toBe('app=shop-api/dt=2026-11-26/hour=20');
     const first = await s.encode(batch(entries, partition));
-    const second = await s.encode(batch(entries, partition));
-    expect(first.meta?.key).toBe('fly/app=shop-api/dt=2026-11-26/hour=20/20261126T203437.253Z-machine1-1764189277-ab12-000001.ndjson.gz');
-    expect(second.meta?.key).toBe('fly/app=shop-api/dt=2026-11-26/hour=20/20261126T203437.253Z-machine1-1764189277-ab12-000002.ndjson.gz');
-    // Same body: encode is pure apart from the key's sequence.
+    const second = await s.encode(batch(entries, partition, 'machine1-0a1b2c3d4e5f-000002'));
+    expect(first.meta?.key).toBe('fly/app=shop-api/dt=2026-11-26/hour=20/20261126T203437.253Z-machine1-0a1b2c3d4e5f-000001.ndjson.gz');
+    expect(second.meta?.key).toBe('fly/app=shop-api/dt=2026-11-26/hour=20/20261126T203437.253Z-machine1-0a1b2c3d4e5f-000002.ndjson.gz');
     expect(Buffer.from(second.body).equals(Buffer.from(first.body))).toBe(true);
   });
 
-  test('two agent instances never produce the same key for the same batch', async () => {
-    const entries = [entry('web', '2026-11-26T20:34:37Z', 'a')];
-    const a = await sink({}, 'agent-a').encode(batch(entries, 'app=web/dt=2026-11-26/hour=20'));
-    const b = await sink({}, 'agent-b').encode(batch(entries, 'app=web/dt=2026-11-26/hour=20'));
-    expect(a.meta?.key).not.toBe(b.meta?.key);
+  test('encode is deterministic: the same batch gets the same key and body on every attempt, by any process (a replay after a restart)', async () => {
+    const entries = [entry('web', '2026-11-26T20:34:37Z', 'a'), entry('web', '2026-11-26T20:34:38Z', 'b')];
+    const original = batch(entries, 'app=web/dt=2026-11-26/hour=20', 'host-aaaaaaaaaaaa-000042');
+    const a = await sink({}, 'host-aaaaaaaaaaaa').encode(original);
+    const again = await sink({}, 'host-aaaaaaaaaaaa').encode(original);
+    // The next process reads the record back from the spool: a batch with the same lines, key and receive time.
+    const replay = batchFromLines(7, original.partition, batchLines(original), original.receivedAtMs, original.key, true);
+    const b = await sink({}, 'host-bbbbbbbbbbbb').encode(replay);
+    expect(again.meta).toEqual(a.meta);
+    expect(b.meta).toEqual(a.meta);
+    expect(Buffer.from(b.body).equals(Buffer.from(a.body))).toBe(true);
+    // Two batches (of two agents, or two runs) never share a key, even with the same entries.
+    const other = await sink({}, 'host-bbbbbbbbbbbb').encode(batch(entries, original.partition, 'host-bbbbbbbbbbbb-000042'));
+    expect(other.meta?.key).not.toBe(a.meta?.key);
+  });
+
+  test('split halves get keys of their own, the same every time the batch is split', async () => {
+    const entries = [entry('web', '2026-11-26T20:34:37Z', 'a'), entry('web', '2026-11-26T20:34:38Z', 'b'), entry('web', '2026-11-26T20:34:39Z', 'c')];
+    const whole = batch(entries, 'app=web/dt=2026-11-26/hour=20', 'host-aaaaaaaaaaaa-000042');
+    const [h1, h2] = splitBatch(whole, 2, 3);
+    const [again1, again2] = splitBatch(whole, 8, 9);
+    expect([h1.key, h2.key]).toEqual(['host-aaaaaaaaaaaa-000042-h1', 'host-aaaaaaaaaaaa-000042-h2']);
+    expect([again1.key, again2.key]).toEqual([h1.key, h2.key]);
+    const s = sink();
+    expect((await s.encode(h1)).meta?.key).toBe('app=web/dt=2026-11-26/hour=20/20261126T203437.000Z-host-aaaaaaaaaaaa-000042-h1.ndjson.gz');
+    expect((await s.encode(h2)).meta?.key).toBe('app=web/dt=2026-11-26/hour=20/20261126T203439.000Z-host-aaaaaaaaaaaa-000042-h2.ndjson.gz');
   });
 
   test('a documented custom template; a batch without a partition is placed by its first entry', async () => {
@@ -76,14 +97,14 @@ describe('S3 encode', () => {
     const e = entry('Weird App!', '2026-01-02T03:04:05.600Z', 'x', 'syd');
     expect(s.partitionKey!(e)).toBe('syd/2026/01/02/Weird_App_');
     const encoded = await s.encode(batch([e], ''));
-    expect(encoded.meta?.key).toBe('syd/2026/01/02/Weird_App_/20260102T030405.600Z-machine1-1764189277-ab12-000001.ndjson.gz');
+    expect(encoded.meta?.key).toBe('syd/2026/01/02/Weird_App_/20260102T030405.600Z-machine1-0a1b2c3d4e5f-000001.ndjson.gz');
   });
 
   test('an unparseable timestamp names the object by the receive time', async () => {
     const s = sink({ S3_PARTITION_TEMPLATE: '{app}' });
     const e = { ...entry('web', 'not a time', 'x'), timestamp: 'not a time' };
     const encoded = await s.encode(batch([e], 'web'));
-    expect(encoded.meta?.key).toBe('web/20261126T210000.000Z-machine1-1764189277-ab12-000001.ndjson.gz');
+    expect(encoded.meta?.key).toBe('web/20261126T210000.000Z-machine1-0a1b2c3d4e5f-000001.ndjson.gz');
   });
 
   test('the sink states its expected compression ratio for the core', () => {
@@ -143,6 +164,9 @@ describe('S3 error answers', () => {
       [s3(403, 'RequestTimeTooSkewed'), 'retry'],
       [s3(409, 'OperationAborted'), 'retry'],
       [s3(400, 'BadDigest'), 'permanent'],
+      // What send makes of a checksum mismatch: the first for a body is retried, a second is not.
+      [new S3DigestError('BadDigest', true), 'retry'],
+      [new S3DigestError('BadDigest again', false), 'permanent'],
       [s3(400, 'InvalidArgument'), 'permanent'],
       [s3(403, 'InvalidAccessKeyId'), 'permanent'],
       [s3(403, 'SignatureDoesNotMatch'), 'permanent'],
