@@ -4,8 +4,11 @@
 // every entry end up delivered, rejected, dropped (with a reason) or still pending.
 //
 // With a spool, a batch gets one attempt from memory; if that fails transiently (or the
-// memory buffer is full) it moves to disk, and a single drainer delivers the spool in
-// order, retrying with backoff, while new batches keep flowing from memory.
+// memory buffer is full) it moves to disk, and the drainer delivers the spool oldest first,
+// retrying with backoff, while new batches keep flowing from memory. Order: memory (the
+// newest entries) first, the backlog alongside: the drainer uses the request slots memory
+// leaves free, at least one, so new entries never wait behind a long backlog and the
+// backlog always moves; while the sink fails, one spool record at a time probes it.
 import { batchFromLines, SlabPool, splitBatch } from './batch.js';
 import { releaseBody } from './body-pool.js';
 import type { LogEntry } from '../intake/entry.js';
@@ -15,6 +18,9 @@ import type { Logger, ThrottledLog } from '../ops/logger.js';
 import { retryUntilDone, type RetryPolicy } from './retry.js';
 import type { Batch, EncodedBatch, PipelineSettings, SendResult, Sink } from './sink.js';
 import { bump, type SinkStats } from '../ops/stats.js';
+
+/** How long a spool that failed a write (disk full, I/O error) is left alone before it is tried again. */
+const SPOOL_RETRY_MS = 5000;
 
 export type DropReason = 'buffer_full' | 'shutdown' | (string & {});
 
@@ -103,6 +109,8 @@ export class SinkPipeline {
   #lostSeen = 0;
   #wakeDrainer: (() => void) | undefined;
   #stopping = false;
+  /** The spool failed a write and is being tried again; the first success says so. */
+  #spoolRecovering = false;
 
   constructor(deps: PipelineDeps) {
     this.#sink = deps.sink;
@@ -160,13 +168,17 @@ export class SinkPipeline {
     this.#batcher.sealAll();
   }
 
-  /** Nothing in memory, and the spool is empty or cannot be drained now (the sink is failing). */
+  /**
+   * Nothing in memory and nothing in the spool. Shutdown waits for this until SHUTDOWN_TIMEOUT,
+   * also while the sink fails: a spool on a disk that does not survive the restart is no
+   * safe place to leave entries, so delivering goes on to the deadline.
+   */
   get idle(): boolean {
     const s = this.#stats;
     let memoryDeliveries = 0;
     for (const d of this.#inFlight) if (!d.fromSpool) memoryDeliveries++;
     const memoryIdle = s.pending - s.spooledEntries === 0 && memoryDeliveries === 0 && this.#queue.length === 0 && this.#spoolWrites.size === 0;
-    return memoryIdle && (s.spooledEntries === 0 || s.failingSince !== undefined || this.#spool === undefined);
+    return memoryIdle && (s.spooledEntries === 0 || this.#spool === undefined);
   }
 
   /** Resolves true once `idle`, false when `timeoutMs` passes first. */
@@ -349,6 +361,10 @@ export class SinkPipeline {
       .appendNdjson(batch.partition, batch.ndjson, n)
       .then(
         (result) => {
+          if (this.#spoolRecovering) {
+            this.#spoolRecovering = false;
+            this.#logger.info({ sink: this.name }, 'spool writes work again');
+          }
           if (result.evictedEntries > 0) this.#spoolLoss(result.evictedEntries, 'spool_full');
           if (!result.stored) this.#spoolLoss(n, 'spool_full');
           this.#wakeDrainer?.();
@@ -382,7 +398,19 @@ export class SinkPipeline {
     if (this.#stats.spoolState !== 'ok') return;
     this.#stats.spoolState = 'degraded';
     this.#stats.spoolError = errorMessage(error);
-    this.#logger.error({ sink: this.name, err: this.#stats.spoolError }, 'spool write failed; running memory-only for this sink (entries are dropped when the memory buffer fills)');
+    this.#spoolRecovering = true;
+    this.#throttled.error(
+      `${this.name}:spool-write`,
+      { sink: this.name, err: this.#stats.spoolError, retryInMs: SPOOL_RETRY_MS },
+      'spool write failed; memory-only for this sink until the disk works again (entries are dropped when the memory buffer fills)',
+    );
+    // A full disk empties again (rotation, a deleted file): try the spool again later.
+    setTimeout(() => {
+      if (this.#stats.spoolState !== 'degraded' || this.#stopping) return;
+      this.#stats.spoolState = 'ok';
+      this.#stats.spoolError = undefined;
+      this.#wakeDrainer?.();
+    }, SPOOL_RETRY_MS).unref();
   }
 
   #countDropped(n: number, reason: string): void {
@@ -564,10 +592,19 @@ export class SinkPipeline {
     }
   }
 
-  /** Delivers the spool oldest first, one record at a time, until stopped. */
+  /**
+   * Delivers the spool oldest first until stopped: as many records at once as memory leaves
+   * request slots free (at least one), one at a time while the sink is failing.
+   */
   async #drainSpool(): Promise<void> {
     const spool = this.#spool!;
+    const active = new Set<Promise<void>>();
     while (!this.#stopping) {
+      const slots = this.#stats.failingSince !== undefined ? 1 : Math.max(1, this.#settings.maxInFlight - this.#running);
+      if (active.size >= slots) {
+        await Promise.race(active);
+        continue;
+      }
       let record: Awaited<ReturnType<BatchSpool['next']>>;
       try {
         record = await spool.next();
@@ -586,25 +623,36 @@ export class SinkPipeline {
           this.#wakeDrainer = resolve;
           // Also look again now and then: records may have been skipped or released.
           setTimeout(resolve, 1000).unref();
+          for (const p of active) void p.then(resolve);
         });
         this.#wakeDrainer = undefined;
         continue;
       }
-      const d = this.#newDelivery(batchFromLines(this.#batcher.nextId(), record.partition, record.lines), true);
-      try {
-        await this.#attempt(d);
-      } finally {
-        this.#release(d);
-      }
-      if (d.controller.signal.aborted) {
-        spool.release(record.seq);
-        break;
-      }
-      if (d.remaining > 0) this.#settle(d, 'dropped', d.remaining, 'internal_error');
-      this.#stats.spoolReplayed++;
-      await spool.ack(record.seq).catch((error: unknown) => this.#degradeSpool(error));
-      this.#checkIdle();
+      const delivery: Promise<void> = this.#deliverRecord(spool, record).finally(() => active.delete(delivery));
+      active.add(delivery);
     }
+    await Promise.all(active);
+  }
+
+  async #deliverRecord(spool: BatchSpool, record: NonNullable<Awaited<ReturnType<BatchSpool['next']>>>): Promise<void> {
+    const d = this.#newDelivery(batchFromLines(this.#batcher.nextId(), record.partition, record.lines), true);
+    try {
+      await this.#attempt(d);
+    } catch (error) {
+      // Only reached on a bug in this file; the record is settled below regardless.
+      this.#logger.error({ sink: this.name, err: errorMessage(error) }, 'unexpected spool delivery failure');
+    } finally {
+      this.#release(d);
+    }
+    if (d.controller.signal.aborted) {
+      // Stopping: the record stays on disk for the next start.
+      spool.release(record.seq);
+      return;
+    }
+    if (d.remaining > 0) this.#settle(d, 'dropped', d.remaining, 'internal_error');
+    this.#stats.spoolReplayed++;
+    await spool.ack(record.seq).catch((error: unknown) => this.#degradeSpool(error));
+    this.#checkIdle();
   }
 
   #learnRatio(ratio: number): void {
