@@ -151,7 +151,7 @@ export class SinkPipeline {
     const stats = this.#stats;
     stats.received++;
     const max = this.#settings.bufferMaxBytes;
-    if (stats.bufferedBytes + entry.bytes > max && !this.#makeRoom(entry.bytes)) {
+    if (stats.bufferedBytes + entry.bytes > max && stats.bufferedBytes + entry.bytes > this.#bufferLimit() && !this.#makeRoom(entry.bytes)) {
       this.#countDropped(1, 'buffer_full');
       return;
     }
@@ -288,12 +288,21 @@ export class SinkPipeline {
     return d;
   }
 
+  /**
+   * The buffer's bound, plus the bytes on their way to the spool (up to a quarter of the
+   * bound): they leave memory as soon as the disk has them, and refusing entries meanwhile
+   * would drop them while the spool has room.
+   */
+  #bufferLimit(): number {
+    const max = this.#settings.bufferMaxBytes;
+    return max + Math.min(this.#spoolWriteBytes, max / 4);
+  }
+
   /** Frees buffer space for `need` more bytes by moving out the oldest batches. False when nothing can be moved. */
   #makeRoom(need: number): boolean {
-    const max = this.#settings.bufferMaxBytes;
     this.#makingRoom = true;
     try {
-      while (this.#stats.bufferedBytes + need > max) {
+      while (this.#stats.bufferedBytes + need > this.#bufferLimit()) {
         const queued = this.#queue.shift();
         if (queued !== undefined) {
           this.#evictQueued(queued, 'buffer_full');
