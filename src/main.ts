@@ -102,7 +102,7 @@ async function main(): Promise<void> {
         logger,
         throttled,
         observeRequest: metrics.observeRequest(sink.name),
-        ...(spool !== undefined ? { spool } : {}),
+        ...(spool !== undefined ? { spool, spoolSurvivesRestart: spoolSurvives } : {}),
       }),
     );
   }

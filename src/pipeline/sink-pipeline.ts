@@ -72,6 +72,8 @@ export interface PipelineDeps {
   readonly observeRequest?: (seconds: number, outcome: 'success' | 'failure') => void;
   /** Undefined: memory only. */
   readonly spool?: BatchSpool;
+  /** The spool's disk outlives a restart of the machine (a local disk, a Fly volume): see `idle`. */
+  readonly spoolSurvivesRestart?: boolean;
   /** Free batch buffers for reuse; undefined: the pipeline makes its own (tests pass one to watch it). */
   readonly slabs?: SlabPool;
 }
@@ -102,6 +104,7 @@ export class SinkPipeline {
   #makingRoom = false;
   #idleWaiters: Array<() => void> = [];
   #spool: BatchSpool | undefined;
+  readonly #spoolSurvivesRestart: boolean;
   /** Spool writes under way; shutdown waits for them. Their batches stay in memory (and in the buffer) until written. */
   readonly #spoolWrites = new Set<Promise<void>>();
   #spoolWriteBytes = 0;
@@ -131,6 +134,7 @@ export class SinkPipeline {
     this.#slabs = deps.slabs ?? new SlabPool(deps.settings.bufferMaxBytes, 2 * deps.settings.maxInFlight);
     this.#batcher = new Batcher(deps.settings.batch, () => this.#encodedRatio, (batch) => this.#enqueue(batch), this.#slabs, deps.settings.bufferMaxBytes / 4);
     this.#spool = deps.spool;
+    this.#spoolSurvivesRestart = deps.spoolSurvivesRestart ?? false;
     if (this.#spool !== undefined) {
       const recovered = this.#spool.recoveredEntries;
       // Entries found on disk at start count as received by this process, so the identity holds across restarts.
@@ -169,16 +173,18 @@ export class SinkPipeline {
   }
 
   /**
-   * Nothing in memory and nothing in the spool. Shutdown waits for this until SHUTDOWN_TIMEOUT,
-   * also while the sink fails: a spool on a disk that does not survive the restart is no
-   * safe place to leave entries, so delivering goes on to the deadline.
+   * Nothing in memory, and the spool empty, or safe to leave: on a disk that survives the
+   * restart while the sink is failing (the next start delivers it). Shutdown waits for this
+   * until SHUTDOWN_TIMEOUT: a spool on a disk that a Fly deploy replaces is no safe place,
+   * so delivering from it goes on to the deadline, failing sink or not.
    */
   get idle(): boolean {
     const s = this.#stats;
     let memoryDeliveries = 0;
     for (const d of this.#inFlight) if (!d.fromSpool) memoryDeliveries++;
     const memoryIdle = s.pending - s.spooledEntries === 0 && memoryDeliveries === 0 && this.#queue.length === 0 && this.#spoolWrites.size === 0;
-    return memoryIdle && (s.spooledEntries === 0 || this.#spool === undefined);
+    const spoolSafe = this.#spoolSurvivesRestart && s.failingSince !== undefined;
+    return memoryIdle && (s.spooledEntries === 0 || this.#spool === undefined || spoolSafe);
   }
 
   /** Resolves true once `idle`, false when `timeoutMs` passes first. */
