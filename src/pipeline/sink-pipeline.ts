@@ -5,10 +5,9 @@
 //
 // With a spool, a batch gets one attempt from memory; if that fails transiently (or the
 // memory buffer is full) it moves to disk, and the drainer delivers the spool oldest first,
-// retrying with backoff, while new batches keep flowing from memory. Order: memory (the
-// newest entries) first, the backlog alongside: the drainer uses the request slots memory
-// leaves free, at least one, so new entries never wait behind a long backlog and the
-// backlog always moves; while the sink fails, one spool record at a time probes it.
+// one record at a time, retrying with backoff, while new batches keep flowing from memory.
+// Order: memory (the newest entries) first, the backlog alongside in its own request slot,
+// so new entries never wait behind a long backlog and the backlog always moves.
 import { batchFromLines, SlabPool, splitBatch } from './batch.js';
 import { releaseBody } from './body-pool.js';
 import type { LogEntry } from '../intake/entry.js';
@@ -112,6 +111,8 @@ export class SinkPipeline {
   #lostSeen = 0;
   #wakeDrainer: (() => void) | undefined;
   #stopping = false;
+  /** The drainer sends nothing before this time (ms since epoch): the sink asked for a pause. */
+  #spoolNotBefore = 0;
   /** The spool failed a write and is being tried again; the first success says so. */
   #spoolRecovering = false;
 
@@ -537,7 +538,10 @@ export class SinkPipeline {
       if (d.remaining === 0 || d.controller.signal.aborted) return; // moved or dropped while waiting; already counted
       const action = sink.classify(error);
       if (action === 'retry' && singleAttempt) {
-        // Transient failure: the spool keeps the batch and its drainer retries it in order.
+        // Transient failure: the spool keeps the batch and its drainer retries it in order,
+        // after the wait the sink asked for (Retry-After) or the first backoff.
+        const retryAfter = error instanceof SinkResponseError ? error.retryAfterMs : undefined;
+        this.#spoolNotBefore = Math.max(this.#spoolNotBefore, Date.now() + Math.min(retryAfter ?? this.#retry.initialBackoffMs, 15 * 60_000));
         this.#stats.retries++;
         this.#moveToSpool(d);
         return;
@@ -608,16 +612,20 @@ export class SinkPipeline {
   }
 
   /**
-   * Delivers the spool oldest first until stopped: as many records at once as memory leaves
-   * request slots free (at least one), one at a time while the sink is failing.
+   * Delivers the spool oldest first until stopped, one record at a time (so a crash repeats at
+   * most that one record), alongside the memory batches.
    */
   async #drainSpool(): Promise<void> {
     const spool = this.#spool!;
-    const active = new Set<Promise<void>>();
     while (!this.#stopping) {
-      const slots = this.#stats.failingSince !== undefined ? 1 : Math.max(1, this.#settings.maxInFlight - this.#running);
-      if (active.size >= slots) {
-        await Promise.race(active);
+      const wait = this.#spoolNotBefore - Date.now();
+      if (wait > 0) {
+        // The last memory attempt was told to back off (Retry-After, or a transient failure).
+        await new Promise<void>((resolve) => {
+          this.#wakeDrainer = resolve;
+          setTimeout(resolve, wait).unref();
+        });
+        this.#wakeDrainer = undefined;
         continue;
       }
       let record: Awaited<ReturnType<BatchSpool['next']>>;
@@ -638,15 +646,12 @@ export class SinkPipeline {
           this.#wakeDrainer = resolve;
           // Also look again now and then: records may have been skipped or released.
           setTimeout(resolve, 1000).unref();
-          for (const p of active) void p.then(resolve);
         });
         this.#wakeDrainer = undefined;
         continue;
       }
-      const delivery: Promise<void> = this.#deliverRecord(spool, record).finally(() => active.delete(delivery));
-      active.add(delivery);
+      await this.#deliverRecord(spool, record);
     }
-    await Promise.all(active);
   }
 
   async #deliverRecord(spool: BatchSpool, record: NonNullable<Awaited<ReturnType<BatchSpool['next']>>>): Promise<void> {
