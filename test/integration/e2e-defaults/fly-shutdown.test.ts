@@ -26,6 +26,17 @@ describe('e2e defaults: shutdown on Fly without a volume', () => {
     await waitFor(async () => (await agent.accounting('http')).received === entries.length, { what: 'all received', timeoutMs: 30_000, intervalMs: 100 });
     await waitFor(async () => (await agent.metric('logferry_spool_entries', { sink: 'http' })) === entries.length, { what: 'all spooled', timeoutMs: 30_000, intervalMs: 100 });
 
+    // Where the spool is, its bound and how full: /health, /metrics and the start-up line agree.
+    const health = (await agent.health()).body.sinks.http;
+    const spoolBytes = await agent.metric('logferry_spool_bytes', { sink: 'http' });
+    const spoolMax = await agent.metric('logferry_spool_max_bytes', { sink: 'http' });
+    expect(health.spool).toMatchObject({ state: 'ok', entries: entries.length, dir: `${start.spool.dir}/http`, maxBytes: spoolMax });
+    expect(health.spool.bytes).toBeGreaterThan(entries.length * 1000);
+    expect(spoolBytes).toBeGreaterThan(entries.length * 1000);
+    expect(spoolMax).toBe((start.spool as unknown as { maxBytesPerSink: number }).maxBytesPerSink);
+    expect(health.bufferMaxBytes).toBe(await agent.metric('logferry_sink_buffer_max_bytes', { sink: 'http' }));
+    expect(health.bufferMaxBytes).toBeGreaterThanOrEqual(8 * 1024 * 1024);
+
     const started = Date.now();
     const status = await agent.stop('SIGINT', 40_000);
     const tookMs = Date.now() - started;
