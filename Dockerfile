@@ -34,8 +34,9 @@ COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist/src ./dist/src
 COPY --from=build /app/dist/sinks ./dist/sinks
 COPY package.json ./
-# The spool and file sink write here when DATA_DIR/SPOOL_DIR point at a mounted volume.
-RUN mkdir -p /data && chown node:node /data
+# The spool and file sink write to /data when DATA_DIR/SPOOL_DIR point at a mounted volume;
+# without them the default spool is ./data/spool (the machine's own disk), writable by node.
+RUN mkdir -p /data /app/data && chown node:node /data /app/data
 USER node
 EXPOSE 9598
 # node directly (not npm) so SIGINT reaches the agent and its shutdown runs. One GC thread:

@@ -2,11 +2,13 @@
 // environment given (plus PATH and HOME), its metrics listener on a free port, stopped with
 // SIGINT as Fly stops it. Node flags are how bench:profile adds --cpu-prof.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { waitFor } from '../test/support/poll.js';
 import { freePort } from '../test/support/ports.js';
-import { AGENT_MAIN, REPO_ROOT } from './paths.js';
+import { AGENT_MAIN } from './paths.js';
 
 export interface AgentProcess {
   readonly label: string;
@@ -39,7 +41,10 @@ export async function startAgentProcess(
   if (process.env.PATH !== undefined) fullEnv.PATH = process.env.PATH;
   if (process.env.HOME !== undefined) fullEnv.HOME = process.env.HOME;
   Object.assign(fullEnv, env, { METRICS_PORT: String(metricsPort) });
-  const child = spawn(process.execPath, [...(options.nodeFlags ?? []), AGENT_MAIN], { cwd: REPO_ROOT, env: fullEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  // Its own working directory: the default spool (./data/spool) of one run must not feed the next.
+  const cwd = mkdtempSync(join(tmpdir(), 'logferry-bench-agent-'));
+  const child = spawn(process.execPath, [...(options.nodeFlags ?? []), AGENT_MAIN], { cwd, env: fullEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  child.once('exit', () => rmSync(cwd, { recursive: true, force: true }));
   running.add(child);
   const label = options.label;
   const lines: string[] = [];

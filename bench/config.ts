@@ -37,6 +37,10 @@ export interface BenchConfig {
   readonly flood: boolean;
   /** Passes the agent's output through to stderr. */
   readonly echoAgent: boolean;
+  /** Entries of the slow-sink case (0: skip it). */
+  readonly slowSinkEntries: number;
+  /** The slow endpoint's rate; undefined: a quarter of the HTTP sink's measured full-speed rate. */
+  readonly slowSinkRate: number | undefined;
 }
 
 /** An integer knob of at least `min` (1 unless told), or `fallback` when unset. */
@@ -82,6 +86,8 @@ export function readBenchConfig(env: NodeJS.ProcessEnv = process.env): BenchConf
     agentNodeFlags: env.BENCH_AGENT_NODE_FLAGS !== undefined ? env.BENCH_AGENT_NODE_FLAGS.split(' ').filter((f) => f !== '') : dockerNodeFlags(),
     flood: flag(env, 'BENCH_FLOOD'),
     echoAgent: flag(env, 'BENCH_ECHO_AGENT'),
+    slowSinkEntries: intVar(env, 'BENCH_SLOW_SINK_ENTRIES', quick ? 20_000 : 300_000, 0),
+    slowSinkRate: env.BENCH_SLOW_SINK_RATE !== undefined && env.BENCH_SLOW_SINK_RATE !== '' ? intVar(env, 'BENCH_SLOW_SINK_RATE', 10_000) : undefined,
   };
 }
 

@@ -3,6 +3,7 @@
 import { dockerRuntimeEnv, type BenchConfig, type BenchSink } from './config.js';
 import type { MachineInfo } from './proc.js';
 import type { SinkResult } from './scenario.js';
+import type { SlowSinkResult } from './slow-sink.js';
 
 const MiB = 1024 * 1024;
 
@@ -18,6 +19,9 @@ export interface Report {
   readonly config: BenchConfig;
   readonly pool: { readonly size: number; readonly bytes: number; readonly kinds: Readonly<Record<string, number>> };
   readonly results: readonly SinkResult[];
+  /** The slow-sink case, when it ran. */
+  readonly slowSink?: SlowSinkResult | undefined;
+  readonly slowSinkError?: string | undefined;
   readonly durationSeconds: number;
 }
 
@@ -135,6 +139,7 @@ export function renderTables(report: Report): string {
   names.forEach((name, i) => {
     lines.push(`| ${name} | ${verdicts.map((v) => cell(v[i]![1])).join(' | ')} |`);
   });
+  lines.push(...slowSinkTable(report));
   const errors = results.flatMap((r) => r.errors.map((e) => `- ${r.sink}: ${e}`));
   if (errors.length > 0) {
     lines.push('');
@@ -143,6 +148,19 @@ export function renderTables(report: Report): string {
     lines.push(...errors);
   }
   return lines.join('\n');
+}
+
+function slowSinkTable(report: Report): string[] {
+  if (report.slowSink === undefined && report.slowSinkError === undefined) return [];
+  const lines = ['', '### Slow sink: full-speed intake into an HTTP endpoint taking a quarter of it (default settings)', ''];
+  const s = report.slowSink;
+  if (s === undefined) return [...lines, `Did not finish: ${report.slowSinkError}`];
+  lines.push('| entries | intake entries/s | endpoint entries/s | peak spool | spool bound | peak RSS | drain after intake stops | lost |');
+  lines.push('|---:|---:|---:|---:|---:|---:|---:|---:|');
+  lines.push(
+    `| ${fmt(s.published)} | ${fmt(s.intakeRate)} | ${fmt(s.sinkRate)} | ${fmt(s.peakSpoolBytes / MiB, 1)} MiB | ${fmt(s.spoolMaxBytes / MiB)} MiB | ${fmt(s.peakRssBytes / MiB)} MiB | ${fmt(s.drainMs / 1000, 1)} s | ${fmt(s.lost)}${s.dropped > 0 ? ` (${fmt(s.dropped)} counted dropped)` : ''} |`,
+  );
+  return lines;
 }
 
 function kindsText(kinds: Readonly<Record<string, number>>, total: number): string {
@@ -197,6 +215,8 @@ export function renderMarkdown(report: Report): string {
   out.push('Agent configuration per sink (besides the URL / endpoint / credentials pointing at the local receivers):');
   out.push('');
   for (const r of results) out.push(`- ${r.sink}: ${envText(r.shownEnv)}`);
+  out.push('');
+  out.push("- Slow sink: the agent with default settings only (no buffer sizes, no `SPOOL_DIR`: the spool goes to `./data/spool` of a fresh working directory); the publisher at full speed, paced by NATS alone (no delivery window); the endpoint answers each request after the time its entries take at a quarter of the HTTP sink's measured full-speed rate (`BENCH_SLOW_SINK_RATE` fixes it), requests one after another. Peak spool is the largest `logferry_spool_bytes` sampled every 250 ms; the drain runs from the publisher's last flush to the last entry at the endpoint; lost = published − counted at the endpoint (`BENCH_SLOW_SINK_ENTRIES`, 0 skips the case).");
   out.push('');
   out.push(`Reproduce: \`npm run bench\` (\`BENCH_ENTRIES\`, default 300000; \`BENCH_REPEAT\`, default 3; \`BENCH_FIXED_SECONDS\`, default 60; \`BENCH_QUICK=1\` for a short development run).`);
   out.push('');

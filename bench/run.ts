@@ -11,6 +11,7 @@ import { machineInfo } from './proc.js';
 import type { PublisherArgs, PublisherCommand, PublisherEvent } from './protocol.js';
 import { renderMarkdown, renderTables, type Report } from './report.js';
 import { benchSink, type BenchContext, type Publisher, type SinkResult } from './scenario.js';
+import { runSlowSink, type SlowSinkResult } from './slow-sink.js';
 
 export function log(line: string): void {
   process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
@@ -54,12 +55,26 @@ async function main(): Promise<void> {
   log(`${config.quick ? 'quick mode: ' : ''}${config.entries} entries at full speed, ${config.fixedRate}/s for ${config.fixedSeconds} s; sinks ${config.sinks.join(', ')}`);
   const harness = await startHarness(config);
   const results: SinkResult[] = [];
+  let slowSink: SlowSinkResult | undefined;
+  let slowSinkError: string | undefined;
   try {
     for (const sink of config.sinks) results.push(await benchSink(sink, harness.context));
+    if (config.slowSinkEntries > 0) {
+      // A quarter of the intake this run measured for the HTTP sink at full speed (else BENCH_SLOW_SINK_RATE).
+      const httpFull = results.find((r) => r.sink === 'http')?.full;
+      const measured = httpFull !== undefined && httpFull.elapsedMs > 0 ? httpFull.published / (httpFull.elapsedMs / 1000) : undefined;
+      const rate = config.slowSinkRate ?? Math.max(1000, Math.floor((measured ?? 40_000) / 4));
+      log(`[slow sink] ${config.slowSinkEntries} entries at full speed into an endpoint taking ${rate} entries/s…`);
+      slowSink = await runSlowSink(harness.context, config.slowSinkEntries, rate).catch((error: unknown) => {
+        slowSinkError = error instanceof Error ? error.message : String(error);
+        log(`[slow sink] FAILED: ${slowSinkError}`);
+        return undefined;
+      });
+    }
   } finally {
     await harness.close();
   }
-  const report: Report = { machine, config, pool: harness.pool, results, durationSeconds: (Date.now() - started) / 1000 };
+  const report: Report = { machine, config, pool: harness.pool, results, slowSink, slowSinkError, durationSeconds: (Date.now() - started) / 1000 };
   process.stdout.write(`\n${renderTables(report)}\n\n`);
   if (config.output !== undefined) {
     writeFileSync(config.output, renderMarkdown(report));
@@ -67,7 +82,7 @@ async function main(): Promise<void> {
   } else {
     log('quick mode: BENCHMARKS.md not written (set BENCH_OUTPUT=<path> to write one)');
   }
-  if (results.some((r) => r.errors.length > 0)) process.exitCode = 1;
+  if (results.some((r) => r.errors.length > 0) || slowSinkError !== undefined || (slowSink !== undefined && slowSink.lost > 0)) process.exitCode = 1;
 }
 
 // Only when run as the entry point (bench/profile.ts imports startHarness).

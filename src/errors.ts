@@ -19,6 +19,17 @@ export class ConfigError extends LogferryError {
   }
 }
 
+/** Every problem one start found (at least one), so the user fixes them in one go; names the first. */
+export class ConfigErrors extends ConfigError {
+  readonly problems: readonly ConfigError[];
+  constructor(problems: readonly ConfigError[]) {
+    const first = problems[0]!;
+    super(first.variable, first.message.slice(first.variable.length + 2));
+    this.problems = problems;
+    this.message = problems.map((p) => p.message).join('\n');
+  }
+}
+
 /** A sink answered with a non-success status. */
 export class SinkResponseError extends LogferryError {
   readonly status: number;

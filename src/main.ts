@@ -3,7 +3,7 @@
 import { catalogue } from '../sinks/index.js';
 import { join } from 'node:path';
 import { loadConfig, RETIRED_SETTINGS, type AgentConfig, type SpoolConfig } from './config/config.js';
-import { ConfigError, errorMessage } from './errors.js';
+import { ConfigError, ConfigErrors, errorMessage } from './errors.js';
 import { healthReport, isSinkHealthy, sinkState } from './ops/health.js';
 import { startOpsServer } from './ops/http-server.js';
 import { createLogger, ThrottledLog, type Logger } from './ops/logger.js';
@@ -12,6 +12,7 @@ import { NatsSource } from './source/nats-source.js';
 import { EntryRouter } from './intake/router.js';
 import { SinkPipeline } from './pipeline/sink-pipeline.js';
 import { Spool } from './spool/spool.js';
+import { freeBytesAt, spoolBoundFromFree, spoolSurvivesRestart } from './spool/spool-disk.js';
 import { StallWatchdog } from './source/stall-watchdog.js';
 import { SinkStats, SourceStats } from './ops/stats.js';
 
@@ -21,6 +22,12 @@ function readConfigOrExit(): AgentConfig {
   try {
     return loadConfig(process.env, catalogue);
   } catch (error) {
+    if (error instanceof ConfigErrors) {
+      // One block naming every problem, so one restart fixes them all.
+      const lines = error.problems.map((p) => `  ${p.message}`).join('\n');
+      process.stderr.write(`logferry: invalid configuration (${error.problems.length} problems):\n${lines}\n`);
+      process.exit(2);
+    }
     if (error instanceof ConfigError) {
       process.stderr.write(`logferry: invalid configuration: ${error.message}\n`);
       process.exit(2);
@@ -30,10 +37,10 @@ function readConfigOrExit(): AgentConfig {
 }
 
 /** Opens a sink's spool; a disk that cannot be used means memory-only, loudly, not a crash. */
-async function openSpool(spoolConfig: SpoolConfig, sinkName: string, stats: SinkStats, logger: Logger): Promise<Spool | undefined> {
+async function openSpool(spoolConfig: SpoolConfig, maxBytes: number, sinkName: string, stats: SinkStats, logger: Logger): Promise<Spool | undefined> {
   const dir = join(spoolConfig.dir, sinkName);
   try {
-    const spool = await Spool.open({ dir, maxBytes: spoolConfig.maxBytes, onFull: spoolConfig.whenFull, fsync: spoolConfig.fsync });
+    const spool = await Spool.open({ dir, maxBytes, onFull: spoolConfig.whenFull, fsync: spoolConfig.fsync });
     if (spool.recoveredEntries > 0) logger.info({ sink: sinkName, dir, entries: spool.recoveredEntries }, 'spool holds entries from before the restart; delivering them');
     return spool;
   } catch (error) {
@@ -57,6 +64,17 @@ async function main(): Promise<void> {
     sinkUp: (stats) => isSinkHealthy(sinkState(stats, config.healthFailAfterMs)),
   });
 
+  // The spool's bound: SPOOL_MAX_BYTES per sink, else half the free space at start (at most
+  // 10 GiB) shared equally by the sinks.
+  let spoolMaxBytes: number | undefined;
+  let spoolFreeBytes: number | undefined;
+  let spoolSurvives = false;
+  if (config.spool !== undefined) {
+    spoolFreeBytes = await freeBytesAt(config.spool.dir).catch(() => undefined);
+    spoolMaxBytes = config.spool.maxBytes ?? Math.floor(spoolBoundFromFree(spoolFreeBytes ?? 0) / Math.max(1, config.sinks.length));
+    spoolSurvives = await spoolSurvivesRestart(config.spool.dir, config.onFly);
+  }
+
   const pipelines: SinkPipeline[] = [];
   for (const configured of config.sinks) {
     const sink = configured.plugin.create(configured.config, {
@@ -65,7 +83,8 @@ async function main(): Promise<void> {
       agentInstanceId: config.agentInstanceId,
     });
     const stats = new SinkStats();
-    const spool = config.spool === undefined ? undefined : await openSpool(config.spool, sink.name, stats, logger);
+    stats.bufferMaxBytes = configured.settings.bufferMaxBytes;
+    const spool = config.spool === undefined ? undefined : await openSpool(config.spool, spoolMaxBytes!, sink.name, stats, logger);
     sinkStats.push({ name: sink.name, stats, spool: spool === undefined ? undefined : () => spool.stats });
     pipelines.push(
       new SinkPipeline({
@@ -77,7 +96,7 @@ async function main(): Promise<void> {
         throttled,
         observeRequest: metrics.observeRequest(sink.name),
         runId: config.agentInstanceId,
-        ...(spool !== undefined ? { spool } : {}),
+        ...(spool !== undefined ? { spool, spoolSurvivesRestart: spoolSurvives } : {}),
       }),
     );
   }
@@ -104,6 +123,21 @@ async function main(): Promise<void> {
       queue: config.nats.queue,
       excludeApps: [...config.excludeApps],
       metricsPort: config.metricsPort,
+      memory: {
+        limitBytes: config.memory.limit.bytes,
+        from: config.memory.limit.source,
+        bufferBytes: Object.fromEntries(config.sinks.map((s, i) => [pipelines[i]!.name, s.settings.bufferMaxBytes])),
+      },
+      spool:
+        config.spool === undefined
+          ? 'off (SPOOL_DIR=off): memory only, entries beyond the memory buffer are dropped'
+          : {
+              dir: config.spool.dir,
+              maxBytesPerSink: spoolMaxBytes,
+              bound: config.spool.maxBytes !== undefined ? 'SPOOL_MAX_BYTES' : `half of the ${spoolFreeBytes ?? 0} bytes free at start, at most 10 GiB, shared by ${config.sinks.length} sink(s)`,
+              usedBytes: Object.fromEntries(sinkStats.map((s) => [s.name, s.spool?.().bytes ?? 0])),
+              survivesRestart: spoolSurvives,
+            },
     },
     'logferry started',
   );
@@ -135,8 +169,27 @@ async function main(): Promise<void> {
       );
       await Promise.all(pipelines.map((p) => p.close().catch(() => undefined)));
       server.close();
+      // What is left: on disk (delivered by the next start if the disk survives) or lost with memory.
+      let onDisk = 0;
+      let inMemory = 0;
+      for (const { stats } of sinkStats) {
+        onDisk += stats.spooledEntries;
+        inMemory += stats.pending - stats.spooledEntries;
+      }
+      const undelivered = onDisk + inMemory;
       logger.info(
         {
+          undelivered: {
+            summary:
+              undelivered === 0
+                ? 'none: every entry received was delivered, rejected or dropped (see counters)'
+                : onDisk > 0 && spoolSurvives
+                  ? `${undelivered} entries undelivered; ${onDisk} of them in the spool on a disk that survives a restart: the next start delivers them`
+                  : `${undelivered} entries undelivered; ${onDisk} in the spool, on a disk that does not survive a restart of this machine`,
+            entries: undelivered,
+            inSpool: onDisk,
+            ...(config.spool !== undefined ? { spoolDir: config.spool.dir, spoolSurvivesRestart: spoolSurvives } : {}),
+          },
           counters: {
             nats: { received: sourceStats.messagesReceived, dropped: Object.fromEntries(sourceStats.dropped), malformed: Object.fromEntries(sourceStats.malformed) },
             sinks: Object.fromEntries(sinkStats.map((s) => [s.name, s.stats.snapshot()])),

@@ -3,8 +3,10 @@
 // superfly/fly-log-shipper so existing secrets keep working.
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { ConfigError } from '../errors.js';
+import { join, resolve } from 'node:path';
+import { ConfigError, ConfigErrors } from '../errors.js';
 import { EnvReader, type Env } from './env.js';
+import { bufferShare, defaultBufferBudget, readMemoryLimit, type MemoryLimit } from './memory-budget.js';
 import type { LogLevel } from '../ops/logger.js';
 import type { RetryPolicy } from '../pipeline/retry.js';
 import type { PipelineSettings, SinkPlugin } from '../pipeline/sink.js';
@@ -29,8 +31,10 @@ export interface ConfiguredSink {
 export interface SpoolConfig {
   /** Each sink spools under `<dir>/<sink name>`. */
   readonly dir: string;
-  /** Per sink. */
-  readonly maxBytes: number;
+  /** SPOOL_DIR was not set: the default under the data directory. */
+  readonly defaultDir: boolean;
+  /** Per sink; undefined: chosen at start from the free space (see spoolBoundFromFreeSpace). */
+  readonly maxBytes: number | undefined;
   readonly whenFull: 'drop_oldest' | 'drop_newest';
   readonly fsync: boolean;
 }
@@ -54,8 +58,10 @@ export interface AgentConfig {
   readonly retry: RetryPolicy;
   readonly agentInstanceId: string;
   readonly sinks: readonly ConfiguredSink[];
-  /** Undefined without SPOOL_DIR: memory only. */
+  /** Undefined with SPOOL_DIR=off: memory only. */
   readonly spool: SpoolConfig | undefined;
+  /** The memory limit the default buffers were derived from. */
+  readonly memory: { readonly limit: MemoryLimit; readonly bufferBudgetBytes: number };
 }
 
 /**
@@ -127,15 +133,18 @@ function readNatsServers(env: EnvReader, onFly: boolean): NatsServers {
   return { servers, user, pass };
 }
 
+/** fly-log-shipper's default organisation: the user's personal one. */
+export const DEFAULT_ORG = 'personal';
+
 function readCredentials(env: EnvReader, onFly: boolean): { user: string | undefined; pass: string | undefined } {
-  const user = env.raw('ORG');
   let pass = env.raw('ACCESS_TOKEN');
   // `fly tokens create` prints "FlyV1 fm2_…"; NATS wants the token alone.
   if (pass !== undefined && /^FlyV1\s+/i.test(pass)) pass = pass.replace(/^FlyV1\s+/i, '');
-  if (onFly && user === undefined) throw new ConfigError('ORG', 'is required on Fly: your organisation slug (fly orgs list)');
-  if (onFly && (pass === undefined || pass === '')) throw new ConfigError('ACCESS_TOKEN', 'is required on Fly: fly tokens create readonly <org>');
-  if (user !== undefined && pass === undefined) throw new ConfigError('ACCESS_TOKEN', 'is required when ORG is set (it is the NATS password)');
-  if (pass !== undefined && user === undefined) throw new ConfigError('ORG', 'is required when ACCESS_TOKEN is set (it is the NATS user)');
+  if (pass === '') pass = undefined;
+  // As fly-log-shipper: ORG defaults to `personal` wherever a token is given.
+  const user = env.raw('ORG') ?? (pass !== undefined || onFly ? DEFAULT_ORG : undefined);
+  if (onFly && pass === undefined) return env.fail(new ConfigError('ACCESS_TOKEN', 'is required on Fly: fly tokens create readonly <org>'), { user: undefined, pass: undefined });
+  if (user !== undefined && pass === undefined) return env.fail(new ConfigError('ACCESS_TOKEN', 'is required when ORG is set (it is the NATS password)'), { user: undefined, pass: undefined });
   return { user, pass };
 }
 
@@ -143,7 +152,7 @@ function readSubject(env: EnvReader): string {
   const subject = env.string('SUBJECT', 'logs.>');
   // A NATS subject: dot-separated tokens, no spaces; `*` and `>` wildcards.
   if (!/^[^\s.]+(\.[^\s.]+)*$/.test(subject) || /(^|\.)>(?!$)/.test(subject)) {
-    throw new ConfigError('SUBJECT', `expected a NATS subject such as logs.> or logs.my-app.>, got "${subject}"`);
+    return env.fail(new ConfigError('SUBJECT', `expected a NATS subject such as logs.> or logs.my-app.>, got "${subject}"`), 'logs.>');
   }
   return subject;
 }
@@ -162,13 +171,17 @@ export function readPipelineSettings(env: EnvReader, prefix: string, defaults: P
   return Object.freeze({ batch: Object.freeze(batch), maxInFlight, bufferMaxBytes });
 }
 
+/** Where the spool goes without SPOOL_DIR: under the data directory (DATA_DIR, else ./data, as the file sink). */
+export const DEFAULT_SPOOL_SUBDIR = 'spool';
+
 function readSpool(env: EnvReader): SpoolConfig | undefined {
   const dir = env.raw('SPOOL_DIR');
-  const maxBytes = env.size('SPOOL_MAX_BYTES', 1024 ** 3, { min: 1024 * 1024 });
+  const maxBytes = env.has('SPOOL_MAX_BYTES') ? env.size('SPOOL_MAX_BYTES', 1024 ** 3, { min: 1024 * 1024 }) : undefined;
   const whenFull = env.oneOf('SPOOL_WHEN_FULL', ['drop_oldest', 'drop_newest'] as const, 'drop_oldest');
   const fsync = env.bool('SPOOL_FSYNC', true);
-  if (dir === undefined) return undefined;
-  return Object.freeze({ dir, maxBytes, whenFull, fsync });
+  if (dir !== undefined && ['off', 'none', 'false', '0'].includes(dir.toLowerCase())) return undefined;
+  const resolved = resolve(dir ?? join(env.raw('DATA_DIR') ?? './data', DEFAULT_SPOOL_SUBDIR));
+  return Object.freeze({ dir: resolved, defaultDir: dir === undefined, maxBytes, whenFull, fsync });
 }
 
 function makeAgentInstanceId(env: EnvReader): string {
@@ -184,16 +197,22 @@ export interface SinkCatalogue {
   readonly fallback: { readonly plugin: SinkPlugin<unknown>; readonly config: (env: EnvReader) => unknown };
 }
 
-export function loadConfig(rawEnv: Env, catalogue: SinkCatalogue): AgentConfig {
-  const env = new EnvReader(rawEnv);
+/** What loadConfig reads off the machine; tests pass their own. */
+export interface MachineFacts {
+  readonly memoryLimit: MemoryLimit;
+}
+
+export function loadConfig(rawEnv: Env, catalogue: SinkCatalogue, machine: MachineFacts = { memoryLimit: readMemoryLimit() }): AgentConfig {
+  // Every problem is collected and thrown together at the end, so one start names them all.
+  const env = new EnvReader(rawEnv, { collect: true });
   const ownApp = env.raw('FLY_APP_NAME');
   const onFly = ownApp !== undefined;
   const logLevel = env.oneOf('LOG_LEVEL', LOG_LEVELS, 'info');
-  const fromUrl = readNatsServers(env, onFly);
+  const fromUrl = env.attempt(() => readNatsServers(env, onFly), { servers: ['nats://127.0.0.1:4222'], user: undefined, pass: undefined });
   const credentials = readCredentials(env, onFly);
-  // ORG / ACCESS_TOKEN (always both or neither) win over credentials in NATS_URL.
-  const user = credentials.user ?? fromUrl.user;
-  const pass = credentials.user !== undefined ? credentials.pass : fromUrl.pass;
+  // ORG / ACCESS_TOKEN win over credentials in NATS_URL.
+  const user = credentials.pass !== undefined ? credentials.user : fromUrl.user;
+  const pass = credentials.pass !== undefined ? credentials.pass : fromUrl.pass;
   const nats: NatsConfig = Object.freeze({ servers: Object.freeze(fromUrl.servers), user, pass, subject: readSubject(env), queue: env.raw('QUEUE') });
 
   const excludeApps = new Set(env.list('EXCLUDE_APPS'));
@@ -201,26 +220,40 @@ export function loadConfig(rawEnv: Env, catalogue: SinkCatalogue): AgentConfig {
   if (ownApp !== undefined && !env.bool('SHIP_OWN_LOGS', false)) excludeApps.add(ownApp);
   else if (ownApp === undefined) env.bool('SHIP_OWN_LOGS', false); // still validated
 
-  const sinks: ConfiguredSink[] = [];
+  const chosen: Array<{ plugin: SinkPlugin<unknown>; config: unknown }> = [];
+  const problemsBeforeSinks = env.problems.length;
   for (const plugin of catalogue.plugins) {
-    const config = plugin.readConfig(env);
-    if (config === undefined) continue;
-    sinks.push(Object.freeze({ plugin, config, settings: readPipelineSettings(env, plugin.envPrefix, plugin.defaults), description: plugin.describe(config) }));
+    const config = env.attempt(() => plugin.readConfig(env), undefined);
+    if (config !== undefined) chosen.push({ plugin, config });
   }
-  if (sinks.length === 0) {
-    if (onFly) throw new ConfigError('no sink configured', `on Fly the local disk is ephemeral; set ${SINK_SECRETS}`);
-    const { plugin, config } = catalogue.fallback;
-    const c = config(env);
-    sinks.push(Object.freeze({ plugin, config: c, settings: readPipelineSettings(env, plugin.envPrefix, plugin.defaults), description: plugin.describe(c) }));
+  // A sink whose settings were wrong is not "no sink": its own problem says what to fix.
+  if (chosen.length === 0 && env.problems.length === problemsBeforeSinks) {
+    if (onFly) env.fail(new ConfigError('no sink configured', `on Fly the local disk is ephemeral; set ${SINK_SECRETS}`), undefined);
+    else {
+      const { plugin, config } = catalogue.fallback;
+      const c = env.attempt(() => config(env), undefined);
+      if (c !== undefined) chosen.push({ plugin, config: c });
+    }
   }
+  // One memory budget for all sinks, split equally; BUFFER_MAX_BYTES / <SINK>_BUFFER_MAX_BYTES override.
+  const bufferBudgetBytes = defaultBufferBudget(machine.memoryLimit);
+  const share = bufferShare(bufferBudgetBytes, chosen.length);
+  const sinks: ConfiguredSink[] = chosen.map(({ plugin, config }) =>
+    Object.freeze({
+      plugin,
+      config,
+      settings: readPipelineSettings(env, plugin.envPrefix, { ...plugin.defaults, bufferMaxBytes: share }),
+      description: env.attempt(() => plugin.describe(config), plugin.kind),
+    }),
+  );
 
   const retry: RetryPolicy = Object.freeze({
     initialBackoffMs: env.duration('RETRY_INITIAL_BACKOFF', 500, { min: 1, max: 3_600_000 }),
     maxBackoffMs: env.duration('RETRY_MAX_BACKOFF', 60_000, { min: 1, max: 3_600_000 }),
   });
-  if (retry.maxBackoffMs < retry.initialBackoffMs) throw new ConfigError('RETRY_MAX_BACKOFF', 'must not be shorter than RETRY_INITIAL_BACKOFF');
+  if (retry.maxBackoffMs < retry.initialBackoffMs) env.fail(new ConfigError('RETRY_MAX_BACKOFF', 'must not be shorter than RETRY_INITIAL_BACKOFF'), undefined);
 
-  return Object.freeze({
+  const config: AgentConfig = Object.freeze({
     logLevel,
     onFly,
     ownApp,
@@ -236,5 +269,12 @@ export function loadConfig(rawEnv: Env, catalogue: SinkCatalogue): AgentConfig {
     agentInstanceId: makeAgentInstanceId(env),
     sinks: Object.freeze(sinks),
     spool: readSpool(env),
+    memory: Object.freeze({ limit: machine.memoryLimit, bufferBudgetBytes }),
   });
+  // One problem per variable (a bad HTTP_URL may also make a dependent check complain about it).
+  const seen = new Set<string>();
+  const problems = env.problems.filter((p) => !seen.has(p.variable) && seen.add(p.variable) !== undefined);
+  if (problems.length === 1) throw problems[0]!;
+  if (problems.length > 1) throw new ConfigErrors(problems);
+  return config;
 }

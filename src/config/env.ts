@@ -28,8 +28,34 @@ export function parseSize(text: string): number | undefined {
 
 export class EnvReader {
   readonly #env: Env;
-  constructor(env: Env) {
+  readonly #collect: boolean;
+  /** Problems found so far when collecting (see the constructor). */
+  readonly problems: ConfigError[] = [];
+
+  /**
+   * `collect`: a bad value is recorded in `problems` and the getter answers its fallback, so
+   * one start reports every problem at once (loadConfig throws them together at the end).
+   */
+  constructor(env: Env, options: { collect?: boolean } = {}) {
     this.#env = env;
+    this.#collect = options.collect ?? false;
+  }
+
+  /** Records (when collecting) or throws `error`; answers `fallback` when recorded. */
+  fail<T>(error: ConfigError, fallback: T): T {
+    if (!this.#collect) throw error;
+    this.problems.push(error);
+    return fallback;
+  }
+
+  /** Runs `read`; a ConfigError it throws is recorded (when collecting) and `fallback` answered. */
+  attempt<T>(read: () => T, fallback: T): T {
+    try {
+      return read();
+    } catch (error) {
+      if (error instanceof ConfigError) return this.fail(error, fallback);
+      throw error;
+    }
   }
 
   /** The raw value, trimmed; undefined when unset or blank. */
@@ -57,7 +83,7 @@ export class EnvReader {
 
   required(name: string, expected: string): string {
     const v = this.raw(name);
-    if (v === undefined) throw new ConfigError(name, `is required: ${expected}`);
+    if (v === undefined) return this.fail(new ConfigError(name, `is required: ${expected}`), '');
     return v;
   }
 
@@ -67,34 +93,31 @@ export class EnvReader {
     const l = v.toLowerCase();
     if (['true', '1', 'yes', 'on'].includes(l)) return true;
     if (['false', '0', 'no', 'off'].includes(l)) return false;
-    throw new ConfigError(name, `expected true or false, got "${v}"`);
+    return this.fail(new ConfigError(name, `expected true or false, got "${v}"`), fallback);
   }
 
   int(name: string, fallback: number, opts: { min?: number; max?: number } = {}): number {
     const v = this.raw(name);
     if (v === undefined) return fallback;
     const n = /^-?\d+$/.test(v) ? Number(v) : Number.NaN;
-    if (!Number.isSafeInteger(n)) throw new ConfigError(name, `expected a whole number, got "${v}"`);
-    this.#checkRange(name, n, opts, String(n));
-    return n;
+    if (!Number.isSafeInteger(n)) return this.fail(new ConfigError(name, `expected a whole number, got "${v}"`), fallback);
+    return this.#checkRange(name, n, opts, String(n)) ? n : fallback;
   }
 
   duration(name: string, fallbackMs: number, opts: { min?: number; max?: number } = {}): number {
     const v = this.raw(name);
     if (v === undefined) return fallbackMs;
     const ms = parseDuration(v);
-    if (ms === undefined) throw new ConfigError(name, `expected a duration such as 500ms, 30s, 5m or 1h, got "${v}"`);
-    this.#checkRange(name, ms, opts, v);
-    return ms;
+    if (ms === undefined) return this.fail(new ConfigError(name, `expected a duration such as 500ms, 30s, 5m or 1h, got "${v}"`), fallbackMs);
+    return this.#checkRange(name, ms, opts, v) ? ms : fallbackMs;
   }
 
   size(name: string, fallbackBytes: number, opts: { min?: number; max?: number } = {}): number {
     const v = this.raw(name);
     if (v === undefined) return fallbackBytes;
     const bytes = parseSize(v);
-    if (bytes === undefined) throw new ConfigError(name, `expected a size such as 1048576, 512KiB or 10MiB, got "${v}"`);
-    this.#checkRange(name, bytes, opts, v);
-    return bytes;
+    if (bytes === undefined) return this.fail(new ConfigError(name, `expected a size such as 1048576, 512KiB or 10MiB, got "${v}"`), fallbackBytes);
+    return this.#checkRange(name, bytes, opts, v) ? bytes : fallbackBytes;
   }
 
   oneOf<T extends string>(name: string, allowed: readonly T[], fallback: T): T {
@@ -102,7 +125,7 @@ export class EnvReader {
     if (v === undefined) return fallback;
     const l = v.toLowerCase();
     const hit = allowed.find((a) => a.toLowerCase() === l);
-    if (hit === undefined) throw new ConfigError(name, `expected one of ${allowed.join(', ')}, got "${v}"`);
+    if (hit === undefined) return this.fail(new ConfigError(name, `expected one of ${allowed.join(', ')}, got "${v}"`), fallback);
     return hit;
   }
 
@@ -124,16 +147,18 @@ export class EnvReader {
       url = new URL(v);
     } catch (cause) {
       // The parser's error carries the input; for a secret URL it must not travel along as the cause.
-      throw new ConfigError(name, `expected a URL such as ${protocols[0]}//host:port/path${shown}`, opts.secret ? undefined : { cause });
+      return this.fail(new ConfigError(name, `expected a URL such as ${protocols[0]}//host:port/path${shown}`, opts.secret ? undefined : { cause }), undefined);
     }
     if (!protocols.includes(url.protocol)) {
-      throw new ConfigError(name, `expected a ${protocols.join(' or ')} URL${shown}`);
+      return this.fail(new ConfigError(name, `expected a ${protocols.join(' or ')} URL${shown}`), undefined);
     }
     return url;
   }
 
-  #checkRange(name: string, n: number, opts: { min?: number; max?: number }, shown: string): void {
-    if (opts.min !== undefined && n < opts.min) throw new ConfigError(name, `must be at least ${opts.min}, got "${shown}"`);
-    if (opts.max !== undefined && n > opts.max) throw new ConfigError(name, `must be at most ${opts.max}, got "${shown}"`);
+  /** False (recorded) when out of range; throws instead when not collecting. */
+  #checkRange(name: string, n: number, opts: { min?: number; max?: number }, shown: string): boolean {
+    if (opts.min !== undefined && n < opts.min) return this.fail(new ConfigError(name, `must be at least ${opts.min}, got "${shown}"`), false);
+    if (opts.max !== undefined && n > opts.max) return this.fail(new ConfigError(name, `must be at most ${opts.max}, got "${shown}"`), false);
+    return true;
   }
 }

@@ -4,11 +4,18 @@
 // for longer than it (or refuses our credentials, or failed its start-up check).
 import type { SinkStats, SourceStats } from './stats.js';
 
+/** What /health shows of a sink's disk spool. */
+export interface SpoolFacts {
+  readonly dir?: string;
+  readonly bytes: number;
+  readonly maxBytes: number;
+}
+
 export type SinkState = 'ok' | 'retrying' | 'failing' | 'auth_failed' | 'unhealthy';
 
 export interface HealthInputs {
   readonly source: SourceStats;
-  readonly sinks: ReadonlyArray<{ readonly name: string; readonly stats: SinkStats }>;
+  readonly sinks: ReadonlyArray<{ readonly name: string; readonly stats: SinkStats; readonly spool?: (() => SpoolFacts) | undefined }>;
   readonly failAfterMs: number;
   readonly stallTimeoutMs: number;
 }
@@ -33,6 +40,12 @@ export function isSinkHealthy(state: SinkState): boolean {
   return state === 'ok' || state === 'retrying';
 }
 
+function spoolFacts(read: (() => SpoolFacts) | undefined): Record<string, unknown> {
+  if (read === undefined) return {};
+  const f = read();
+  return { ...(f.dir !== undefined ? { dir: f.dir } : {}), bytes: f.bytes, maxBytes: f.maxBytes, full: f.maxBytes > 0 ? Math.round((f.bytes / f.maxBytes) * 1000) / 1000 : 0 };
+}
+
 export function healthReport(inputs: HealthInputs, now = Date.now()): HealthReport {
   const { source, failAfterMs } = inputs;
   const downFor = source.disconnectedSince === undefined ? 0 : now - source.disconnectedSince;
@@ -50,12 +63,13 @@ export function healthReport(inputs: HealthInputs, now = Date.now()): HealthRepo
       state,
       pending: s.stats.pending,
       bufferedBytes: s.stats.bufferedBytes,
+      bufferMaxBytes: s.stats.bufferMaxBytes,
       delivered: s.stats.delivered,
       ...(s.stats.failingSince !== undefined ? { failingForMs: now - s.stats.failingSince } : {}),
       ...(s.stats.lastError !== undefined && state !== 'ok' ? { lastError: s.stats.lastError } : {}),
       ...(s.stats.healthcheckError !== undefined ? { healthcheckError: s.stats.healthcheckError } : {}),
       ...(s.stats.spoolState !== 'off'
-        ? { spool: { state: s.stats.spoolState, entries: s.stats.spooledEntries, ...(s.stats.spoolError !== undefined ? { error: s.stats.spoolError } : {}) } }
+        ? { spool: { state: s.stats.spoolState, entries: s.stats.spooledEntries, ...spoolFacts(s.spool), ...(s.stats.spoolError !== undefined ? { error: s.stats.spoolError } : {}) } }
         : {}),
     };
   }

@@ -6,6 +6,8 @@ import type { CountByReason, SinkStats, SourceStats } from './stats.js';
 /** The numbers metrics read off a spool store. */
 export interface SpoolStoreStats {
   readonly bytes: number;
+  /** The bound on `bytes`. */
+  readonly maxBytes: number;
   readonly records: number;
   readonly written: number;
   readonly corruptSkipped: number;
@@ -100,6 +102,7 @@ export function createMetrics(sources: MetricsSources): Metrics {
   perSink('logferry_sink_entries_delivered_total', 'Entries the sink acknowledged.', (s) => s.delivered);
   perSink('logferry_sink_entries_pending', 'Entries not settled yet (in memory and in the spool).', (s) => s.pending, 'gauge');
   perSink('logferry_sink_buffer_bytes', 'Bytes of entries held in memory for the sink.', (s) => s.bufferedBytes, 'gauge');
+  perSink('logferry_sink_buffer_max_bytes', 'Bound on the memory buffer of the sink (its share of the memory budget).', (s) => s.bufferMaxBytes, 'gauge');
   perSink('logferry_sink_retries_total', 'Failed attempts that were retried.', (s) => s.retries);
   perSink('logferry_sink_bytes_sent_total', 'Encoded bytes the sink acknowledged.', (s) => s.bytesSent);
   perSink('logferry_spool_entries', 'Pending entries held in the disk spool.', (s) => s.spooledEntries, 'gauge');
@@ -129,6 +132,7 @@ export function createMetrics(sources: MetricsSources): Metrics {
   const spoolMetric = (name: string, help: string, key: keyof SpoolStoreStats, type: 'counter' | 'gauge'): void =>
     perSinkOf(name, help, (s) => s.spool?.()?.[key], type);
   spoolMetric('logferry_spool_bytes', 'Bytes of the disk spool.', 'bytes', 'gauge');
+  spoolMetric('logferry_spool_max_bytes', 'Bound on the bytes of the disk spool.', 'maxBytes', 'gauge');
   spoolMetric('logferry_spool_records', 'Unacknowledged records in the disk spool.', 'records', 'gauge');
   spoolMetric('logferry_spool_records_written_total', 'Records appended to the disk spool.', 'written', 'counter');
   spoolMetric('logferry_spool_records_corrupt_total', 'Damaged spool records skipped (torn writes, checksum mismatches).', 'corruptSkipped', 'counter');

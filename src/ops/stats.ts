@@ -24,6 +24,8 @@ export class SinkStats {
   pending = 0;
   /** Line bytes of the pending entries; bounded by the sink's buffer size. */
   bufferedBytes = 0;
+  /** The sink's memory buffer bound (its share of the memory budget, or the override). */
+  bufferMaxBytes = 0;
   retries = 0;
   bytesSent = 0;
   readonly batches: CountByReason = new Map();
@@ -40,7 +42,7 @@ export class SinkStats {
   spoolReplayed = 0;
   /** Replayed batches that replaced an object (file) of the same name an earlier attempt had stored (archive sinks). */
   archiveOverwrites = 0;
-  /** off: no SPOOL_DIR; ok; degraded: disk failed, memory-only now. */
+    /** off: SPOOL_DIR=off; ok; degraded: the disk failed (memory-only until a retry of the disk succeeds). */
   spoolState: 'off' | 'ok' | 'degraded' = 'off';
   spoolError: string | undefined;
 

@@ -38,8 +38,13 @@ export interface SpoolOptions {
   /** Segment file size target (default: maxBytes / 8, at most 8 MiB). */
   readonly segmentBytes?: number;
   readonly onFull: SpoolFullPolicy;
-  /** fdatasync after each append (default true). */
+  /**
+   * An append resolves only once its record is on disk (fdatasync; default true). Appends that
+   * arrive while one fdatasync runs are written at once and share the next one (group commit).
+   */
   readonly fsync?: boolean;
+  /** Tests: stands in for FileHandle.datasync (to count or delay the calls). */
+  readonly datasync?: (fd: FileHandle) => Promise<void>;
 }
 
 export interface SpoolRecord {
@@ -64,6 +69,10 @@ export interface AppendResult {
 export interface SpoolStats {
   /** Bytes of the segment files on disk now. */
   bytes: number;
+  /** The bound on `bytes` (SpoolOptions.maxBytes). */
+  readonly maxBytes: number;
+  /** The spool's directory. */
+  readonly dir: string;
   /** Unacknowledged records and their entries, including those currently handed out. */
   records: number;
   entries: number;
@@ -72,6 +81,8 @@ export interface SpoolStats {
   outEntries: number;
   /** Records appended by this process. */
   written: number;
+  /** fdatasync calls made for appends (group commit: usually far fewer than `written`). */
+  fsyncs: number;
   /** Records handed out by next() (a released record handed out again counts again). */
   replayed: number;
   /** Damaged regions skipped (each torn or corrupt record, or run of garbage, counts once), at open and while reading. */
@@ -238,20 +249,7 @@ function newSegment(dir: string, firstSeq: number): Segment {
 }
 
 export class Spool {
-  readonly stats: SpoolStats = {
-    bytes: 0,
-    records: 0,
-    entries: 0,
-    outRecords: 0,
-    outEntries: 0,
-    written: 0,
-    replayed: 0,
-    corruptSkipped: 0,
-    lostEntries: 0,
-    refused: 0,
-    evictedRecords: 0,
-    evictedEntries: 0,
-  };
+  readonly stats: SpoolStats;
   /** Entries of unacknowledged records that were on disk at open (for the accounting identity across restarts). */
   readonly recoveredEntries: number;
 
@@ -273,13 +271,41 @@ export class Spool {
   private readonly window = new ReadWindow();
   private chain: Promise<void> = Promise.resolve();
   private closed = false;
+  /** Segments written since their last fdatasync. */
+  private readonly dirty = new Set<Segment>();
+  /** Appends written and waiting for an fdatasync that starts after their write. */
+  private syncWaiters: Array<() => void> = [];
+  /** The group-commit loop, while it runs. */
+  private syncLoop: Promise<void> | undefined;
+  /** An fdatasync failed: the next append reports it (the records it covered stay readable here). */
+  private syncError: unknown;
+  /** fdatasync itself, replaceable by tests that count calls. */
+  private readonly datasync: (fd: FileHandle) => Promise<void>;
 
   private constructor(opts: SpoolOptions, segments: Segment[], nextSeq: number, scanned: { corrupt: number }) {
+    this.stats = {
+      bytes: 0,
+      maxBytes: opts.maxBytes,
+      dir: opts.dir,
+      records: 0,
+      entries: 0,
+      outRecords: 0,
+      outEntries: 0,
+      written: 0,
+      fsyncs: 0,
+      replayed: 0,
+      corruptSkipped: 0,
+      lostEntries: 0,
+      refused: 0,
+      evictedRecords: 0,
+      evictedEntries: 0,
+    };
     this.dir = opts.dir;
     this.maxBytes = opts.maxBytes;
     this.segmentBytes = Math.max(1, Math.min(opts.segmentBytes ?? Math.min(MAX_SEGMENT_BYTES, Math.floor(opts.maxBytes / 8)), opts.maxBytes));
     this.onFull = opts.onFull;
     this.fsync = opts.fsync ?? true;
+    this.datasync = opts.datasync ?? ((fd) => fd.datasync());
     this.segments = segments;
     this.nextSeq = nextSeq;
     this.cursorSeg = segments[0];
@@ -369,12 +395,49 @@ export class Spool {
       if (lines[i]!.includes('\n')) return Promise.reject(new RangeError('spool lines must not contain a raw newline'));
     }
     const ndjson = Buffer.from(lines.length === 0 ? '' : `${lines.join('\n')}\n`, 'utf8');
-    return this.locked(() => this.appendLocked(partition, ndjson, lines.length, batch));
+    return this.appendNdjson(partition, ndjson, lines.length, batch);
   }
 
   /** `append` for `count` lines already framed as NDJSON (a batch's bytes): written as they are. */
-  appendNdjson(partition: string, ndjson: Buffer, count: number, batch?: BatchName): Promise<AppendResult> {
-    return this.locked(() => this.appendLocked(partition, ndjson, count, batch));
+  async appendNdjson(partition: string, ndjson: Buffer, count: number, batch?: BatchName): Promise<AppendResult> {
+    const result = await this.locked(() => this.appendLocked(partition, ndjson, count, batch));
+    // Written under the lock, synced outside it: the next appends write while this one syncs.
+    if (result.stored && this.fsync) await this.whenSynced();
+    return result;
+  }
+
+  /** Resolves after an fdatasync that started after this call covered every dirty segment. */
+  private whenSynced(): Promise<void> {
+    return new Promise((resolve) => {
+      this.syncWaiters.push(resolve);
+      this.syncLoop ??= this.runSyncs().finally(() => {
+        this.syncLoop = undefined;
+      });
+    });
+  }
+
+  /** Group commit: each round syncs what was written before it started and releases those waiting for it. */
+  private async runSyncs(): Promise<void> {
+    while (this.syncWaiters.length > 0) {
+      const waiters = this.syncWaiters;
+      this.syncWaiters = [];
+      const segs = [...this.dirty];
+      this.dirty.clear();
+      for (const seg of segs) {
+        const fd = seg.writeFd;
+        if (fd === undefined) continue; // sealed meanwhile: seal() synced it before closing
+        try {
+          this.stats.fsyncs++;
+          await this.datasync(fd);
+        } catch (error) {
+          // Closed by seal() (which synced first) or removed: nothing to report. Else the data
+          // is written but maybe not durable: the records stay readable in this process (and
+          // counted); the next append fails, so the caller stops trusting this disk for a while.
+          if (seg.writeFd === fd) this.syncError = error;
+        }
+      }
+      for (const resolve of waiters) resolve();
+    }
   }
 
   /** The next unacknowledged record not currently handed out, oldest first; undefined when none. Skips and counts damaged records. */
@@ -407,6 +470,8 @@ export class Spool {
     if (this.closed) return;
     const done = this.chain.then(async () => {
       this.closed = true;
+      // Appends already written are waiting for their fdatasync: let it finish first.
+      while (this.syncLoop !== undefined) await this.syncLoop;
       const segs = new Set<Segment>(this.segments);
       for (const rec of this.out.values()) segs.add(rec.seg);
       for (const seg of segs) {
@@ -435,6 +500,11 @@ export class Spool {
   }
 
   private async appendLocked(partition: string, ndjson: Buffer, count: number, batch: BatchName | undefined): Promise<AppendResult> {
+    if (this.syncError !== undefined) {
+      const error = this.syncError;
+      this.syncError = undefined;
+      throw new SpoolError('SPOOL_WRITE_FAILED', `spool fdatasync in ${this.dir} failed: ${errorMessage(error)}`, { cause: error });
+    }
     const seq = this.nextSeq++;
     const record = encodeNdjsonRecord(seq, partition, ndjson, count, batch);
     const n = record.length;
@@ -452,7 +522,6 @@ export class Spool {
     if (seg === undefined) seg = await this.createSegment(seq);
     try {
       await writeFully(seg.writeFd!, record, seg.size);
-      if (this.fsync) await seg.writeFd!.datasync();
     } catch (error) {
       // Whatever part of the record reached the file lies past `size`: never read in this
       // process, a torn tail after a restart. Appends continue in a fresh segment.
@@ -460,6 +529,7 @@ export class Spool {
       throw new SpoolError('SPOOL_WRITE_FAILED', `spool write to ${seg.path} failed: ${errorMessage(error)}`, { cause: error });
     }
     seg.size += n;
+    if (this.fsync) this.dirty.add(seg);
     seg.records++;
     seg.entries += count;
     seg.ahead++;
@@ -509,8 +579,19 @@ export class Spool {
   private async seal(seg: Segment): Promise<void> {
     seg.sealed = true;
     if (this.active === seg) this.active = undefined;
-    await closeQuietly(seg.writeFd);
+    const fd = seg.writeFd;
+    // Appends waiting for the group commit trust this: sync before the descriptor goes.
+    // (Also when a group-commit round holding it may not have reached it yet.)
+    if (fd !== undefined && this.fsync && (this.dirty.delete(seg) || this.syncLoop !== undefined)) {
+      try {
+        this.stats.fsyncs++;
+        await this.datasync(fd);
+      } catch (error) {
+        this.syncError = error;
+      }
+    }
     seg.writeFd = undefined;
+    await closeQuietly(fd);
     if (seg.records === 0) await this.remove(seg);
   }
 
@@ -550,9 +631,11 @@ export class Spool {
     this.stats.bytes -= seg.size;
     seg.ackedBefore = undefined;
     seg.damaged = undefined;
-    await closeQuietly(seg.writeFd);
-    await closeQuietly(seg.ackFd);
+    this.dirty.delete(seg);
+    const { writeFd, ackFd } = seg;
     seg.writeFd = seg.ackFd = undefined;
+    await closeQuietly(writeFd);
+    await closeQuietly(ackFd);
     if (seg.out > 0) {
       seg.evicted = true;
     } else {

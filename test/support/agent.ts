@@ -2,7 +2,8 @@
 // only the environment a test gives it. Collects its pino JSON logs, reads /metrics and
 // /health, and stops it with a signal. Build first (`npx tsc -p tsconfig.json`).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -27,7 +28,11 @@ export interface HealthAnswer {
 }
 
 export interface AgentOptions {
-  /** Working directory (default: the repo root). */
+  /**
+   * Working directory. Default: a fresh temporary directory per agent, so its default data
+   * directory (./data, where the file sink and the default spool go) is its own; pass the
+   * same directory to a second agent to let it find what the first one spooled.
+   */
   readonly cwd?: string;
   /** Copy the agent's stdout/stderr to this process's stderr, for debugging a test. */
   readonly echo?: boolean;
@@ -86,12 +91,25 @@ function agentEnv(env: Readonly<Record<string, string>>): Record<string, string>
 
 let started = 0;
 
+// Agents' working directories, removed when the test process exits.
+const agentDirs: string[] = [];
+process.once('exit', () => {
+  for (const dir of agentDirs) rmSync(dir, { recursive: true, force: true });
+});
+
+/** A new empty directory for an agent to run in (its ./data is then its own). */
+export function freshAgentDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'logferry-agent-'));
+  agentDirs.push(dir);
+  return dir;
+}
+
 export async function startAgent(env: Readonly<Record<string, string>>, options: AgentOptions = {}): Promise<Agent> {
   assertBuilt();
   const metricsPort = env.METRICS_PORT !== undefined ? Number(env.METRICS_PORT) : await freePort();
   const fullEnv = agentEnv({ METRICS_PORT: String(metricsPort), ...env });
   const label = options.label ?? `agent#${++started}`;
-  const child = spawn(process.execPath, [AGENT_MAIN], { cwd: options.cwd ?? REPO_ROOT, env: fullEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [AGENT_MAIN], { cwd: options.cwd ?? freshAgentDir(), env: fullEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   running.add(child);
 
   const logs: AgentLog[] = [];
@@ -249,7 +267,7 @@ export interface AgentRun {
  */
 export async function runAgentToExit(env: Readonly<Record<string, string>>, options: { timeoutMs?: number; cwd?: string } = {}): Promise<AgentRun> {
   assertBuilt();
-  const child = spawn(process.execPath, [AGENT_MAIN], { cwd: options.cwd ?? REPO_ROOT, env: agentEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [AGENT_MAIN], { cwd: options.cwd ?? freshAgentDir(), env: agentEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
   running.add(child);
   let stdout = '';
   let stderr = '';

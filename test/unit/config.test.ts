@@ -1,6 +1,7 @@
+import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig, type SinkCatalogue } from '../../src/config/config.js';
-import { ConfigError } from '../../src/errors.js';
+import { ConfigError, ConfigErrors } from '../../src/errors.js';
 import type { SinkPlugin } from '../../src/pipeline/sink.js';
 import { configErrorOf } from '../support/config-error.js';
 
@@ -52,8 +53,10 @@ describe('loadConfig', () => {
       nats: { servers: ['nats://[fdab::3]:4223'] },
     });
     expect(loadConfig({ FLY_APP_NAME: 'lf', ORG: 'a', ACCESS_TOKEN: 't', HTTP_URL: 'x', SHIP_OWN_LOGS: 'true' }, catalogue).excludeApps.has('lf')).toBe(false);
-    expect(errorOf({ FLY_APP_NAME: 'lf', HTTP_URL: 'x' }).variable).toBe('ORG');
+    // ORG defaults to `personal` (as fly-log-shipper), so on Fly only ACCESS_TOKEN is required.
+    expect(errorOf({ FLY_APP_NAME: 'lf', HTTP_URL: 'x' }).variable).toBe('ACCESS_TOKEN');
     expect(errorOf({ FLY_APP_NAME: 'lf', ORG: 'a', HTTP_URL: 'x' }).variable).toBe('ACCESS_TOKEN');
+    expect(loadConfig({ FLY_APP_NAME: 'lf', ACCESS_TOKEN: 'FlyV1 fm2_t', HTTP_URL: 'x' }, catalogue).nats).toMatchObject({ user: 'personal', pass: 'fm2_t' });
   });
 
   it('refuses to start on Fly with no sink, naming the secrets to set', () => {
@@ -99,9 +102,44 @@ describe('loadConfig', () => {
   });
 
   it('names the variable and never echoes the token', () => {
-    const e = errorOf({ ACCESS_TOKEN: 'super-secret-token' });
-    expect(e.variable).toBe('ORG');
+    const e = errorOf({ ACCESS_TOKEN: 'super-secret-token', STALL_TIMEOUT: 'soon' });
+    expect(e.variable).toBe('STALL_TIMEOUT');
     expect(e.message).not.toContain('super-secret-token');
+    // Without ORG the token is the password of the `personal` organisation.
+    expect(loadConfig({ ACCESS_TOKEN: 'super-secret-token' }, catalogue).nats).toMatchObject({ user: 'personal', pass: 'super-secret-token' });
+  });
+
+  it('collects every problem of one start, one per variable, without secrets', () => {
+    const e = errorOf({ FLY_APP_NAME: 'lf', STALL_TIMEOUT: 'soon', METRICS_PORT: '99999', HTTP_URL: 'x', HTTP_BATCH_MAX_ENTRIES: '0', SUBJECT: 'a b' });
+    expect(e).toBeInstanceOf(ConfigErrors);
+    const problems = (e as ConfigErrors).problems.map((p) => p.variable);
+    expect(problems.sort()).toEqual(['ACCESS_TOKEN', 'HTTP_BATCH_MAX_ENTRIES', 'METRICS_PORT', 'STALL_TIMEOUT', 'SUBJECT']);
+    expect(e.message.split('\n')).toHaveLength(5);
+    // On Fly with neither a token nor a sink: both named.
+    const both = errorOf({ FLY_APP_NAME: 'lf', ORG: 'acme' }) as ConfigErrors;
+    expect(both.problems.map((p) => p.variable)).toEqual(['ACCESS_TOKEN', 'no sink configured']);
+    const secret = errorOf({ FLY_APP_NAME: 'lf', ACCESS_TOKEN: 'FlyV1 fm2_SECRET', HTTP_URL: 'x', LOG_LEVEL: 'loud', RETRY_INITIAL_BACKOFF: 'x' });
+    expect(secret.message).not.toContain('fm2_SECRET');
+    expect((secret as ConfigErrors).problems).toHaveLength(2);
+  });
+
+  it('derives the default buffers from the memory limit, shared by the sinks, and lets the variables override', () => {
+    const MiB = 1024 * 1024;
+    const vm = { memoryLimit: { bytes: 256 * MiB, source: 'cgroup v2' as const } };
+    const one = loadConfig({ HTTP_URL: 'x' }, catalogue, vm);
+    expect(one.memory.bufferBudgetBytes).toBe(32 * MiB);
+    expect(one.sinks.map((s) => s.settings.bufferMaxBytes)).toEqual([32 * MiB]);
+    const two = loadConfig({ HTTP_URL: 'x', DATA_DIR: '/data' }, catalogue, vm);
+    expect(two.sinks.map((s) => s.settings.bufferMaxBytes)).toEqual([16 * MiB, 16 * MiB]);
+    const over = loadConfig({ HTTP_URL: 'x', DATA_DIR: '/data', BUFFER_MAX_BYTES: '4MiB', FILE_BUFFER_MAX_BYTES: '2MiB' }, catalogue, vm);
+    expect(over.sinks.map((s) => s.settings.bufferMaxBytes)).toEqual([4 * MiB, 2 * MiB]);
+  });
+
+  it('spools by default under the data directory; SPOOL_DIR=off is memory only', () => {
+    expect(loadConfig({}, catalogue).spool).toMatchObject({ dir: resolve('data/spool'), defaultDir: true, maxBytes: undefined, whenFull: 'drop_oldest', fsync: true });
+    expect(loadConfig({ DATA_DIR: '/data', HTTP_URL: 'x' }, catalogue).spool).toMatchObject({ dir: '/data/spool', defaultDir: true });
+    expect(loadConfig({ SPOOL_DIR: '/var/spool/lf', SPOOL_MAX_BYTES: '1GiB' }, catalogue).spool).toMatchObject({ dir: '/var/spool/lf', defaultDir: false, maxBytes: 1024 ** 3 });
+    expect(loadConfig({ SPOOL_DIR: 'off' }, catalogue).spool).toBeUndefined();
   });
 
   it('reads per-sink pipeline settings with a global buffer fallback', () => {

@@ -1,9 +1,11 @@
 // Shutdown with a spool and the sink down (issue 5 with issue 2's graceful stop): SIGINT
 // mid-stream drops nothing; what was received is on disk when the agent exits and is
-// delivered by the next agent. And since everything is safe on disk and the sink is down,
-// there is nothing to wait for: the agent exits promptly rather than sitting out
-// SHUTDOWN_TIMEOUT (fly.toml's kill_timeout is 30 s; every deploy during an outage would
-// take that long).
+// delivered by the next agent. And since everything is safe on a disk that survives the
+// restart (a local disk here; on Fly only a volume) and the sink is down, there is nothing to
+// wait for: the agent exits promptly rather than sitting out SHUTDOWN_TIMEOUT (fly.toml's
+// kill_timeout is 30 s; every deploy during an outage would take that long). A spool that
+// does not survive (Fly without a volume) is delivered from until the deadline instead:
+// test/integration/e2e-defaults/fly-shutdown.test.ts.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { idOf, makeFlyEntries } from '../../support/fly-entries.js';
 import { waitFor } from '../../support/poll.js';

@@ -41,16 +41,16 @@ const CASES: readonly Case[] = [
   { name: 'NETWORK not an IPv6 prefix', env: { NATS_URL: '', NETWORK: 'not/a/prefix' }, variable: 'NETWORK' },
   { name: 'ORG without ACCESS_TOKEN', env: { ORG: 'my-org' }, variable: 'ACCESS_TOKEN' },
   {
-    name: 'ACCESS_TOKEN without ORG',
-    env: { ACCESS_TOKEN: 'FlyV1 fm2_SECRETaccess0001' },
-    variable: 'ORG',
+    // ORG defaults to `personal` (as fly-log-shipper): the token alone is enough, a bad knob next to it is named.
+    name: 'ACCESS_TOKEN without ORG next to a bad value',
+    env: { ACCESS_TOKEN: 'FlyV1 fm2_SECRETaccess0001', LOG_LEVEL: 'loud' },
+    variable: 'LOG_LEVEL',
     secrets: ['fm2_SECRETaccess0001'],
   },
   {
-    name: 'on Fly without ORG',
-    env: { FLY_APP_NAME: 'my-logferry', ACCESS_TOKEN: 'fm2_SECRETaccess0002' },
-    variable: 'ORG',
-    secrets: ['fm2_SECRETaccess0002'],
+    name: 'on Fly without ACCESS_TOKEN',
+    env: { FLY_APP_NAME: 'my-logferry', ORG: 'my-org' },
+    variable: 'ACCESS_TOKEN',
   },
   {
     name: 'on Fly with no sink and no DATA_DIR',
@@ -108,6 +108,27 @@ describe('e2e: configuration errors', () => {
     expect(lines[0], output).toMatch(new RegExp(`^logferry: invalid configuration: ${c.variable}: \\S`));
     for (const m of c.mentions ?? []) expect(lines[0]).toContain(m);
     for (const s of c.secrets ?? []) expect(run.stdout + run.stderr, `secret ${s} leaked`).not.toContain(s);
+    expect(run.stdout, output).toBe('');
+  });
+});
+
+describe('e2e: several configuration errors', () => {
+  it('names every problem in one block on stderr, exit 2, no secret', async ({ expect }) => {
+    const env: Record<string, string> = {
+      ...baseEnv,
+      FLY_APP_NAME: 'my-logferry',
+      HTTP_TOKEN: 'tok_SECRET_http_0008',
+      HTTP_COMPRESSION: 'brotli',
+      STALL_TIMEOUT: 'soon',
+      METRICS_PORT: '99999',
+    };
+    const run = await runAgentToExit(env, { timeoutMs: 15_000 });
+    const output = `code ${run.code}\nstdout:\n${run.stdout}\nstderr:\n${run.stderr}`;
+    expect(run.code, output).toBe(2);
+    const lines = run.stderr.split('\n').filter((l) => l !== '');
+    expect(lines[0], output).toBe('logferry: invalid configuration (4 problems):');
+    expect(lines.slice(1).map((l) => /^ {2}([A-Z_]+): \S/.exec(l)?.[1]).sort(), output).toEqual(['ACCESS_TOKEN', 'HTTP_COMPRESSION', 'METRICS_PORT', 'STALL_TIMEOUT']);
+    expect(run.stdout + run.stderr).not.toContain('tok_SECRET_http_0008');
     expect(run.stdout, output).toBe('');
   });
 });
