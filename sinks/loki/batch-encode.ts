@@ -1,5 +1,5 @@
 // The Loki push body for a batch, read straight from its NDJSON bytes. Each line is scanned
-// once for the spans of the fields Loki needs (line-scan.ts); streams are found by the bytes
+// once for the spans of the fields Loki needs (src/codec/json-scan.ts); streams are found by the bytes
 // of their label values; timestamps become numbers from their digits; lines are escaped
 // from the batch's bytes into the body. Nothing is decoded or allocated per entry. A line
 // the scan does not read exactly goes through the entry-based path of encode.ts (the same
@@ -12,13 +12,11 @@ import type { Batch, EncodedBatch } from '../../src/pipeline/sink.js';
 import type { LabelField, MetadataField } from './config.js';
 import {
   GZIP_LEVEL,
-  Out,
   SecondsCache,
   cutUtf8,
   fieldValue,
   nanosOf,
   normaliseLevel,
-  releasePushBuffer,
   streamLabels,
   truncateJsonLine,
   type AdjustReason,
@@ -26,22 +24,7 @@ import {
   type PushBuffer,
 } from './encode.js';
 import { LEVEL_NAMES, LEVEL_UNKNOWN, foldLevel, levelIndex } from './level-fold.js';
-import {
-  SPAN_APP_INSTANCE,
-  SPAN_APP_NAME,
-  SPAN_HOST,
-  SPAN_LOG_LEVEL,
-  SPAN_MESSAGE,
-  SPAN_PROCESS_GROUP,
-  SPAN_PROVIDER,
-  SPAN_REGION,
-  SPAN_TIMESTAMP,
-  SPAN_ZONE,
-  lineSpans,
-  messageScan,
-  resetLineScan,
-  scanFlyLine,
-} from './line-scan.js';
+import { ABSENT, NOT_PLAIN, fieldSchema, isCanonicalJsonString, scanJson, escapeJsonInto, type ScanResult } from '../../src/codec/json-scan.js';
 import { StreamKeys } from './stream-keys.js';
 import {
   entryLineEnd,
@@ -56,11 +39,67 @@ import {
   groupByStream,
   growEntries,
   order,
+  type PushState,
 } from './batch-entries.js';
 import { writeMetaPair, writeProtobufPush } from './protobuf-push.js';
+import { Out, releasePushBuffer } from './out.js';
 import type { PushFormat } from './config.js';
 import { snappyBody } from './snappy.js';
 import { flyFractionNanos, wholeSeconds } from './timestamp-bytes.js';
+
+// Span slots of the fields the encoder reads from a line (start at [2k], end at [2k+1]).
+const SPAN_TIMESTAMP = 0;
+const SPAN_HOST = 1;
+const SPAN_MESSAGE = 2;
+const SPAN_PROVIDER = 3;
+const SPAN_LOG_LEVEL = 4;
+const SPAN_REGION = 5;
+const SPAN_APP_NAME = 6;
+const SPAN_APP_INSTANCE = 7;
+const SPAN_PROCESS_GROUP = 8;
+const SPAN_ZONE = 9;
+const SLOTS = 10;
+
+/** The fields of a Fly line the push needs; the message keeps its span when it has escapes (it is copied or escaped whole). */
+const LOKI_FIELDS = fieldSchema(
+  {
+    timestamp: SPAN_TIMESTAMP,
+    host: SPAN_HOST,
+    message: SPAN_MESSAGE,
+    event: { provider: SPAN_PROVIDER },
+    log: { level: SPAN_LOG_LEVEL },
+    fly: { region: SPAN_REGION, zone: SPAN_ZONE, app: { name: SPAN_APP_NAME, instance: SPAN_APP_INSTANCE, process_group: SPAN_PROCESS_GROUP } },
+  },
+  [SPAN_MESSAGE],
+);
+
+// The spans of the line scanned last and what the scan said (module scratch: encoding is synchronous).
+const lineSpans = new Int32Array(SLOTS * 2);
+const lineScan: ScanResult = { valid: false, multiline: false, ambiguous: false, escaped: 0 };
+/** Whether the last line's message has escapes, and (message lines) whether its raw bytes are JSON.stringify's. */
+const messageScan = { escaped: false, canonical: true };
+
+function presentAndNonEmpty(slot: number): boolean {
+  const start = lineSpans[slot * 2]!;
+  return start >= 0 && lineSpans[slot * 2 + 1]! > start;
+}
+
+/**
+ * Scans the line `b[start, end)` into lineSpans and messageScan. True when the intake keeps
+ * such a line byte for byte (valid, one line, no duplicate wanted key, the routing fields
+ * plain non-empty strings) and every wanted field is a plain string or absent, so the spans
+ * give exactly what JSON.parse would; false: take the JSON.parse path for this line.
+ */
+function scanFlyLine(b: Buffer, start: number, end: number, checkMessage: boolean): boolean {
+  scanJson(b, LOKI_FIELDS, lineSpans, lineScan, start, end);
+  if (!lineScan.valid || lineScan.multiline || lineScan.ambiguous) return false;
+  for (let k = 0; k < SLOTS; k++) if (lineSpans[k * 2] === NOT_PLAIN) return false;
+  if (!(presentAndNonEmpty(SPAN_TIMESTAMP) && presentAndNonEmpty(SPAN_REGION) && presentAndNonEmpty(SPAN_APP_NAME) && presentAndNonEmpty(SPAN_APP_INSTANCE))) return false;
+  const escaped = (lineScan.escaped & (1 << SPAN_MESSAGE)) !== 0;
+  messageScan.escaped = escaped;
+  messageScan.canonical = !escaped || !checkMessage || lineSpans[SPAN_MESSAGE * 2] === ABSENT || isCanonicalJsonString(b, lineSpans[SPAN_MESSAGE * 2]!, lineSpans[SPAN_MESSAGE * 2 + 1]!);
+  return true;
+}
 
 /** A message at least this long and without escapes is copied into the body natively rather than byte by byte. */
 const COPY_MESSAGE_BYTES = 128;
@@ -84,24 +123,11 @@ const LEVEL_BYTES = Buffer.from(LEVEL_NAMES.map((_, i) => i));
 const LEVEL_NAME_BYTES = LEVEL_NAMES.map((name) => Buffer.from(`"${name}"`, 'latin1'));
 const LEVEL_TEXT = LEVEL_NAMES.map((name) => Buffer.from(name, 'latin1'));
 
-// What a byte of a JSON line becomes inside a JSON string (JSON.stringify's escapes):
-// 0 as it is, 1 as `\u00xx`, else `\` and this byte.
-const ESCAPE = new Uint8Array(256);
-for (let c = 0; c < 0x20; c++) ESCAPE[c] = 1;
-ESCAPE[8] = 98; /* b */
-ESCAPE[9] = 116; /* t */
-ESCAPE[10] = 110; /* n */
-ESCAPE[12] = 102; /* f */
-ESCAPE[13] = 114; /* r */
-ESCAPE[34] = 34;
-ESCAPE[92] = 92;
-const HEX = Buffer.from('0123456789abcdef', 'latin1');
-
 /**
  * One batch's encoding state. The streams and the raw label-value keys that lead to them
  * are per batch; the per-entry arrays above are shared scratch (encoding is synchronous).
  */
-export class BatchPushBuilder {
+export class BatchPushBuilder implements PushState {
   readonly #o: LokiEncodeOptions;
   readonly #protobuf: boolean;
   readonly #batch: Batch;
@@ -154,7 +180,6 @@ export class BatchPushBuilder {
   badTime = 0;
 
   constructor(batch: Batch, o: LokiEncodeOptions, format: PushFormat = 'json') {
-    resetLineScan();
     this.#o = o;
     this.#protobuf = format === 'protobuf';
     this.#batch = batch;
@@ -185,14 +210,13 @@ export class BatchPushBuilder {
     while (start < limit) {
       const e = this.entryCount;
       if (e >= entryStream.length) growEntries(e + 1);
-      const lineEnd = scanFlyLine(ndjson, start, limit, checkMessage);
-      if (lineEnd >= 0 && this.#fastEntry(e, start, lineEnd)) {
-        this.entryCount++;
-        start = lineEnd + 1;
-        continue;
-      }
       let end = ndjson.indexOf(10, start);
       if (end < 0) end = limit;
+      if (end > start && scanFlyLine(ndjson, start, end, checkMessage) && this.#fastEntry(e, start, end)) {
+        this.entryCount++;
+        start = end + 1;
+        continue;
+      }
       // An empty line is no entry (the intake drops empty payloads).
       if (end > start) {
         this.#slowEntry(e, start, end);
@@ -553,12 +577,12 @@ export class BatchPushBuilder {
       buf[pos++] = 34;
       const plainStart = entryPlainStart[e]!;
       if (plainStart < 0) {
-        pos = escapeInto(buf, pos, this.#ndjson, lineStart, lineEnd);
+        pos = escapeJsonInto(buf, pos, this.#ndjson, lineStart, lineEnd);
       } else {
         const plainEnd = entryPlainEnd[e]!;
-        pos = escapeInto(buf, pos, this.#ndjson, lineStart, plainStart);
+        pos = escapeJsonInto(buf, pos, this.#ndjson, lineStart, plainStart);
         pos += this.#ndjson.copy(buf, pos, plainStart, plainEnd);
-        pos = escapeInto(buf, pos, this.#ndjson, plainEnd, lineEnd);
+        pos = escapeJsonInto(buf, pos, this.#ndjson, plainEnd, lineEnd);
       }
       buf[pos++] = 34;
     }
@@ -623,28 +647,6 @@ function writeDecimal(buf: Buffer, pos: number, v: number): number {
     v = Math.floor(v / 10);
   }
   return pos + digits;
-}
-
-/** The bytes `src[start, end)` of a JSON line as JSON string content (JSON.stringify's escapes); returns the index after them. */
-function escapeInto(buf: Buffer, pos: number, src: Buffer, start: number, end: number): number {
-  for (let k = start; k < end; k++) {
-    const c = src[k]!;
-    const x = ESCAPE[c]!;
-    if (x === 0) {
-      buf[pos++] = c;
-    } else if (x !== 1) {
-      buf[pos++] = 92;
-      buf[pos++] = x;
-    } else {
-      buf[pos++] = 92;
-      buf[pos++] = 117; /* u */
-      buf[pos++] = 48;
-      buf[pos++] = 48;
-      buf[pos++] = HEX[c >>> 4]!;
-      buf[pos++] = HEX[c & 15]!;
-    }
-  }
-  return pos;
 }
 
 /** Builds the push document for a batch straight from its bytes: the same bytes buildPush makes from its entries. */

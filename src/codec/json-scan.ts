@@ -16,8 +16,12 @@ export interface ScanResult {
   valid: boolean;
   /** Whitespace outside strings included CR or LF (pretty-printed): the line must be re-serialised. */
   multiline: boolean;
-  /** A key of the schema appeared twice in one object: JSON.parse keeps the last, so read such a line the slow way. */
-  duplicate: boolean;
+  /**
+   * An object on the path has a wanted key twice (JSON.parse keeps the last) or a key with
+   * escapes (it may spell a wanted one): the spans may not be what JSON.parse reads, so read
+   * such a line the slow way.
+   */
+  ambiguous: boolean;
   /** Bit k: slot k (one the schema keeps escaped) is a string with escapes; its span is the raw content. */
   escaped: number;
 }
@@ -271,7 +275,7 @@ export function scanJson(b: Uint8Array, schema: FieldSchema, spans: Int32Array, 
   for (let k = 0, n = schema.slots * 2; k < n; k++) spans[k] = ABSENT;
   result.valid = false;
   result.multiline = false;
-  result.duplicate = false;
+  result.ambiguous = false;
   result.escaped = 0;
   // Spans and word indexes are int32: a range reaching past 2 GiB into its ArrayBuffer (never
   // a NATS read or a batch) goes the slow way.
@@ -320,10 +324,10 @@ export function scanJson(b: Uint8Array, schema: FieldSchema, spans: Int32Array, 
       pendingPath = PATH_OTHER;
       const path = containerPath[depth - 1]!;
       if (path !== PATH_OTHER) {
-        // An escaped key is never matched: it cannot spell a wanted key's plain bytes.
+        if (!stringPlain) result.ambiguous = true;
         for (let m = first[path]!, last = first[path + 1]!; m < last; m++) {
           if (keyIs(b, keyStart, keyEnd, key[m]!)) {
-            if ((seen & (1 << m)) !== 0) result.duplicate = true;
+            if ((seen & (1 << m)) !== 0) result.ambiguous = true;
             seen |= 1 << m;
             pendingField = slotOf[m]!;
             pendingPath = childOf[m]!;

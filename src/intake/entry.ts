@@ -226,7 +226,7 @@ export type IntakeOutcome = 'entry' | 'empty_payload' | MalformedReason;
 
 // Scratch space for the scanner: the intake is synchronous, one message at a time.
 const spans = new Int32Array(8);
-const scan: ScanResult = { valid: false, multiline: false, duplicate: false, escaped: 0 };
+const scan: ScanResult = { valid: false, multiline: false, ambiguous: false, escaped: 0 };
 
 /**
  * The hot path: one NATS payload (`buf[start, end)`) → `view`. A good Fly line (the common
@@ -238,7 +238,7 @@ const scan: ScanResult = { valid: false, multiline: false, duplicate: false, esc
 export function intake(fromSubject: SubjectParts, buf: Buffer, start: number, end: number, receivedAtMs: number, view: EntryView): IntakeOutcome {
   if (end <= start) return 'empty_payload';
   scanFlyJson(buf, spans, scan, start, end);
-  if (scan.valid && !scan.multiline && !scan.duplicate && present(FIELD_TIMESTAMP) && present(FIELD_APP_NAME) && present(FIELD_REGION) && present(FIELD_APP_INSTANCE)) {
+  if (scan.valid && !scan.multiline && !scan.ambiguous && present(FIELD_TIMESTAMP) && present(FIELD_APP_NAME) && present(FIELD_REGION) && present(FIELD_APP_INSTANCE)) {
     view.setScanned(buf, start, end, fromSubject, spans, receivedAtMs);
     return 'entry';
   }

@@ -12,7 +12,7 @@ const samples = readFileSync(new URL('../fixtures/fly-log-samples.ndjson', impor
 function scan(text: string | Uint8Array): { result: ScanResult; spans: Int32Array; bytes: Uint8Array } {
   const bytes = typeof text === 'string' ? enc.encode(text) : text;
   const spans = new Int32Array(8);
-  const result: ScanResult = { valid: false, multiline: false, duplicate: false, escaped: 0 };
+  const result: ScanResult = { valid: false, multiline: false, ambiguous: false, escaped: 0 };
   scanFlyJson(bytes, spans, result);
   return { result, spans, bytes };
 }
@@ -39,7 +39,7 @@ describe('scanFlyJson', () => {
     for (const line of lines) {
       const body = JSON.parse(line);
       const s = scan(line);
-      expect(s.result).toMatchObject({ valid: true, multiline: false, duplicate: false });
+      expect(s.result).toMatchObject({ valid: true, multiline: false, ambiguous: false });
       expect(fieldOf(s, FIELD_TIMESTAMP)).toBe(body.timestamp);
       expect(fieldOf(s, FIELD_APP_NAME)).toBe(body.fly.app.name);
       expect(fieldOf(s, FIELD_APP_INSTANCE)).toBe(body.fly.app.instance);
@@ -64,7 +64,7 @@ describe('scanFlyJson', () => {
 
   it('notices pretty-printed JSON', () => {
     expect(scan('{\n "a": 1\n}').result).toMatchObject({ valid: true, multiline: true });
-    expect(scan('{"a": "x\\ny"}').result).toMatchObject({ valid: true, multiline: false, duplicate: false });
+    expect(scan('{"a": "x\\ny"}').result).toMatchObject({ valid: true, multiline: false, ambiguous: false });
   });
 
   it('accepts exactly what JSON.parse accepts as an object', () => {
@@ -107,7 +107,7 @@ describe('scanFlyJson', () => {
     const special = [0x22, 0x5c, 0x00, 0x01, 0x09, 0x0a, 0x1f, 0x20, 0x21, 0x5b, 0x5d, 0x7f, 0x80, 0xbf, 0xc3, 0xe2, 0xf0, 0xff];
     const arena = new ArrayBuffer(64 * 1024);
     const spans = new Int32Array(8);
-    const result: ScanResult = { valid: false, multiline: false, duplicate: false, escaped: 0 };
+    const result: ScanResult = { valid: false, multiline: false, ambiguous: false, escaped: 0 };
     let invalid = 0;
     for (let i = 0; i < 8000; i++) {
       const bytes = Uint8Array.from(seeds[i % seeds.length]!);
@@ -165,7 +165,7 @@ describe('scanFlyJson', () => {
     const start = buf.indexOf('\r\n') + 2;
     const end = start + Buffer.byteLength(line);
     const spans = new Int32Array(8);
-    const result: ScanResult = { valid: false, multiline: false, duplicate: false, escaped: 0 };
+    const result: ScanResult = { valid: false, multiline: false, ambiguous: false, escaped: 0 };
     scanFlyJson(buf, spans, result, start, end);
     expect(result.valid).toBe(true);
     const whole = scan(line);

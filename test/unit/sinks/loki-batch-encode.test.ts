@@ -103,15 +103,13 @@ describe('Loki batch encoding from bytes matches the entry-based encoding', () =
 });
 
 describe('the line scan', () => {
-  it('finds the end of a long message past escaped quotes and backslashes', async () => {
-    const { lineSpans, scanFlyLine, resetLineScan, SPAN_MESSAGE, SPAN_TIMESTAMP } = await import('../../../sinks/loki/line-scan.js');
+  it('finds the end of a long message past escaped quotes and backslashes', () => {
     const message = `${'x'.repeat(400)} "quoted" \\ and a trailing backslash \\`;
     const line = JSON.stringify({ fly: { app: { name: 'a', instance: 'i' }, region: 'r' }, message, timestamp: '2026-11-26T20:34:37.1Z' });
-    const buf = Buffer.from(`${line}\n`);
-    resetLineScan();
-    expect(scanFlyLine(buf, 0, buf.length, false)).toBe(buf.length - 1);
-    const raw = buf.toString('utf8', lineSpans[SPAN_MESSAGE * 2], lineSpans[SPAN_MESSAGE * 2 + 1]);
-    expect(JSON.parse(`"${raw}"`)).toBe(message);
-    expect(buf.toString('utf8', lineSpans[SPAN_TIMESTAMP * 2], lineSpans[SPAN_TIMESTAMP * 2 + 1])).toBe('2026-11-26T20:34:37.1Z');
+    for (const lineFormat of ['json', 'message'] as const) {
+      const push = buildBatchPush(batchFromLines(1, 'p', [line], RECEIVED_AT_MS), { ...defaults, lineFormat });
+      const doc = JSON.parse(push.body.toString('utf8')) as { streams: Array<{ values: Array<[string, string]> }> };
+      expect(doc.streams[0]!.values[0]).toEqual(['1795725277100000000', lineFormat === 'json' ? line : message]);
+    }
   });
 });
