@@ -1,5 +1,5 @@
 // The protobuf push (Loki's native format) against the JSON push of the same batch: decoded
-// with a hand-written reader (test/support/loki-protobuf.ts), it must carry exactly what the
+// with protobufjs against Loki's push.proto (test/support/loki-protobuf.ts), it must carry exactly what the
 // JSON push carries: the same streams (labels parsed back to the same pairs), the same
 // entries in the same order, the same nanosecond timestamps, lines and structured metadata.
 import { describe, expect, it } from 'vitest';
@@ -126,6 +126,17 @@ describe('Loki protobuf push carries what the JSON push carries', () => {
 });
 
 describe('protobuf pieces', () => {
+  it('the schema decoder refuses a body that does not follow push.proto', () => {
+    const body = Buffer.from(buildBatchPushAs(makeBatch(1, 'p', sampleEntries(RECEIVED_AT_MS)), defaults, 'protobuf').body);
+    expect(decodePushRequest(body).length).toBeGreaterThan(0);
+    // Cut short: a length runs past the end.
+    expect(() => decodePushRequest(body.subarray(0, body.length - 7))).toThrow();
+    // A stream's labels that are not UTF-8.
+    const bad = Buffer.from(body);
+    bad[bad.indexOf('fly_app_name')] = 0xff;
+    expect(() => decodePushRequest(bad)).toThrow(/UTF-8/);
+  });
+
   it('varints: sizes and bytes at every length boundary up to 2^53', () => {
     const buf = Buffer.alloc(16);
     for (const v of [0, 1, 127, 128, 16383, 16384, 2 ** 21 - 1, 2 ** 21, 2 ** 28, 2 ** 31 - 1, 2 ** 31, 2 ** 32, 2 ** 35, 2 ** 42, 2 ** 49, 2 ** 53 - 1]) {
