@@ -134,7 +134,7 @@ describe('protobuf pieces', () => {
     // A stream's labels that are not UTF-8.
     const bad = Buffer.from(body);
     bad[bad.indexOf('fly_app_name')] = 0xff;
-    expect(() => decodePushRequest(bad)).toThrow(/UTF-8/);
+    expect(() => decodePushRequest(bad)).toThrow(/utf-8/i);
   });
 
   it('varints: sizes and bytes at every length boundary up to 2^53', () => {
