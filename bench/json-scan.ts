@@ -4,7 +4,7 @@
 // `npx tsc -p tsconfig.json && node dist/bench/json-scan.js`.
 import { batchFromLines } from '../src/pipeline/batch.js';
 import { intake, parseSubject, EntryView } from '../src/intake/entry.js';
-import { buildBatchPushAs as buildPush } from '../sinks/loki/batch-encode.js';
+import { buildPush } from '../sinks/loki/encode.js';
 import { DEFAULT_LABELS } from '../sinks/loki/config.js';
 import { makeFlyEntries } from '../test/support/fly-entries.js';
 

@@ -8,8 +8,8 @@ import { createHttpAgent, excerpt, httpRequest, type HttpPool } from '../shared/
 import type { Batch, EncodedBatch, SendResult, Sink, SinkContext } from '../../src/pipeline/sink.js';
 import type { FailureAction } from '../../src/errors.js';
 import type { LokiConfig } from './config.js';
-import { encodeBatchPush } from './batch-encode.js';
-import type { LokiEncodeOptions } from './encode.js';
+import { encodePush } from './encode.js';
+import type { LokiEncodeOptions } from './labels.js';
 import type { PushFormat } from './config.js';
 
 const USER_AGENT = 'logferry';
@@ -74,7 +74,7 @@ export class LokiSink implements Sink {
 
   encode(batch: Batch): Promise<EncodedBatch> {
     // Loki labels each entry by its fields: the batch's bytes are scanned once, here.
-    return encodeBatchPush(batch, this.#encodeOptions, this.#pushFormat);
+    return encodePush(batch, this.#encodeOptions, this.#pushFormat);
   }
 
   async send(encoded: EncodedBatch, _batch: Batch, signal: AbortSignal): Promise<SendResult | void> {

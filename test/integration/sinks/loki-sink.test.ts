@@ -13,7 +13,7 @@ import { SinkPipeline } from '../../../src/pipeline/sink-pipeline.js';
 import type { PipelineSettings } from '../../../src/pipeline/sink.js';
 import { SinkStats, total } from '../../../src/ops/stats.js';
 import { readLokiConfig } from '../../../sinks/loki/config.js';
-import { normaliseLevel } from '../../../sinks/loki/encode.js';
+import { normaliseLevel } from '../../../sinks/loki/labels.js';
 import { plugin } from '../../../sinks/loki/index.js';
 import { LokiSink } from '../../../sinks/loki/sink.js';
 import { idOf, makeFlyEntries } from '../../support/fly-entries.js';

@@ -5,16 +5,15 @@ import { DEFAULT_LABELS } from '../../../sinks/loki/config.js';
 import {
   MAX_LABELS,
   SecondsCache,
-  buildPushBody,
   cutUtf8,
-  encodePush,
   nanosOf,
   normaliseLevel,
   sanitiseLabelName,
   sanitiseLabelValue,
   truncateJsonLine,
   type LokiEncodeOptions,
-} from '../../../sinks/loki/encode.js';
+} from '../../../sinks/loki/labels.js';
+import { buildPushBody, encodeEntries as encodePush } from '../../support/loki-variants.js';
 import { SAMPLE_RECEIVED_AT_MS, sampleEntries } from '../../support/sink-contract.js';
 
 const defaults: LokiEncodeOptions = {
@@ -235,9 +234,9 @@ describe('Loki encoding: timestamps', () => {
   });
 
   it('an unparseable timestamp uses the receive time and is counted', () => {
-    const good = flyEntry({});
-    const bad: LogEntry = { ...good, timestamp: 'yesterday at noon', receivedAtMs: 1_795_725_300_123 };
-    const { doc, adjusted } = push([bad]);
+    const parsed = parseFlyMessage('logs.web.ams.i1', Buffer.from(JSON.stringify({ fly: { app: { name: 'web', instance: 'i1' }, region: 'ams' }, message: 'm', timestamp: 'yesterday at noon' })), 1_795_725_300_123);
+    if (parsed.kind !== 'entry') throw new Error('did not parse');
+    const { doc, adjusted } = push([parsed.entry]);
     expect(doc.streams[0]!.values[0]![0]).toBe('1795725300123000000');
     expect(adjusted).toEqual({ timestamp_invalid: 1 });
   });
