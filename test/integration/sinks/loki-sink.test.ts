@@ -15,7 +15,7 @@ import { SinkStats, total } from '../../../src/ops/stats.js';
 import { readLokiConfig } from '../../../sinks/loki/config.js';
 import { normaliseLevel } from '../../../sinks/loki/labels.js';
 import { plugin } from '../../../sinks/loki/index.js';
-import { LokiSink } from '../../../sinks/loki/sink.js';
+import { LokiSink, parseTooOldThreshold } from '../../../sinks/loki/sink.js';
 import { idOf, makeFlyEntries } from '../../support/fly-entries.js';
 import { startLokiReceiver, type LokiReceiver, type LokiStoredEntry } from '../../support/loki-receiver.js';
 import { freePort } from '../../support/ports.js';
@@ -231,7 +231,7 @@ describe('Loki sink against the Loki receiver', () => {
 
   it('400 from what Loki itself refuses (too old), accounted by the core per entry', async () => {
     await rx.close();
-    rx = await startLokiReceiver({ rejectOlderThanMs: 7 * 24 * 3600_000 });
+    rx = await startLokiReceiver({ rejectOlderThanMs: 7 * 24 * 3600_000, dropDuplicates: true });
     sink = lokiSink(rx.url);
     const now = Date.now();
     const entries = [
@@ -247,8 +247,48 @@ describe('Loki sink against the Loki receiver', () => {
     expect(await p.whenIdle(10_000)).toBe(true);
     expect(stats.rejected.get('http_400')).toBe(2);
     expect(stats.delivered).toBe(3);
-    expect(rx.pushes).toHaveLength(1);
+    // Loki's distributor wording: the last refused entry only, no count.
+    expect(rx.pushes[0]!.status).toBe(400);
+    expect(rx.pushes[0]!.answer).toMatch(/^entry for stream '\{[^}]*\}' has timestamp too old: 2020-01-01T00:00:00Z, oldest acceptable timestamp is: \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+    expect(rx.pushes[0]!.answer).not.toMatch(/total ignored/);
+    // The follow-up re-sent the three that passed the age check; Loki dropped them as duplicates.
+    expect(rx.pushes).toHaveLength(2);
+    expect(rx.pushes[1]!.status).toBe(204);
+    expect(rx.stats().duplicateEntries).toBe(3);
     expect(rx.entries().map((x) => (JSON.parse(x.line) as { message: string }).message).sort()).toEqual(['fresh one', 'fresh three', 'fresh two']);
+  });
+
+  it('6,000 entries, half too old, through the core with default settings: delivered and rejected match what Loki stored', async () => {
+    await rx.close();
+    rx = await startLokiReceiver({ rejectOlderThanMs: 3600_000, dropDuplicates: true });
+    sink = lokiSink(rx.url);
+    const now = Date.now();
+    // Old and current entries interleaved across apps, instances and levels (many streams).
+    const old = makeFlyEntries(3000, { seed: 31, idPrefix: 'old-', startMs: now - 3 * 3600_000 });
+    const fresh = makeFlyEntries(3000, { seed: 32, idPrefix: 'new-', startMs: now - 60_000 });
+    const stats = new SinkStats();
+    const p = new SinkPipeline({ sink, settings: plugin.defaults, retry: { initialBackoffMs: 10, maxBackoffMs: 100 }, stats, logger, throttled: new ThrottledLog(logger, 60_000) });
+    for (let i = 0; i < 3000; i++) {
+      p.accept(toEntry(old[i]!.subject, old[i]!.payload));
+      p.accept(toEntry(fresh[i]!.subject, fresh[i]!.payload));
+    }
+    p.flush();
+    expect(await p.whenIdle(60_000)).toBe(true);
+    const stored = rx.entries().map((x) => idOf(JSON.parse(x.line)));
+    expect(stored).toHaveLength(3000);
+    expect(new Set(stored).size).toBe(3000);
+    expect(stored.every((id) => id!.startsWith('new-'))).toBe(true);
+    expect(stats.delivered).toBe(3000);
+    expect(stats.rejected.get('http_400')).toBe(3000);
+    expect(total(stats.dropped)).toBe(0);
+    expect(rx.violations()).toEqual([]);
+  });
+
+  it('reads the threshold of Loki\'s age check as Loki prints it', () => {
+    const body = "entry for stream '{fly_app_name=\"web\", level=\"info\"}' has timestamp too old: 2026-02-28T19:19:04Z, oldest acceptable timestamp is: 2026-03-01T08:26:38Z";
+    expect(parseTooOldThreshold(body)).toBe(BigInt(Date.parse('2026-03-01T08:26:38Z')) * 1_000_000n);
+    expect(parseTooOldThreshold(body.replace('08:26:38Z', '09:26:38+01:00'))).toBe(BigInt(Date.parse('2026-03-01T08:26:38Z')) * 1_000_000n);
+    expect(parseTooOldThreshold("entry for stream '{a=\"b\"}' has timestamp too new: 2030-01-01T00:00:00Z")).toBeUndefined();
   });
 
   it('400 without a count: the whole batch is counted as refused', async () => {
