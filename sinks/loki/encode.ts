@@ -16,6 +16,7 @@ import {
   SecondsCache,
   cutUtf8,
   fieldValue,
+  logfmtLine,
   nanosOf,
   normaliseLevel,
   streamLabels,
@@ -182,7 +183,8 @@ export class BatchPushBuilder implements PushState {
   badTime = 0;
 
   constructor(batch: Batch, o: LokiEncodeOptions, format: PushFormat = 'json', parseEveryLine = false) {
-    this.#parseEveryLine = parseEveryLine;
+    // logfmt lines are rebuilt from the parsed entry (fly-log-shipper's OpsVerse shape).
+    this.#parseEveryLine = parseEveryLine || o.lineFormat === 'logfmt';
     this.#o = o;
     this.#protobuf = format === 'protobuf';
     this.#batch = batch;
@@ -398,6 +400,12 @@ export class BatchPushBuilder implements PushState {
     if (this.#messageLines) {
       const m = body.message;
       line = typeof m === 'string' ? m : m === undefined || m === null ? '' : JSON.stringify(m);
+      if (line.length * 3 > o.maxLineBytes && Buffer.byteLength(line) > o.maxLineBytes) {
+        line = `${cutUtf8(line, o.maxLineBytes - 3)}…`;
+        this.truncated++;
+      }
+    } else if (o.lineFormat === 'logfmt') {
+      line = logfmtLine(body);
       if (line.length * 3 > o.maxLineBytes && Buffer.byteLength(line) > o.maxLineBytes) {
         line = `${cutUtf8(line, o.maxLineBytes - 3)}…`;
         this.truncated++;

@@ -222,3 +222,48 @@ export function fieldValue(field: MetadataField, entry: LogEntry, body: FlyLogBo
  * percent larger; compression was most of the sink's CPU.
  */
 export const GZIP_LEVEL = 1;
+
+/**
+ * The line fly-log-shipper's OpsVerse sink writes (LOKI_LINE_FORMAT=logfmt): `level` set from
+ * `log.level`, a message that is a JSON object merged into the entry in place of `message`,
+ * the timestamp left out (Loki carries it), nested keys flattened with `.` (arrays `[i]`),
+ * keys sorted, as Vector's logfmt codec writes an event.
+ */
+export function logfmtLine(body: FlyLogBody): string {
+  const event: Record<string, unknown> = { ...body, level: body.log?.level };
+  const m = body.message;
+  if (typeof m === 'string' && m.charCodeAt(0) === 123 /* { */) {
+    try {
+      const fields: unknown = JSON.parse(m);
+      if (fields !== null && typeof fields === 'object' && !Array.isArray(fields)) {
+        delete event.message;
+        Object.assign(event, fields);
+      }
+    } catch {
+      // Not JSON after all: the message stays text.
+    }
+  }
+  delete event.timestamp;
+  const pairs: Array<[string, string]> = [];
+  const flatten = (prefix: string, v: unknown): void => {
+    if (v === undefined) return;
+    if (Array.isArray(v)) {
+      v.forEach((item, i) => flatten(`${prefix}[${i}]`, item));
+    } else if (v !== null && typeof v === 'object') {
+      for (const [k, inner] of Object.entries(v)) flatten(prefix === '' ? k : `${prefix}.${k}`, inner);
+    } else {
+      pairs.push([prefix, logfmtValue(v)]);
+    }
+  };
+  flatten('', event);
+  pairs.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  return pairs.map(([k, v]) => `${k}=${v}`).join(' ');
+}
+
+function logfmtValue(v: unknown): string {
+  const s = typeof v === 'string' ? v : String(v);
+  if (typeof v === 'string' && (s === '' || /[\s"=\\]/.test(s) || /[\x00-\x1f]/.test(s))) {
+    return `"${s.replace(/[\\"]/g, '\\$&').replace(/\n/g, '\\n').replace(/\r/g, '\\r').replace(/\t/g, '\\t')}"`;
+  }
+  return s;
+}
