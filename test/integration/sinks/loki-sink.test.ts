@@ -12,7 +12,9 @@ import { ThrottledLog } from '../../../src/ops/logger.js';
 import { SinkPipeline } from '../../../src/pipeline/sink-pipeline.js';
 import type { PipelineSettings } from '../../../src/pipeline/sink.js';
 import { SinkStats, total } from '../../../src/ops/stats.js';
-import { readLokiConfig } from '../../../sinks/loki/config.js';
+import { readLokiConfig, readOpsverseConfig } from '../../../sinks/loki/config.js';
+import { plugin as opsverse } from '../../../sinks/opsverse/index.js';
+import { logfmtLine } from '../../../sinks/loki/labels.js';
 import { normaliseLevel } from '../../../sinks/loki/labels.js';
 import { plugin } from '../../../sinks/loki/index.js';
 import { LokiSink, parseTooOldThreshold } from '../../../sinks/loki/sink.js';
@@ -282,6 +284,31 @@ describe('Loki sink against the Loki receiver', () => {
     expect(stats.rejected.get('http_400')).toBe(3000);
     expect(total(stats.dropped)).toBe(0);
     expect(rx.violations()).toEqual([]);
+  });
+
+  it('OpsVerse: OPSVERSE_* secrets ship 20,000 entries to a Loki with basic auth, gzip JSON, logfmt lines, each once', async () => {
+    await rx.close();
+    rx = await startLokiReceiver({ auth: { username: 'ops-user', password: PASSWORD } });
+    const config = readOpsverseConfig(new EnvReader({ OPSVERSE_LOGS_ENDPOINT: rx.url, OPSVERSE_USERNAME: 'ops-user', OPSVERSE_PASSWORD: PASSWORD }))!;
+    const ops = opsverse.create(config, { logger, agentInstanceId: 'test-agent' }) as LokiSink;
+    try {
+      expect(ops.name).toBe('opsverse');
+      const flyEntries = makeFlyEntries(20_000, { seed: 41, startMs: Date.now() - 60_000 });
+      const { p, stats } = pipelineFor(ops);
+      for (const e of flyEntries) p.accept(toEntry(e.subject, e.payload));
+      p.flush();
+      expect(await p.whenIdle(60_000)).toBe(true);
+      expect(stats.delivered).toBe(20_000);
+      const stored = rx.entries();
+      expect(stored).toHaveLength(20_000);
+      const byLine = new Set(stored.map((x) => x.line));
+      expect(byLine.size).toBe(20_000);
+      for (const e of flyEntries.slice(0, 500)) expect(byLine.has(logfmtLine(JSON.parse(e.payload) as FlyLogBody))).toBe(true);
+      expect(rx.pushes.every((x) => x.headers['content-type'] === 'application/json' && x.headers['content-encoding'] === 'gzip')).toBe(true);
+      expect(rx.violations()).toEqual([]);
+    } finally {
+      await ops.close();
+    }
   });
 
   it('reads the threshold of Loki\'s age check as Loki prints it', () => {
