@@ -63,7 +63,7 @@ export function fieldSchema(tree: FieldTree, keepEscaped: readonly number[] = []
     const t = objects[o]!;
     for (const name of Object.keys(t)) {
       const v = t[name]!;
-      key.push(Buffer.from(name, 'utf8'));
+      key.push(utf8.encode(name));
       if (typeof v === 'number') {
         slotOf.push(v);
         childOf.push(-1);
@@ -81,6 +81,8 @@ export function fieldSchema(tree: FieldTree, keepEscaped: readonly number[] = []
   for (const k of keepEscaped) mask |= 1 << k;
   return { slots, first: Int32Array.from(first), key, slotOf: Int32Array.from(slotOf), childOf: Int32Array.from(childOf), keepEscaped: mask };
 }
+
+const utf8 = new TextEncoder();
 
 // Where a container sits: the schema object it is, or PATH_OTHER off the path.
 const PATH_OTHER = -1;
