@@ -56,6 +56,27 @@ describe('scanFlyJson', () => {
     expect(fieldOf(s, FIELD_APP_INSTANCE)).toBe(ABSENT);
   });
 
+  it('flags a wanted key twice, or a key with escapes on the path, and the intake then reads the line as JSON.parse does', async () => {
+    const { parseFlyMessage } = await import('../../src/intake/entry.js');
+    const routing = '"fly":{"app":{"name":"a","instance":"i"},"region":"r"},"timestamp":"2026-11-26T20:34:37Z"';
+    const ambiguous = [
+      `{${routing},"fly":{"app":{"name":"b","instance":"j"},"region":"s"}}`,
+      `{${routing},"timestamp":"2026-11-26T20:34:38Z"}`,
+      `{"fly":{"app":{"name":"a","instance":"i","name":"c"},"region":"r"},"timestamp":"2026-11-26T20:34:37Z"}`,
+      `{${routing},"timest\\u0061mp":"2026-11-26T20:34:39Z"}`,
+      `{"fly":{"app":{"name":"a","instance":"i"},"region":"r","\\u0061pp":{"name":"d","instance":"k"}},"timestamp":"2026-11-26T20:34:37Z"}`,
+    ];
+    for (const line of ambiguous) {
+      expect(scan(line).result, line).toMatchObject({ valid: true, ambiguous: true });
+      const parsed = parseFlyMessage('logs.x.y.z', enc.encode(line), 0);
+      if (parsed.kind !== 'entry') throw new Error('no entry');
+      const body = JSON.parse(line) as { timestamp: string; fly: { region: string; app: { name: string; instance: string } } };
+      expect([parsed.entry.app, parsed.entry.instance, parsed.entry.region, parsed.entry.timestamp], line).toEqual([body.fly.app.name, body.fly.app.instance, body.fly.region, body.timestamp]);
+    }
+    // Escaped keys and repeats off the path do not matter.
+    expect(scan(`{${routing},"x":{"a":1,"a":2,"\\u0061":3}}`).result).toMatchObject({ valid: true, ambiguous: false });
+  });
+
   it('marks fields that are not plain strings', () => {
     const s = scan('{"timestamp":1,"fly":{"app":{"name":"a\\"b","instance":null},"region":["r"]}}');
     expect(s.result.valid).toBe(true);
