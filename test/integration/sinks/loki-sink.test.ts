@@ -311,6 +311,56 @@ describe('Loki sink against the Loki receiver', () => {
     }
   });
 
+  it('the follow-up push: a second age refusal counts what its threshold refuses; a transient failure is left to the core', async () => {
+    // A server that answers the first push with an age refusal at T1 and the second as scripted.
+    const answers: Array<[number, string]> = [];
+    const bodies: number[] = [];
+    const server = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        bodies.push(Number(req.headers['content-length'] ?? 0));
+        const [status, body] = answers.shift() ?? [204, ''];
+        res.writeHead(status, { 'content-type': 'text/plain' }).end(body);
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const s = lokiSink(url, { LOKI_PUSH_FORMAT: 'json' });
+    const refusal = (threshold: string): string => `entry for stream '{fly_app_name="web"}' has timestamp too old: 2026-11-26T10:00:00Z, oldest acceptable timestamp is: ${threshold}`;
+    const entries = [
+      entryAt('2026-11-26T10:00:00.5Z', 'old'),
+      entryAt('2026-11-26T12:00:00.2Z', 'band'),
+      entryAt('2026-11-26T12:00:01.5Z', 'after'),
+      entryAt('2026-11-26T13:00:00Z', 'fresh'),
+    ];
+    try {
+      // The follow-up (band, after, fresh) is refused again at a threshold one second later: band and after were refused.
+      answers.push([400, refusal('2026-11-26T12:00:00Z')], [400, refusal('2026-11-26T12:00:02Z')]);
+      let e = (await failure(s, entries)) as SinkResponseError;
+      expect(e.rejectedEntries).toBe(3);
+      expect(bodies).toHaveLength(2);
+      // The follow-up proves the rest stored.
+      answers.push([400, refusal('2026-11-26T12:00:00Z')], [204, '']);
+      e = (await failure(s, entries)) as SinkResponseError;
+      expect(e.rejectedEntries).toBe(1);
+      // The follow-up meets a 503: the whole batch goes back to the core to retry (Loki drops duplicates).
+      answers.push([400, refusal('2026-11-26T12:00:00Z')], [503, 'Ingester not ready']);
+      e = (await failure(s, entries)) as SinkResponseError;
+      expect(e.status).toBe(503);
+      expect(s.classify(e)).toBe('retry');
+      // Everything older than the threshold: no follow-up.
+      const pushes = bodies.length;
+      answers.push([400, refusal('2026-11-27T00:00:00Z')]);
+      e = (await failure(s, entries)) as SinkResponseError;
+      expect(e.rejectedEntries).toBe(4);
+      expect(bodies).toHaveLength(pushes + 1);
+    } finally {
+      await s.close();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+
   it('reads the threshold of Loki\'s age check as Loki prints it', () => {
     const body = "entry for stream '{fly_app_name=\"web\", level=\"info\"}' has timestamp too old: 2026-02-28T19:19:04Z, oldest acceptable timestamp is: 2026-03-01T08:26:38Z";
     expect(parseTooOldThreshold(body)).toBe(BigInt(Date.parse('2026-03-01T08:26:38Z')) * 1_000_000n);
