@@ -90,3 +90,18 @@ function sortByTime(first: number, end: number): void {
     order[j + 1] = e;
   }
 }
+
+/** What a push writer reads of a batch's encoding state (besides the per-entry arrays above). */
+export interface PushState {
+  readonly ndjson: Buffer;
+  readonly entryCount: number;
+  readonly messageLines: boolean;
+  /** Per stream: its label set as the JSON push's `stream` object. */
+  readonly streamLabelsJson: readonly string[];
+  /** Lines of entries that took the JSON.parse path (entryLineStart `-1 - i`). */
+  readonly slowLines: readonly string[];
+  /** The metadata buffer entryMetaStart/End index into; undefined without structured metadata. */
+  readonly metaBuffer: Buffer | undefined;
+  /** Groups the entries by stream into `order`; returns where each stream starts in it. */
+  group(): Int32Array;
+}

@@ -12,7 +12,9 @@ export type LabelField = (typeof DEFAULT_LABELS)[number];
 export const METADATA_FIELDS = [...DEFAULT_LABELS, 'process_group', 'zone'] as const;
 export type MetadataField = (typeof METADATA_FIELDS)[number];
 
-export type LineFormat = 'json' | 'message';
+/** The entry as Fly sent it (JSON), its message only, or logfmt as fly-log-shipper's OpsVerse sink writes it. */
+export type LineFormat = 'json' | 'message' | 'logfmt';
+export const LINE_FORMATS: readonly LineFormat[] = ['json', 'message', 'logfmt'];
 /** Loki's native push (protobuf + snappy, as Promtail and Vector send it) or its JSON push (+ gzip). */
 export type PushFormat = 'protobuf' | 'json';
 export const PUSH_FORMATS: readonly PushFormat[] = ['protobuf', 'json'];
@@ -51,7 +53,7 @@ export interface LokiConfig {
 // far from the setting that caused it.
 const HEADER_SAFE = /^[\x21-\x7e]+$/;
 
-function pushAndBase(url: URL): { pushUrl: URL; baseUrl: URL } {
+export function pushAndBase(url: URL): { pushUrl: URL; baseUrl: URL } {
   const path = url.pathname.replace(/\/+$/, '');
   const pushUrl = new URL(url.href);
   const baseUrl = new URL(url.href);
@@ -176,10 +178,46 @@ export function readLokiConfig(env: EnvReader): LokiConfig | undefined {
     labels,
     staticLabels,
     structuredMetadata,
-    lineFormat: env.oneOf('LOKI_LINE_FORMAT', ['json', 'message'] as const, 'json'),
+    lineFormat: env.oneOf('LOKI_LINE_FORMAT', LINE_FORMATS, 'json'),
     pushFormat: env.oneOf('LOKI_PUSH_FORMAT', PUSH_FORMATS, 'protobuf'),
     maxLineBytes: env.size('LOKI_MAX_LINE_BYTES', DEFAULT_MAX_LINE_BYTES, { min: 1024, max: 64 * 1024 * 1024 }),
     timeoutMs: env.duration('LOKI_TIMEOUT', 30_000, { min: 100, max: 600_000 }),
+  };
+}
+
+/**
+ * fly-log-shipper's OpsVerse destination (vector-configs/sinks/opsverse.toml): its Loki sink at
+ * OPSVERSE_LOGS_ENDPOINT with basic auth (OPSVERSE_USERNAME, OPSVERSE_PASSWORD), gzip, lines
+ * as logfmt of the entry with `level` set from `log.level` and a JSON message's fields merged
+ * in, and the same six labels. Undefined when OPSVERSE_LOGS_ENDPOINT is not set.
+ */
+export function readOpsverseConfig(env: EnvReader): LokiConfig | undefined {
+  const url = env.url('OPSVERSE_LOGS_ENDPOINT', { secret: true });
+  if (url === undefined) {
+    for (const name of ['OPSVERSE_USERNAME', 'OPSVERSE_PASSWORD']) {
+      if (env.raw(name) !== undefined) throw new ConfigError('OPSVERSE_LOGS_ENDPOINT', `is required when ${name} is set (the Loki endpoint OpsVerse gave you)`);
+    }
+    return undefined;
+  }
+  if (url.username !== '' || url.password !== '') throw new ConfigError('OPSVERSE_LOGS_ENDPOINT', 'must not carry credentials; set OPSVERSE_USERNAME and OPSVERSE_PASSWORD');
+  const username = env.raw('OPSVERSE_USERNAME');
+  const password = env.raw('OPSVERSE_PASSWORD');
+  if (username === undefined || username === '') throw new ConfigError('OPSVERSE_USERNAME', 'is required with OPSVERSE_LOGS_ENDPOINT');
+  if (password === undefined || password === '') throw new ConfigError('OPSVERSE_PASSWORD', 'is required with OPSVERSE_LOGS_ENDPOINT');
+  if (username.includes(':')) throw new ConfigError('OPSVERSE_USERNAME', 'must not contain ":" (basic auth cannot carry it)');
+  const { pushUrl, baseUrl } = pushAndBase(url);
+  return {
+    pushUrl,
+    baseUrl,
+    auth: { kind: 'basic', username, password },
+    tenant: undefined,
+    labels: DEFAULT_LABELS,
+    staticLabels: [],
+    structuredMetadata: [],
+    lineFormat: 'logfmt',
+    pushFormat: 'json',
+    maxLineBytes: DEFAULT_MAX_LINE_BYTES,
+    timeoutMs: 30_000,
   };
 }
 

@@ -1,528 +1,667 @@
-// Turns a batch into one Loki push body: entries grouped into streams by label set, each
-// stream sorted by timestamp, nanosecond timestamps as strings, gzip. What real Loki would
-// refuse (long lines, bad label names, too many labels) is fixed here and counted, so a
-// batch never meets a 400 for something we could have prevented.
+// The Loki encoder: a batch becomes one push body (Loki's JSON document, or its protobuf
+// PushRequest, protobuf-push.ts), read straight from the batch's NDJSON bytes. Each line is
+// scanned once with the shared JSON toolkit (src/codec/json-scan.ts) for the spans of the
+// fields Loki needs; streams are found by the bytes of their label values (stream-keys.ts);
+// timestamps become numbers from their digits; lines are escaped from the batch's bytes into
+// the body. Nothing is decoded or allocated per entry. A line the scan cannot read exactly
+// (escaped or duplicated keys, a field of another type, a line too long, ...) goes through
+// JSON.parse and into the same per-entry state and the same writers.
+import { readEntry } from '../../src/pipeline/batch.js';
+import { EntryView, appLevel, entryLevel, messageFields, parseBody, type FlyLogBody } from '../../src/intake/entry.js';
 import { gzip } from '../../src/codec/compress.js';
-import { entryLevel, parseBody, timestampNanos, type FlyLogBody, type LogEntry } from '../../src/intake/entry.js';
-import { SlabPool } from '../../src/pipeline/batch.js';
-import type { EncodedBatch } from '../../src/pipeline/sink.js';
-import type { LabelField, LineFormat, MetadataField } from './config.js';
+import type { Batch, EncodedBatch } from '../../src/pipeline/sink.js';
+import type { LabelField, MetadataField } from './config.js';
+import {
+  GZIP_LEVEL,
+  SecondsCache,
+  cutUtf8,
+  fieldValue,
+  logfmtLine,
+  nanosOf,
+  normaliseLevel,
+  streamLabels,
+  truncateJsonLine,
+  type AdjustReason,
+  type LokiEncodeOptions,
+} from './labels.js';
+import { LEVEL_NAMES, LEVEL_UNKNOWN, foldLevel, levelIndex } from './level-fold.js';
+import { ABSENT, NOT_PLAIN, fieldSchema, isCanonicalJsonString, scanJson, escapeJsonInto, type ScanResult } from '../../src/codec/json-scan.js';
+import { StreamKeys } from './stream-keys.js';
+import {
+  entryLineEnd,
+  entryLineStart,
+  entryMetaEnd,
+  entryMetaStart,
+  entryNanos,
+  entryPlainEnd,
+  entryPlainStart,
+  entrySecs,
+  entryStream,
+  groupByStream,
+  growEntries,
+  order,
+  type PushState,
+} from './batch-entries.js';
+import { writeMetaPair, writeProtobufPush } from './protobuf-push.js';
+import { Out, releasePushBuffer } from './out.js';
+import type { PushFormat } from './config.js';
+import { snappyBody } from './snappy.js';
+import { flyFractionNanos, wholeSeconds } from './timestamp-bytes.js';
 
+// Span slots of the fields the encoder reads from a line (start at [2k], end at [2k+1]).
+const SPAN_TIMESTAMP = 0;
+const SPAN_HOST = 1;
+const SPAN_MESSAGE = 2;
+const SPAN_PROVIDER = 3;
+const SPAN_LOG_LEVEL = 4;
+const SPAN_REGION = 5;
+const SPAN_APP_NAME = 6;
+const SPAN_APP_INSTANCE = 7;
+const SPAN_PROCESS_GROUP = 8;
+const SPAN_ZONE = 9;
+const SLOTS = 10;
 
-/** Loki's `max_label_names_per_series` default. */
-export const MAX_LABELS = 15;
-/** Loki's `max_label_value_length` default. */
-export const MAX_LABEL_VALUE_BYTES = 2048;
-const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
-// Control characters in a label make streams that are impossible to select by hand.
-const CONTROL = /[\x00-\x1f\x7f]/g;
-const CONTROL_TEST = /[\x00-\x1f\x7f]/;
+/** The fields of a Fly line the push needs; the message keeps its span when it has escapes (it is copied or escaped whole). */
+const LOKI_FIELDS = fieldSchema(
+  {
+    timestamp: SPAN_TIMESTAMP,
+    host: SPAN_HOST,
+    message: SPAN_MESSAGE,
+    event: { provider: SPAN_PROVIDER },
+    log: { level: SPAN_LOG_LEVEL },
+    fly: { region: SPAN_REGION, zone: SPAN_ZONE, app: { name: SPAN_APP_NAME, instance: SPAN_APP_INSTANCE, process_group: SPAN_PROCESS_GROUP } },
+  },
+  [SPAN_MESSAGE],
+);
 
-export type AdjustReason = 'line_truncated' | 'label_sanitised' | 'labels_limited' | 'timestamp_invalid';
+// The spans of the line scanned last and what the scan said (module scratch: encoding is synchronous).
+const lineSpans = new Int32Array(SLOTS * 2);
+const lineScan: ScanResult = { valid: false, multiline: false, ambiguous: false, escaped: 0 };
+/** Whether the last line's message has escapes, and (message lines) whether its raw bytes are JSON.stringify's. */
+const messageScan = { escaped: false, canonical: true };
 
-export interface LokiEncodeOptions {
-  readonly labels: readonly LabelField[];
-  readonly staticLabels: readonly (readonly [string, string])[];
-  readonly structuredMetadata: readonly MetadataField[];
-  readonly lineFormat: LineFormat;
-  readonly maxLineBytes: number;
+function presentAndNonEmpty(slot: number): boolean {
+  const start = lineSpans[slot * 2]!;
+  return start >= 0 && lineSpans[slot * 2 + 1]! > start;
 }
 
-export interface PushBody {
-  /** The JSON document for `POST /loki/api/v1/push`. */
-  readonly json: string;
-  readonly entryCount: number;
-  readonly streamCount: number;
-  readonly adjusted: Partial<Record<AdjustReason, number>>;
+/**
+ * Scans the line `b[start, end)` into lineSpans and messageScan. True when the intake keeps
+ * such a line byte for byte (valid, one line, no duplicate wanted key, the routing fields
+ * plain non-empty strings) and every wanted field is a plain string or absent, so the spans
+ * give exactly what JSON.parse would; false: take the JSON.parse path for this line.
+ */
+function scanFlyLine(b: Buffer, start: number, end: number, checkMessage: boolean): boolean {
+  scanJson(b, LOKI_FIELDS, lineSpans, lineScan, start, end);
+  if (!lineScan.valid || lineScan.multiline || lineScan.ambiguous) return false;
+  for (let k = 0; k < SLOTS; k++) if (lineSpans[k * 2] === NOT_PLAIN) return false;
+  if (!(presentAndNonEmpty(SPAN_TIMESTAMP) && presentAndNonEmpty(SPAN_REGION) && presentAndNonEmpty(SPAN_APP_NAME) && presentAndNonEmpty(SPAN_APP_INSTANCE))) return false;
+  const escaped = (lineScan.escaped & (1 << SPAN_MESSAGE)) !== 0;
+  messageScan.escaped = escaped;
+  messageScan.canonical = !escaped || !checkMessage || lineSpans[SPAN_MESSAGE * 2] === ABSENT || isCanonicalJsonString(b, lineSpans[SPAN_MESSAGE * 2]!, lineSpans[SPAN_MESSAGE * 2 + 1]!);
+  return true;
 }
 
-/** A name Loki accepts: invalid characters become `_`, a leading digit gets a `_` before it. */
-export function sanitiseLabelName(name: string): string {
-  if (LABEL_NAME.test(name)) return name;
-  const cleaned = name.replace(/[^a-zA-Z0-9_]/g, '_');
-  return cleaned === '' || /^[0-9]/.test(cleaned) ? `_${cleaned}` : cleaned;
-}
+/** A message at least this long and without escapes is copied into the body natively rather than byte by byte. */
+const COPY_MESSAGE_BYTES = 128;
 
-/** A value without control characters or broken UTF-16, at most MAX_LABEL_VALUE_BYTES of UTF-8. */
-export function sanitiseLabelValue(value: string): string {
-  let v = CONTROL_TEST.test(value) ? value.replace(CONTROL, '_') : value;
-  if (!v.isWellFormed()) v = v.toWellFormed();
-  return v.length * 3 > MAX_LABEL_VALUE_BYTES ? cutUtf8(v, MAX_LABEL_VALUE_BYTES) : v;
-}
+/** A label or metadata field that is the folded level rather than a span of the line. */
+const LEVEL_FIELD = -1;
 
-/** The longest prefix of `text` that fits in `maxBytes` of UTF-8, never splitting a character. */
-export function cutUtf8(text: string, maxBytes: number): string {
-  const buf = Buffer.from(text, 'utf8');
-  if (buf.length <= maxBytes) return text;
-  let end = maxBytes;
-  // A continuation byte right after the cut means the cut splits a character: back off to its start.
-  while (end > 0 && (buf[end]! & 0xc0) === 0x80) end--;
-  return buf.toString('utf8', 0, end);
-}
-
-// Levels apps write, folded to one spelling each so `level` stays a handful of streams;
-// anything else (an app bug can put any text there) becomes "unknown" rather than a new stream.
-const LEVELS: Readonly<Record<string, string>> = {
-  trace: 'trace', debug: 'debug', dbg: 'debug', verbose: 'debug',
-  info: 'info', inf: 'info', information: 'info', informational: 'info', notice: 'notice',
-  warn: 'warn', warning: 'warn', wrn: 'warn',
-  error: 'error', err: 'error', eror: 'error',
-  critical: 'critical', crit: 'critical', alert: 'critical',
-  fatal: 'fatal', panic: 'fatal', emerg: 'fatal', emergency: 'fatal',
-  unknown: 'unknown',
+const FIELD_SLOTS: Readonly<Record<MetadataField, number>> = {
+  fly_app_name: SPAN_APP_NAME,
+  fly_region: SPAN_REGION,
+  fly_app_instance: SPAN_APP_INSTANCE,
+  host: SPAN_HOST,
+  event_provider: SPAN_PROVIDER,
+  level: LEVEL_FIELD,
+  process_group: SPAN_PROCESS_GROUP,
+  zone: SPAN_ZONE,
 };
 
-/** Every spelling normaliseLevel knows (the byte-level fold builds its table from these). */
-export const LEVEL_SPELLINGS: readonly string[] = Object.keys(LEVELS);
-
-export function normaliseLevel(level: string): string {
-  return Object.hasOwn(LEVELS, level) ? LEVELS[level]! : 'unknown';
-}
+// A level as a key component: one byte, its index in LEVEL_NAMES.
+const LEVEL_BYTES = Buffer.from(LEVEL_NAMES.map((_, i) => i));
+const LEVEL_NAME_BYTES = LEVEL_NAMES.map((name) => Buffer.from(`"${name}"`, 'latin1'));
+const LEVEL_TEXT = LEVEL_NAMES.map((name) => Buffer.from(name, 'latin1'));
 
 /**
- * Per batch: whole seconds of Fly-form timestamps as nanosecond prefixes, by their
- * `YYYY-MM-DDTHH:MM:SS` text ('' for text that is not one exact second), plus the last one
- * looked up: entries arrive in time order, so most lookups are a startsWith.
+ * One batch's encoding state. The streams and the raw label-value keys that lead to them
+ * are per batch; the per-entry arrays above are shared scratch (encoding is synchronous).
  */
-export class SecondsCache {
-  readonly #byText = new Map<string, string>();
-  #lastText = '\u0000';
-  #lastSecs = '';
-
+export class BatchPushBuilder implements PushState {
+  readonly #o: LokiEncodeOptions;
+  readonly #protobuf: boolean;
+  readonly #batch: Batch;
+  readonly #ndjson: Buffer;
+  readonly #receivedAtMs: number;
+  readonly #messageLines: boolean;
+  readonly #needsLevel: boolean;
+  /** Per label, in priority order: its span slot, or LEVEL_FIELD. */
+  readonly #labelSlots: Int32Array;
+  /** Per metadata field: its span slot, or LEVEL_FIELD; and `"name":` as bytes. */
+  readonly #metaSlots: Int32Array;
+  /** Per metadata field: `"name":` (JSON push) or the bare name (protobuf push), as bytes. */
+  readonly #metaNames: readonly Buffer[];
+  readonly #metaFields: readonly MetadataField[];
   /**
-   * The whole seconds of a timestamp in Fly's own form (`2026-11-26T20:34:37.000412877Z`:
-   * UTC, 1 to 9 fraction digits) as a nanosecond prefix; '' for any other form. For two
-   * timestamps with a prefix and the same length, text order is time order (the seconds
-   * text is checked to be the canonical one, so no `24:00` or `02-31` rolls over).
+   * Structured metadata of all entries, one after another (entryMetaStart/End index into it):
+   * a JSON object per entry, or for the protobuf push its encoded LabelPairAdapter fields.
    */
-  secondsOf(timestamp: string): string {
-    const n = timestamp.length;
-    if (n < 21 || n > 30 || timestamp.charCodeAt(19) !== 46 /* . */ || timestamp.charCodeAt(n - 1) !== 90 /* Z */) return '';
-    for (let i = 20; i < n - 1; i++) {
-      const c = timestamp.charCodeAt(i);
-      if (c < 48 || c > 57) return '';
-    }
-    if (timestamp.startsWith(this.#lastText)) return this.#lastSecs;
-    const text = timestamp.slice(0, 19);
-    let secs = this.#byText.get(text);
-    if (secs === undefined) {
-      const whole = timestampNanos(`${text}Z`);
-      // Before 1970-01-01T00:00:01 the digits cannot simply be appended; leave those to the slow path.
-      const ok = whole !== undefined && whole.length > 9 && whole.charCodeAt(0) !== 45 && new Date(Number(whole.slice(0, -6))).toISOString().startsWith(text);
-      secs = ok ? whole.slice(0, -9) : '';
-      this.#byText.set(text, secs);
-    }
-    this.#lastText = text;
-    this.#lastSecs = secs;
-    return secs;
+  readonly #meta: Out | undefined;
+
+  /** Raw label sets of this sink's options, kept across batches; `#batch` stamps which keys this batch has met. */
+  readonly #keys: StreamKeys;
+  readonly #batchNumber = ++batchCount;
+  /** Tests: every line through JSON.parse, to check the scan against it. */
+  readonly #parseEveryLine: boolean;
+
+  // Streams, by id (the order of first appearance, as buildPush's Map keeps them).
+  readonly #streamByLabels = new Map<string, number>();
+  readonly #streamLabels: string[] = [];
+  #streamSanitised: Uint8Array = new Uint8Array(64);
+  #streamLimited: Uint8Array = new Uint8Array(64);
+  #streamSize: Int32Array = new Int32Array(64);
+  #streamSorted: Uint8Array = new Uint8Array(64);
+  #streamLastSecs: Float64Array = new Float64Array(64);
+  #streamLastNanos: Int32Array = new Int32Array(64);
+
+  /** Lines of entries that took the entry-based path. */
+  readonly #slowLines: string[] = [];
+  readonly #seconds = new SecondsCache();
+  readonly #view = new EntryView();
+  // The whole-seconds text last converted (its offset in the batch) and its value.
+  #lastSecondsAt = -1;
+  #lastSeconds = -1;
+
+  entryCount = 0;
+  get streamCount(): number {
+    return this.#streamLabels.length;
   }
-}
+  truncated = 0;
+  sanitised = 0;
+  limited = 0;
+  badTime = 0;
 
-/** The 9 nanosecond digits of a Fly-form timestamp (fewer digits are padded with zeros). */
-function fraction9(timestamp: string): string {
-  const fraction = timestamp.slice(20, timestamp.length - 1);
-  return fraction.length === 9 ? fraction : fraction.padEnd(9, '0');
-}
-
-/**
- * Nanoseconds as a string. Fly's own form takes a fast path: the whole-second part repeats
- * within a batch, so it is converted once per batch (`seconds` caches it) and the fraction
- * is appended as digits, exact to the nanosecond.
- */
-export function nanosOf(timestamp: string, seconds: SecondsCache): string | undefined {
-  const secs = seconds.secondsOf(timestamp);
-  if (secs !== '') return secs + fraction9(timestamp);
-  const ns = timestampNanos(timestamp);
-  return ns === undefined || ns.charCodeAt(0) === 45 /* - */ ? undefined : ns;
-}
-
-/** A stream value's timestamp as nanoseconds (see Stream.ts and Stream.secs). */
-function nanosText(ts: string, secs: string): string {
-  return secs === '' ? ts : secs + fraction9(ts);
-}
-
-/** Orders decimal strings without sign or leading zeros numerically. */
-function compareNanos(a: string, b: string): number {
-  return a.length - b.length || (a < b ? -1 : a > b ? 1 : 0);
-}
-
-function text(v: unknown): string {
-  if (typeof v === 'string') return v;
-  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
-  return '';
-}
-
-interface Stream {
-  readonly labelsJson: string;
-  readonly sanitised: boolean;
-  readonly limited: boolean;
-  /**
-   * Per value: the timestamp in Fly's form when `secs` has its whole seconds (the common
-   * case: nothing is built per entry), else the nanoseconds already worked out.
-   */
-  readonly ts: string[];
-  /** Per value: SecondsCache's prefix for `ts`, or '' when `ts` is nanoseconds. */
-  readonly secs: string[];
-  /** Per value: the entry's index in the batch. */
-  readonly index: number[];
-  /** Per value, for the `message` line format only: the line. */
-  readonly lines: string[];
-  /** Per entry: the structured metadata object as JSON, or '' for none. Undefined when not configured. */
-  readonly meta: string[] | undefined;
-  sorted: boolean;
-}
-
-/**
- * Streams by raw label values, one level per label: each lookup is by a short string whose
- * hash is usually cached (app, region and instance are the intake's shared strings), where
- * one joined key would be built and hashed anew for every entry.
- */
-interface KeyNode {
-  readonly next: Map<string, KeyNode>;
-  stream: Stream | undefined;
-}
-
-/** A stream's label set as JSON, and whether making it had to sanitise or limit labels. */
-export interface StreamLabels {
-  readonly labelsJson: string;
-  readonly sanitised: boolean;
-  readonly limited: boolean;
-}
-
-function makeStream(values: readonly string[], o: LokiEncodeOptions, withMeta: boolean): Stream {
-  const { labelsJson, sanitised, limited } = streamLabels(values, o);
-  return { labelsJson, sanitised, limited, ts: [], secs: [], index: [], lines: [], meta: withMeta ? [] : undefined, sorted: true };
-}
-
-/**
- * The label set for raw label values (one per `o.labels`, '' for none), sanitised and
- * limited as Loki requires. Runs once per stream, not per entry.
- */
-export function streamLabels(values: readonly string[], o: LokiEncodeOptions): StreamLabels {
-  const raw: Array<readonly [string, string]> = [];
-  for (let i = 0; i < o.labels.length; i++) {
-    const v = values[i] ?? '';
-    // An empty value is the same as no label to Loki (and to LogQL's `label=""`).
-    if (v !== '') raw.push([o.labels[i]!, v]);
-  }
-  raw.push(...o.staticLabels);
-  // Loki refuses a stream without labels; only entries lacking every dynamic field get here.
-  if (raw.length === 0) raw.push([o.labels[0] ?? 'fly_app_name', 'unknown']);
-
-  let sanitised = false;
-  const seen = new Set<string>();
-  const pairs: Array<readonly [string, string]> = [];
-  for (const [name, value] of raw) {
-    const n = sanitiseLabelName(name);
-    const v = sanitiseLabelValue(value);
-    if (n !== name || v !== value) sanitised = true;
-    if (seen.has(n)) {
-      // Two names that sanitise to the same one: the first (higher priority) wins.
-      sanitised = true;
-      continue;
+  constructor(batch: Batch, o: LokiEncodeOptions, format: PushFormat = 'json', parseEveryLine = false) {
+    // logfmt lines are rebuilt from the parsed entry (fly-log-shipper's OpsVerse shape).
+    this.#parseEveryLine = parseEveryLine || o.lineFormat === 'logfmt';
+    this.#o = o;
+    this.#protobuf = format === 'protobuf';
+    this.#batch = batch;
+    this.#ndjson = batch.ndjson;
+    this.#receivedAtMs = batch.receivedAtMs;
+    this.#messageLines = o.lineFormat === 'message';
+    this.#needsLevel = o.labels.includes('level') || o.structuredMetadata.includes('level');
+    this.#labelSlots = Int32Array.from(o.labels, (l: LabelField) => FIELD_SLOTS[l]);
+    this.#metaFields = o.structuredMetadata;
+    this.#metaSlots = Int32Array.from(o.structuredMetadata, (f) => FIELD_SLOTS[f]);
+    this.#metaNames = o.structuredMetadata.map((f) => Buffer.from(this.#protobuf ? f : `"${f}":`, 'latin1'));
+    this.#meta = o.structuredMetadata.length > 0 ? new Out(1024, false) : undefined;
+    let keys = keysByOptions.get(o);
+    if (keys === undefined) {
+      keys = new StreamKeys(o, o.labels.map((l) => l === 'level'), LEVEL_NAMES, LEVEL_BYTES);
+      keysByOptions.set(o, keys);
     }
-    seen.add(n);
-    pairs.push([n, v]);
+    keys.trim();
+    this.#keys = keys;
   }
-  const limited = pairs.length > MAX_LABELS;
-  const kept = limited ? pairs.slice(0, MAX_LABELS) : pairs;
-  const labelsJson = `{${kept.map(([n, v]) => `${JSON.stringify(n)}:${JSON.stringify(v)}`).join(',')}}`;
-  return { labelsJson, sanitised, limited };
-}
 
-/**
- * The line for one entry within `maxBytes`. JSON lines keep being JSON: the message is cut
- * (ending in "…") and `logferry.truncated` is set, so `| json` still works on them.
- */
-export function truncateJsonLine(body: FlyLogBody, line: string, maxBytes: number): string {
-  const message = body.message;
-  if (typeof message === 'string' && message !== '') {
-    const marker = typeof body.logferry === 'object' && body.logferry !== null ? (body.logferry as Record<string, unknown>) : {};
-    const shell: FlyLogBody = { ...body, message: '', logferry: { ...marker, truncated: true } };
-    const budget = maxBytes - Buffer.byteLength(JSON.stringify(shell)) - 3; /* "…" */
-    if (budget > 0) {
-      let cut = Math.min(message.length, budget);
-      for (;;) {
-        if (cut > 0 && /[\ud800-\udbff]/.test(message.charAt(cut - 1))) cut--;
-        const piece = message.slice(0, cut);
-        const size = Buffer.byteLength(JSON.stringify(piece)) - 2;
-        if (size <= budget) {
-          shell.message = `${piece}…`;
-          return JSON.stringify(shell);
-        }
-        // Escapes and multi-byte characters made it too long: shrink in proportion and try again.
-        cut = Math.max(0, Math.floor((cut * budget) / size) - 1);
+  /** Reads every line of the batch into streams. */
+  readAll(): void {
+    const ndjson = this.#ndjson;
+    const limit = ndjson.length;
+    const checkMessage = this.#messageLines;
+    let start = 0;
+    while (start < limit) {
+      const e = this.entryCount;
+      if (e >= entryStream.length) growEntries(e + 1);
+      let end = ndjson.indexOf(10, start);
+      if (end < 0) end = limit;
+      if (end > start && !this.#parseEveryLine && scanFlyLine(ndjson, start, end, checkMessage) && this.#fastEntry(e, start, end)) {
+        this.entryCount++;
+        start = end + 1;
+        continue;
       }
-    }
-  }
-  // The rest of the entry alone is too long: only cutting the line itself is left.
-  return cutUtf8(line, maxBytes);
-}
-
-/** A label or metadata field's raw value for an entry (from the scan when `body` is undefined, else from the parsed body). */
-export function fieldValue(field: MetadataField, entry: LogEntry, body: FlyLogBody | undefined, level: string): string {
-  switch (field) {
-    case 'fly_app_name': return entry.app;
-    case 'fly_region': return entry.region;
-    case 'fly_app_instance': return entry.instance;
-    case 'level': return level;
-    case 'host': return body === undefined ? scanned.host : text(body.host);
-    case 'event_provider': return body === undefined ? scanned.provider : text(body.event?.provider);
-    case 'process_group': return text(body?.fly?.app?.process_group);
-    case 'zone': return text(body?.fly?.zone);
-  }
-}
-
-const BODY_FIELDS: ReadonlySet<MetadataField> = new Set(['host', 'event_provider', 'level', 'process_group', 'zone']);
-// What scanLine can read without a parse; process_group and zone still need the parsed body.
-const SCANNED_FIELDS: ReadonlySet<MetadataField> = new Set(['host', 'event_provider', 'level']);
-
-/**
- * The fields of the entry being encoded that scanLine found (module scratch: encoding is
- * synchronous, and reusing it keeps the per-entry path free of allocations).
- */
-const scanned = { host: '', provider: '', logLevel: undefined as string | undefined, msgStart: -1, msgEnd: -1 };
-// Handed to entryLevel so the app's JSON level is read exactly as the core reads it.
-const levelBody: { message: string; log: { level: string | undefined } } = { message: '', log: { level: undefined } };
-
-/** Index of the quote closing the string whose opening quote is at `open`; -1 if none. */
-function stringEnd(s: string, open: number): number {
-  // Jumping from quote to quote beats walking the characters; `j` always starts a character
-  // (never the middle of an escape), so backslashes are only counted back to it.
-  let j = open + 1;
-  for (;;) {
-    const q = s.indexOf('"', j);
-    if (q < 0) return -1;
-    let k = q - 1;
-    while (k >= j && s.charCodeAt(k) === 92 /* \ */) k--;
-    if (((q - 1 - k) & 1) === 0) return q;
-    j = q + 1;
-  }
-}
-
-function skipSpace(s: string, i: number): number {
-  for (;;) {
-    const c = s.charCodeAt(i);
-    if (c !== 32 && c !== 9 && c !== 10 && c !== 13) return i;
-    i++;
-  }
-}
-
-/** Index just after the JSON value starting at `i`; -1 when it is not one. */
-function skipValue(s: string, i: number): number {
-  const c = s.charCodeAt(i);
-  if (c === 34 /* " */) {
-    const e = stringEnd(s, i);
-    return e < 0 ? -1 : e + 1;
-  }
-  if (c === 123 /* { */ || c === 91 /* [ */) {
-    let depth = 0;
-    for (let j = i; j < s.length; j++) {
-      const d = s.charCodeAt(j);
-      if (d === 34) {
-        j = stringEnd(s, j);
-        if (j < 0) return -1;
-      } else if (d === 123 || d === 91) {
-        depth++;
-      } else if (d === 125 || d === 93) {
-        if (--depth === 0) return j + 1;
+      // An empty line is no entry (the intake drops empty payloads).
+      if (end > start) {
+        this.#slowEntry(e, start, end);
+        this.entryCount++;
       }
+      start = end + 1;
     }
-    return -1;
   }
-  // A number or a literal: up to the next delimiter.
-  let j = i;
-  for (; j < s.length; j++) {
-    const d = s.charCodeAt(j);
-    if (d === 44 || d === 125 || d === 93 || d === 32 || d === 9 || d === 10 || d === 13) break;
-  }
-  return j > i ? j : -1;
-}
 
-/** The string value whose quotes are at `open` and `close`, unescaped only when it has escapes. */
-function stringAt(s: string, open: number, close: number): string {
-  return hasSlash(s, open, close) ? (JSON.parse(s.slice(open, close + 1)) as string) : s.slice(open + 1, close);
-}
-
-function hasSlash(s: string, open: number, close: number): boolean {
-  const slash = s.indexOf('\\', open + 1);
-  return slash >= 0 && slash < close;
-}
-
-/** The raw key at `open`..`close` is exactly `name`. */
-function keyIs(s: string, open: number, close: number, name: string): boolean {
-  return close - open - 1 === name.length && s.startsWith(name, open + 1);
-}
-
-/** A key with an escape could spell a wanted name another way (`"ho\u0073t"`); keys are short, so walk it. */
-function keyEscaped(s: string, open: number, close: number): boolean {
-  for (let k = open + 1; k < close; k++) if (s.charCodeAt(k) === 92) return true;
-  return false;
-}
-
-// What scanChild found: the member's string ('' when absent) and whether it was there.
-let childValue = '';
-let childFound = false;
-
-/**
- * Reads one member (`provider` of event, `level` of log) of the object at `i` into
- * childValue/childFound. Returns the index after the object, or -1 when the member is not a
- * plain string, a key is escaped, or anything looks off: the caller parses the line instead.
- */
-function scanChild(s: string, i: number, want: string): number {
-  childValue = '';
-  childFound = false;
-  i = skipSpace(s, i + 1);
-  if (s.charCodeAt(i) === 125 /* } */) return i + 1;
-  for (;;) {
-    if (s.charCodeAt(i) !== 34) return -1;
-    const ke = stringEnd(s, i);
-    if (ke < 0) return -1;
-    const wanted = keyIs(s, i, ke, want);
-    if (!wanted && keyEscaped(s, i, ke)) return -1;
-    i = skipSpace(s, ke + 1);
-    if (s.charCodeAt(i) !== 58 /* : */) return -1;
-    i = skipSpace(s, i + 1);
-    if (wanted) {
-      if (s.charCodeAt(i) !== 34) return -1;
-      const ve = stringEnd(s, i);
-      if (ve < 0) return -1;
-      childValue = stringAt(s, i, ve);
-      childFound = true;
-      i = ve + 1;
-    } else {
-      i = skipValue(s, i);
-      if (i < 0) return -1;
+  /** An entry from the scanned spans; false (nothing recorded) when it needs the entry-based path after all. */
+  #fastEntry(e: number, start: number, end: number): boolean {
+    const o = this.#o;
+    const ndjson = this.#ndjson;
+    let lineStart = start;
+    let lineEnd = end;
+    if (this.#messageLines) {
+      // Raw message bytes go out as they are only when they are what JSON.stringify would write.
+      if (!messageScan.canonical) return false;
+      lineStart = lineSpans[SPAN_MESSAGE * 2]!;
+      lineEnd = lineSpans[SPAN_MESSAGE * 2 + 1]!;
+      if (lineStart < 0) lineStart = lineEnd = 0;
+      // Unescaping never makes text longer, so raw bytes within the limit are within it decoded.
+      if (lineEnd - lineStart > o.maxLineBytes) return false;
+    } else if (end - start > o.maxLineBytes) {
+      return false;
     }
-    i = skipSpace(s, i);
-    const c = s.charCodeAt(i);
-    if (c === 125) return i + 1;
-    if (c !== 44 /* , */) return -1;
-    i = skipSpace(s, i + 1);
-  }
-}
 
-/**
- * Finds host, event.provider, log.level and the message in a line without parsing it into
- * objects (the line is valid JSON: the intake guarantees it). Fills `scanned`; false when
- * the line has a shape this does not handle (a wanted field that is not a string, escaped
- * keys), and the caller parses it. Later duplicates win, as with JSON.parse.
- */
-function scanLine(s: string): boolean {
-  scanned.host = '';
-  scanned.provider = '';
-  scanned.logLevel = undefined;
-  scanned.msgStart = -1;
-  let i = skipSpace(s, 0);
-  if (s.charCodeAt(i) !== 123) return false;
-  i = skipSpace(s, i + 1);
-  if (s.charCodeAt(i) === 125) return true;
-  for (;;) {
-    if (s.charCodeAt(i) !== 34) return false;
-    const ke = stringEnd(s, i);
-    if (ke < 0) return false;
-    // Fly's keys: event, fly, host, log, message, timestamp; the length picks the candidate.
-    const len = ke - i - 1;
-    const which =
-      len === 4 ? (keyIs(s, i, ke, 'host') ? 1 : 0) :
-      len === 7 ? (keyIs(s, i, ke, 'message') ? 2 : 0) :
-      len === 5 ? (keyIs(s, i, ke, 'event') ? 3 : 0) :
-      len === 3 ? (keyIs(s, i, ke, 'log') ? 4 : 0) : 0;
-    if (which === 0 && keyEscaped(s, i, ke)) return false;
-    i = skipSpace(s, ke + 1);
-    if (s.charCodeAt(i) !== 58) return false;
-    i = skipSpace(s, i + 1);
-    const c = s.charCodeAt(i);
-    if (which === 1 || which === 2) {
-      // A host that is a number, or a message that is an object, is left to the parse.
-      if (c !== 34) return false;
-      const ve = stringEnd(s, i);
-      if (ve < 0) return false;
-      if (which === 1) {
-        scanned.host = stringAt(s, i, ve);
+    const level = this.#needsLevel ? this.#scannedLevel() : LEVEL_UNKNOWN;
+    const slots = this.#labelSlots;
+    const keys = this.#keys;
+    for (let c = 0; c < slots.length; c++) {
+      const slot = slots[c]!;
+      if (slot === LEVEL_FIELD) {
+        keys.componentBuf[c] = LEVEL_BYTES;
+        keys.componentStart[c] = level;
+        keys.componentEnd[c] = level + 1;
       } else {
-        scanned.msgStart = i + 1;
-        scanned.msgEnd = ve;
+        const s = lineSpans[slot * 2]!;
+        keys.componentBuf[c] = ndjson;
+        keys.componentStart[c] = s < 0 ? 0 : s;
+        keys.componentEnd[c] = s < 0 ? 0 : lineSpans[slot * 2 + 1]!;
       }
-      i = ve + 1;
-    } else if (which === 3 || which === 4) {
-      if (c !== 123) return false;
-      i = scanChild(s, i, which === 3 ? 'provider' : 'level');
-      if (i < 0) return false;
-      if (which === 3) scanned.provider = childValue;
-      else scanned.logLevel = childFound ? childValue : undefined;
-    } else {
-      i = skipValue(s, i);
-      if (i < 0) return false;
     }
-    i = skipSpace(s, i);
-    const d = s.charCodeAt(i);
-    if (d === 125) return true;
-    if (d !== 44) return false;
-    i = skipSpace(s, i + 1);
+    const k = keys.find();
+    let stream: number;
+    if (keys.batchOf[k] === this.#batchNumber) {
+      stream = keys.streamOf[k]!;
+    } else {
+      stream = this.#streamFor(keys.labelsJson[k]!, keys.sanitised[k] === 1, keys.limited[k] === 1);
+      keys.batchOf[k] = this.#batchNumber;
+      keys.streamOf[k] = stream;
+    }
+
+    const tsStart = lineSpans[SPAN_TIMESTAMP * 2]!;
+    const tsEnd = lineSpans[SPAN_TIMESTAMP * 2 + 1]!;
+    const nanos = flyFractionNanos(ndjson, tsStart, tsEnd);
+    let secs = -1;
+    if (nanos >= 0) {
+      if (this.#lastSecondsAt >= 0 && sameSecondsText(ndjson, tsStart, this.#lastSecondsAt)) {
+        secs = this.#lastSeconds;
+      } else {
+        secs = wholeSeconds(ndjson, tsStart);
+        this.#lastSecondsAt = tsStart;
+        this.#lastSeconds = secs;
+      }
+    }
+    if (secs >= 0) this.#record(e, stream, secs, nanos);
+    else this.#recordTimestamp(e, stream, ndjson.toString('utf8', tsStart, tsEnd));
+
+    entryLineStart[e] = lineStart;
+    entryLineEnd[e] = lineEnd;
+    const msgStart = lineSpans[SPAN_MESSAGE * 2]!;
+    const msgEnd = lineSpans[SPAN_MESSAGE * 2 + 1]!;
+    // Nothing in an unescaped message needs escaping: no quote, backslash or control character.
+    const copyMessage = !this.#messageLines && msgStart >= 0 && !messageScan.escaped && msgEnd - msgStart >= COPY_MESSAGE_BYTES;
+    // Message lines: whether the raw bytes hold escapes (the protobuf push carries the text decoded).
+    entryPlainStart[e] = copyMessage ? msgStart : this.#messageLines && messageScan.escaped ? 1 : -1;
+    entryPlainEnd[e] = msgEnd;
+    if (this.#meta !== undefined) this.#scannedMeta(e, level);
+    return true;
+  }
+
+  /** The folded level of the scanned line: the app's own when its message is JSON with one, else log.level. */
+  #scannedLevel(): number {
+    const ndjson = this.#ndjson;
+    const msgStart = lineSpans[SPAN_MESSAGE * 2]!;
+    const msgEnd = lineSpans[SPAN_MESSAGE * 2 + 1]!;
+    // A message can only be a JSON object with members when it starts with `{` (or an escape
+    // that may decode to one) and has escapes (a member's key needs quotes, which are escaped).
+    if (msgStart >= 0 && msgEnd - msgStart >= 2 && messageScan.escaped && (ndjson[msgStart] === 123 || ndjson[msgStart] === 92)) {
+      levelProbe.message = JSON.parse(ndjson.toString('utf8', msgStart - 1, msgEnd + 1)) as string;
+      const fields = messageFields(levelProbe);
+      levelProbe.message = '';
+      const own = fields === undefined ? undefined : appLevel(fields);
+      if (own !== undefined) return levelIndex(normaliseLevel(own));
+    }
+    const s = lineSpans[SPAN_LOG_LEVEL * 2]!;
+    return s < 0 ? LEVEL_UNKNOWN : foldLevel(ndjson, s, lineSpans[SPAN_LOG_LEVEL * 2 + 1]!);
+  }
+
+  /** The scanned entry's structured metadata, written as JSON into #meta. */
+  #scannedMeta(e: number, level: number): void {
+    if (this.#protobuf) {
+      this.#scannedMetaPairs(e, level);
+      return;
+    }
+    const meta = this.#meta!;
+    const ndjson = this.#ndjson;
+    const start = meta.pos;
+    for (let f = 0; f < this.#metaSlots.length; f++) {
+      const slot = this.#metaSlots[f]!;
+      const name = this.#metaNames[f]!;
+      let s = 0;
+      let end = 0;
+      if (slot !== LEVEL_FIELD) {
+        s = lineSpans[slot * 2]!;
+        end = lineSpans[slot * 2 + 1]!;
+        if (s < 0 || end === s) continue;
+      }
+      meta.ensure(name.length + (end - s) + 16);
+      const buf = meta.buf;
+      const firstField = meta.pos === start;
+      buf[meta.pos++] = firstField ? 123 /* { */ : 44; /* , */
+      meta.pos += name.copy(buf, meta.pos);
+      if (slot === LEVEL_FIELD) {
+        meta.pos += LEVEL_NAME_BYTES[level]!.copy(buf, meta.pos);
+      } else {
+        // A plain string's bytes are exactly JSON.stringify's output for it, between quotes.
+        buf[meta.pos++] = 34;
+        meta.pos += ndjson.copy(buf, meta.pos, s, end);
+        buf[meta.pos++] = 34;
+      }
+    }
+    if (meta.pos > start) {
+      meta.ensure(1);
+      meta.buf[meta.pos++] = 125; /* } */
+    }
+    entryMetaStart[e] = start;
+    entryMetaEnd[e] = meta.pos;
+  }
+
+  /** The scanned entry's structured metadata as protobuf LabelPairAdapter fields into #meta. */
+  #scannedMetaPairs(e: number, level: number): void {
+    const meta = this.#meta!;
+    entryMetaStart[e] = meta.pos;
+    for (let f = 0; f < this.#metaSlots.length; f++) {
+      const slot = this.#metaSlots[f]!;
+      if (slot === LEVEL_FIELD) {
+        const name = LEVEL_TEXT[level]!;
+        writeMetaPair(meta, this.#metaNames[f]!, name, 0, name.length);
+      } else {
+        // A scanned span is a plain string: its bytes are the value's UTF-8.
+        const s = lineSpans[slot * 2]!;
+        const end = lineSpans[slot * 2 + 1]!;
+        if (s >= 0 && end > s) writeMetaPair(meta, this.#metaNames[f]!, this.#ndjson, s, end);
+      }
+    }
+    entryMetaEnd[e] = meta.pos;
+  }
+
+  /** The JSON.parse path for one line: rare, so strings and objects are fine. */
+  #slowEntry(e: number, start: number, end: number): void {
+    const o = this.#o;
+    const entry = readEntry(this.#batch, start, end, this.#view)!;
+    const body: FlyLogBody = parseBody(entry);
+    const levelName = this.#needsLevel ? normaliseLevel(entryLevel(body)) : '';
+
+    const values: string[] = o.labels.map((label) => fieldValue(label, entry, body, levelName));
+    // Worked out directly, not by byte key: a value that is not well-formed UTF-16 shares its
+    // bytes with another one, whose sanitised flag would then follow the key into later batches.
+    const labels = streamLabels(values, o);
+    const stream = this.#streamFor(labels.labelsJson, labels.sanitised, labels.limited);
+    this.#recordTimestamp(e, stream, entry.timestamp);
+
+    let line: string;
+    if (this.#messageLines) {
+      const m = body.message;
+      line = typeof m === 'string' ? m : m === undefined || m === null ? '' : JSON.stringify(m);
+      if (line.length * 3 > o.maxLineBytes && Buffer.byteLength(line) > o.maxLineBytes) {
+        line = `${cutUtf8(line, o.maxLineBytes - 3)}…`;
+        this.truncated++;
+      }
+    } else if (o.lineFormat === 'logfmt') {
+      line = logfmtLine(body);
+      if (line.length * 3 > o.maxLineBytes && Buffer.byteLength(line) > o.maxLineBytes) {
+        line = `${cutUtf8(line, o.maxLineBytes - 3)}…`;
+        this.truncated++;
+      }
+    } else if (entry.bytes > o.maxLineBytes) {
+      line = truncateJsonLine(body, entry.line, o.maxLineBytes);
+      this.truncated++;
+    } else {
+      line = entry.line;
+    }
+    entryLineStart[e] = -1 - this.#slowLines.length;
+    entryPlainStart[e] = -1;
+    entryLineEnd[e] = 0;
+    this.#slowLines.push(line);
+
+    const meta = this.#meta;
+    if (meta !== undefined && this.#protobuf) {
+      entryMetaStart[e] = meta.pos;
+      for (let f = 0; f < this.#metaFields.length; f++) {
+        const v = Buffer.from(fieldValue(this.#metaFields[f]!, entry, body, levelName), 'utf8');
+        if (v.length > 0) writeMetaPair(meta, this.#metaNames[f]!, v, 0, v.length);
+      }
+      entryMetaEnd[e] = meta.pos;
+    } else if (meta !== undefined) {
+      let text = '';
+      for (const field of this.#metaFields) {
+        const v = fieldValue(field, entry, body, levelName);
+        if (v !== '') text += `${text === '' ? '{' : ','}"${field}":${JSON.stringify(v)}`;
+      }
+      entryMetaStart[e] = meta.pos;
+      if (text !== '') meta.text(`${text}}`);
+      entryMetaEnd[e] = meta.pos;
+    }
+  }
+
+  /** Records a timestamp the byte path did not convert: through nanosOf, or the receive time when it is no timestamp. */
+  #recordTimestamp(e: number, stream: number, timestamp: string): void {
+    const ns = nanosOf(timestamp, this.#seconds);
+    if (ns === undefined) {
+      this.badTime++;
+      const ms = Math.trunc(this.#receivedAtMs);
+      if (ms > 0) this.#record(e, stream, Math.floor(ms / 1000), (ms % 1000) * 1_000_000);
+      else this.#record(e, stream, 0, 0);
+    } else if (ns.length <= 9) {
+      this.#record(e, stream, 0, Number(ns));
+    } else {
+      this.#record(e, stream, Number(ns.slice(0, -9)), Number(ns.slice(-9)));
+    }
+  }
+
+  #record(e: number, stream: number, secs: number, nanos: number): void {
+    entryStream[e] = stream;
+    entrySecs[e] = secs;
+    entryNanos[e] = nanos;
+    if (this.#streamSanitised[stream] === 1) this.sanitised++;
+    if (this.#streamLimited[stream] === 1) this.limited++;
+    const size = this.#streamSize[stream]!;
+    if (size > 0 && this.#streamSorted[stream] === 1) {
+      const lastSecs = this.#streamLastSecs[stream]!;
+      if (secs < lastSecs || (secs === lastSecs && nanos < this.#streamLastNanos[stream]!)) this.#streamSorted[stream] = 0;
+    }
+    this.#streamLastSecs[stream] = secs;
+    this.#streamLastNanos[stream] = nanos;
+    this.#streamSize[stream] = size + 1;
+  }
+
+  /** The batch's stream for a label set; a new one takes the flags of the first entry that has it, as buildPush's streams do. */
+  #streamFor(labelsJson: string, sanitised: boolean, limited: boolean): number {
+    let stream = this.#streamByLabels.get(labelsJson);
+    if (stream === undefined) {
+      stream = this.#streamLabels.length;
+      this.#streamLabels.push(labelsJson);
+      this.#streamByLabels.set(labelsJson, stream);
+      if (stream >= this.#streamSize.length) this.#growStreams();
+      this.#streamSanitised[stream] = sanitised ? 1 : 0;
+      this.#streamLimited[stream] = limited ? 1 : 0;
+      this.#streamSize[stream] = 0;
+      this.#streamSorted[stream] = 1;
+    }
+    return stream;
+  }
+
+  #growStreams(): void {
+    const size = this.#streamSize.length * 2;
+    const grow8 = (a: Uint8Array): Uint8Array => {
+      const b = new Uint8Array(size);
+      b.set(a);
+      return b;
+    };
+    this.#streamSanitised = grow8(this.#streamSanitised);
+    this.#streamLimited = grow8(this.#streamLimited);
+    this.#streamSorted = grow8(this.#streamSorted);
+    this.#streamSize = grownInt32(this.#streamSize);
+    this.#streamLastNanos = grownInt32(this.#streamLastNanos);
+    const secs = new Float64Array(size);
+    secs.set(this.#streamLastSecs);
+    this.#streamLastSecs = secs;
+  }
+
+  // What the protobuf writer reads (it writes the same streams, values and order from the same state).
+  get ndjson(): Buffer {
+    return this.#ndjson;
+  }
+  get messageLines(): boolean {
+    return this.#messageLines;
+  }
+  /** Per stream: its label set as the JSON push's `stream` object. */
+  get streamLabelsJson(): readonly string[] {
+    return this.#streamLabels;
+  }
+  /** Lines of entries that took the entry-based path (entryLineStart `-1 - i`). */
+  get slowLines(): readonly string[] {
+    return this.#slowLines;
+  }
+  /** The metadata buffer entryMetaStart/End index into; undefined without structured metadata. */
+  get metaBuffer(): Buffer | undefined {
+    return this.#meta?.buf;
+  }
+
+  /** Groups the entries by stream into `order`, each stream in time order; see groupByStream. */
+  group(): Int32Array {
+    return groupByStream(this.entryCount, this.#streamLabels.length, this.#streamSize, this.#streamSorted);
+  }
+
+  /** Writes the push document: streams in order of first appearance, each one's values in time order. */
+  write(): Buffer {
+    const count = this.entryCount;
+    const streams = this.#streamLabels.length;
+    const firstOf = this.group();
+
+    const ndjson = this.#ndjson;
+    // Escaping adds ~15 % to Fly lines (every quote of the JSON gets a backslash), each value ~40 bytes of framing.
+    const out = new Out(ndjson.length + (ndjson.length >>> 2) + count * 48 + (this.#meta?.pos ?? 0) + 64);
+    out.text('{"streams":[');
+    for (let s = 0; s < streams; s++) {
+      out.text(s === 0 ? '{"stream":' : ',{"stream":');
+      out.text(this.#streamLabels[s]!);
+      out.text(',"values":[');
+      const first = firstOf[s]!;
+      const end = firstOf[s + 1]!;
+      for (let k = first; k < end; k++) this.#writeValue(out, order[k]!, k > first);
+      out.text(']}');
+    }
+    out.text(']}');
+    return out.buf.subarray(0, out.pos);
+  }
+
+  /** `["<ns>","<line>"]` or `["<ns>","<line>",{metadata}]`, after a comma unless it is the stream's first. */
+  #writeValue(out: Out, e: number, comma: boolean): void {
+    const lineStart = entryLineStart[e]!;
+    const lineEnd = entryLineEnd[e]!;
+    const metaStart = this.#meta === undefined ? 0 : entryMetaStart[e]!;
+    const metaLength = this.#meta === undefined ? 0 : entryMetaEnd[e]! - metaStart;
+    let slowJson = '';
+    let room = 48 + metaLength;
+    if (lineStart >= 0) {
+      // Every byte escaped is at most 6 (`\u00xx`).
+      room += (lineEnd - lineStart) * (this.#messageLines ? 1 : 6);
+    } else {
+      slowJson = JSON.stringify(this.#slowLines[-1 - lineStart]!);
+      room += slowJson.length * 3;
+    }
+    out.ensure(room);
+    const buf = out.buf;
+    let pos = out.pos;
+    if (comma) buf[pos++] = 44; /* , */
+    buf[pos++] = 91; /* [ */
+    buf[pos++] = 34; /* " */
+    pos = writeNanos(buf, pos, entrySecs[e]!, entryNanos[e]!);
+    buf[pos++] = 34;
+    buf[pos++] = 44;
+    if (lineStart < 0) {
+      pos += buf.write(slowJson, pos, 'utf8');
+    } else if (this.#messageLines) {
+      // The message's raw bytes are already JSON.stringify's (the scan checked its escapes).
+      buf[pos++] = 34;
+      pos += this.#ndjson.copy(buf, pos, lineStart, lineEnd);
+      buf[pos++] = 34;
+    } else {
+      buf[pos++] = 34;
+      const plainStart = entryPlainStart[e]!;
+      if (plainStart < 0) {
+        pos = escapeJsonInto(buf, pos, this.#ndjson, lineStart, lineEnd);
+      } else {
+        const plainEnd = entryPlainEnd[e]!;
+        pos = escapeJsonInto(buf, pos, this.#ndjson, lineStart, plainStart);
+        pos += this.#ndjson.copy(buf, pos, plainStart, plainEnd);
+        pos = escapeJsonInto(buf, pos, this.#ndjson, plainEnd, lineEnd);
+      }
+      buf[pos++] = 34;
+    }
+    if (metaLength > 0) {
+      buf[pos++] = 44;
+      pos += this.#meta!.buf.copy(buf, pos, metaStart, metaStart + metaLength);
+    }
+    buf[pos++] = 93; /* ] */
+    out.pos = pos;
   }
 }
 
-/** The scanned message as a string (unescaped only when it has escapes). */
-function scannedMessage(line: string): string {
-  if (scanned.msgStart < 0) return '';
-  // Only the messages that are read get checked for escapes; most lines never need it.
-  return stringAt(line, scanned.msgStart - 1, scanned.msgEnd);
+// Each options object's raw label sets (the sink keeps one options object for its life).
+const keysByOptions = new WeakMap<LokiEncodeOptions, StreamKeys>();
+// Numbers batches, so a key can tell whether this batch has met it yet.
+let batchCount = 0;
+
+// Handed to messageFields, which reads only `message`.
+const levelProbe: FlyLogBody = { message: '' };
+
+function grownInt32(a: Int32Array): Int32Array {
+  const b = new Int32Array(a.length * 2);
+  b.set(a);
+  return b;
 }
 
-/** entryLevel on the scanned fields: the message is only decoded when it can be JSON (starts with `{`, or an escape). */
-function scannedLevel(line: string): string {
-  const first = scanned.msgStart < 0 ? 0 : line.charCodeAt(scanned.msgStart);
-  levelBody.message = first === 123 || first === 92 ? scannedMessage(line) : '';
-  levelBody.log.level = scanned.logLevel;
-  return entryLevel(levelBody);
+/** The 19 bytes of `YYYY-MM-DDTHH:MM:SS` at `a` and at `b` are the same (seconds differ most, so they are compared first). */
+function sameSecondsText(buf: Buffer, a: number, b: number): boolean {
+  for (let k = 18; k >= 0; k--) if (buf[a + k] !== buf[b + k]) return false;
+  return true;
 }
+
+// The last whole-seconds value written and its digits: values of a stream mostly share it.
+let writtenSecs = -1;
+const secsDigits = Buffer.alloc(24);
+let secsDigitCount = 0;
 
 /**
- * What the scan reads from a line: the same values the parsed body gives (host and
- * event.provider as label text, the level before folding, the message), or undefined when
- * the line needs the parse. For tests; the encoder uses the scratch fields directly.
+ * Nanoseconds since the epoch as decimal digits, as buildPush writes them: whole seconds
+ * then 9 digits, or without leading zeros within the first second.
  */
-export function scanLineFields(line: string): { host: string; provider: string; level: string; message: string } | undefined {
-  if (!scanLine(line)) return undefined;
-  return { host: scanned.host, provider: scanned.provider, level: scannedLevel(line), message: scannedMessage(line) };
+function writeNanos(buf: Buffer, pos: number, secs: number, nanos: number): number {
+  if (secs === 0) return writeDecimal(buf, pos, nanos);
+  if (secs !== writtenSecs) {
+    secsDigitCount = writeDecimal(secsDigits, 0, secs);
+    writtenSecs = secs;
+  }
+  for (let k = 0; k < secsDigitCount; k++) buf[pos++] = secsDigits[k]!;
+  for (let k = 8; k >= 0; k--) {
+    buf[pos + k] = 48 + (nanos % 10);
+    nanos = (nanos - (nanos % 10)) / 10;
+  }
+  return pos + 9;
 }
 
-// Push bodies are megabytes: a few buffers are kept for reuse rather than allocated per
-// batch (each fresh one is external memory V8 counts towards its next full GC). One per
-// batch the pipeline encodes at once (its default max in flight).
-const pushBuffers = new SlabPool(16 * 1024 * 1024, 4);
-
-/** Hands a body's buffer back for reuse once nothing reads it any more (it is compressed). Call once per body. */
-export function releasePushBuffer(body: Buffer): void {
-  // Out's buffers are whole ArrayBuffers of their own (allocUnsafeSlow), never slices of Node's pool.
-  pushBuffers.give(Buffer.from(body.buffer, 0, body.buffer.byteLength));
-}
-
-/** A growing output buffer; bodies are written straight into it, never built as one string first. */
-export class Out {
-  buf: Buffer;
-  pos = 0;
-  /** `pooled`: a push body's buffer, from the pool (give it back with releasePushBuffer); else scratch of its own. */
-  constructor(size: number, pooled = true) {
-    this.buf = pooled ? pushBuffers.take(size, Math.max(size, 256)) : Buffer.allocUnsafeSlow(Math.max(size, 256));
+/** A non-negative integer in decimal at `pos`; returns the index after it. */
+function writeDecimal(buf: Buffer, pos: number, v: number): number {
+  let digits = 1;
+  for (let t = v; t >= 10; t = Math.floor(t / 10)) digits++;
+  for (let k = digits - 1; k >= 0; k--) {
+    buf[pos + k] = 48 + (v % 10);
+    v = Math.floor(v / 10);
   }
-  /** Room for `n` more bytes. */
-  ensure(n: number): void {
-    if (this.pos + n <= this.buf.length) return;
-    const bigger = Buffer.allocUnsafeSlow(Math.max(this.buf.length * 2, this.pos + n));
-    this.buf.copy(bigger, 0, 0, this.pos);
-    this.buf = bigger;
-  }
-  /** Any string; UTF-8 is at most 3 bytes per UTF-16 unit. */
-  text(s: string): void {
-    this.ensure(s.length * 3);
-    this.pos += this.buf.write(s, this.pos, 'utf8');
-  }
+  return pos + digits;
 }
 
 export interface PushBuffer {
-  /** The JSON document for `POST /loki/api/v1/push`, as UTF-8. */
+  /** The push body, uncompressed: the JSON document for `POST /loki/api/v1/push`, or the protobuf PushRequest. */
   readonly body: Buffer;
   readonly entryCount: number;
   readonly streamCount: number;
@@ -530,201 +669,38 @@ export interface PushBuffer {
 }
 
 /**
- * Builds the push document as UTF-8 bytes. Pure: the same entries and options give the
- * same bytes. Two passes: the first groups entry indexes into streams (reading only the
- * fields the labels need: a scan, not a parse), the second writes each stream's values
- * straight into one buffer, in timestamp order.
+ * The push for a batch, uncompressed, in either format from one scan: `json` the JSON
+ * document, `protobuf` the logproto.PushRequest carrying the same streams, values and order.
+ * Pure: the same batch and options give the same bytes. `parseEveryLine` (tests): read every
+ * line through JSON.parse, which must give the very same bytes.
  */
-export function buildPush(entries: readonly LogEntry[], o: LokiEncodeOptions): PushBuffer {
-  const needsLevel = o.labels.includes('level') || o.structuredMetadata.includes('level');
-  const needsBody = o.lineFormat === 'message' || o.labels.some((l) => BODY_FIELDS.has(l)) || o.structuredMetadata.some((f) => BODY_FIELDS.has(f));
-  // Only when every body field wanted is one the scan finds; otherwise each entry is parsed once.
-  const canScan = o.labels.every((l) => !BODY_FIELDS.has(l) || SCANNED_FIELDS.has(l)) && o.structuredMetadata.every((f) => !BODY_FIELDS.has(f) || SCANNED_FIELDS.has(f));
-  const withMeta = o.structuredMetadata.length > 0;
-  const messageLines = o.lineFormat === 'message';
-  const byValues: KeyNode = { next: new Map(), stream: undefined };
-  const byLabels = new Map<string, Stream>();
-  const seconds = new SecondsCache();
-  const values: string[] = new Array<string>(o.labels.length).fill('');
-  // JSON lines cut to fit, by entry index (rare).
-  let cutLines: Map<number, string> | undefined;
-  let truncated = 0;
-  let sanitised = 0;
-  let limited = 0;
-  let badTime = 0;
-  let lineBytes = 0;
-
-  for (let e = 0; e < entries.length; e++) {
-    const entry = entries[e]!;
-    lineBytes += entry.bytes;
-    // Either the scan found the fields (body stays undefined) or the line is parsed once.
-    let body: FlyLogBody | undefined;
-    let scannedOk = false;
-    if (needsBody) {
-      scannedOk = canScan && scanLine(entry.line);
-      if (!scannedOk) body = parseBody(entry);
-    }
-    const level = needsLevel ? normaliseLevel(scannedOk ? scannedLevel(entry.line) : entryLevel(body!)) : '';
-
-    let node = byValues;
-    for (let i = 0; i < o.labels.length; i++) {
-      const v = fieldValue(o.labels[i]!, entry, body, level);
-      values[i] = v;
-      let child = node.next.get(v);
-      if (child === undefined) {
-        child = { next: new Map(), stream: undefined };
-        node.next.set(v, child);
-      }
-      node = child;
-    }
-    let stream = node.stream;
-    if (stream === undefined) {
-      const made = makeStream(values, o, withMeta);
-      // Different raw values can sanitise to the same label set: they share one stream.
-      stream = byLabels.get(made.labelsJson) ?? made;
-      byLabels.set(stream.labelsJson, stream);
-      node.stream = stream;
-    }
-    if (stream.sanitised) sanitised++;
-    if (stream.limited) limited++;
-
-    const secs = seconds.secondsOf(entry.timestamp);
-    let ts = entry.timestamp;
-    if (secs === '') {
-      const ns = nanosOf(ts, seconds);
-      if (ns === undefined) {
-        const ms = Math.trunc(entry.receivedAtMs);
-        ts = ms > 0 ? `${ms}000000` : '0';
-        badTime++;
-      } else {
-        ts = ns;
-      }
-    }
-
-    if (messageLines) {
-      let line: string;
-      if (scannedOk) {
-        line = scannedMessage(entry.line);
-      } else {
-        const m = body!.message;
-        line = typeof m === 'string' ? m : m === undefined || m === null ? '' : JSON.stringify(m);
-      }
-      // A string of n UTF-16 units is at most 3n bytes of UTF-8: most lines skip the measuring.
-      if (line.length * 3 > o.maxLineBytes && Buffer.byteLength(line) > o.maxLineBytes) {
-        line = `${cutUtf8(line, o.maxLineBytes - 3)}…`;
-        truncated++;
-      }
-      stream.lines.push(line);
-    } else if (entry.bytes > o.maxLineBytes) {
-      body ??= parseBody(entry);
-      (cutLines ??= new Map()).set(e, truncateJsonLine(body, entry.line, o.maxLineBytes));
-      truncated++;
-    }
-
-    const last = stream.ts.length - 1;
-    if (stream.sorted && last >= 0) {
-      const prevTs = stream.ts[last]!;
-      const prevSecs = stream.secs[last]!;
-      // Two Fly-form timestamps of one length compare as text; anything else as nanoseconds.
-      const later =
-        secs !== '' && prevSecs !== '' && prevTs.length === ts.length
-          ? prevTs > ts
-          : compareNanos(nanosText(prevTs, prevSecs), nanosText(ts, secs)) > 0;
-      if (later) stream.sorted = false;
-    }
-    stream.ts.push(ts);
-    stream.secs.push(secs);
-    stream.index.push(e);
-    if (stream.meta !== undefined) {
-      let meta = '';
-      for (const field of o.structuredMetadata) {
-        const v = fieldValue(field, entry, body, level);
-        if (v !== '') meta += `${meta === '' ? '{' : ','}"${field}":${JSON.stringify(v)}`;
-      }
-      stream.meta.push(meta === '' ? '' : `${meta}}`);
-    }
-  }
-
-  // Escaping adds a little to the lines, and each value ~40 bytes of framing; Out grows if that is short.
-  const out = new Out(lineBytes + (lineBytes >>> 3) + entries.length * 40 + 64);
-  out.text('{"streams":[');
-  let first = true;
-  for (const s of byLabels.values()) {
-    out.text(first ? '{"stream":' : ',{"stream":');
-    out.text(s.labelsJson);
-    out.text(',"values":[');
-    first = false;
-    let order: number[] | undefined;
-    if (!s.sorted) {
-      const nanos = s.ts.map((t, i) => nanosText(t, s.secs[i]!));
-      order = Array.from(nanos.keys()).sort((a, b) => compareNanos(nanos[a]!, nanos[b]!));
-    }
-    for (let k = 0; k < s.ts.length; k++) {
-      const i = order === undefined ? k : order[k]!;
-      const ts = s.ts[i]!;
-      const secs = s.secs[i]!;
-      const e = s.index[i]!;
-      const line = messageLines ? s.lines[i]! : (cutLines?.get(e) ?? entries[e]!.line);
-      const json = JSON.stringify(line);
-      const meta = s.meta?.[i] ?? '';
-      out.ensure(8 + secs.length + 9 + ts.length + json.length * 3 + meta.length * 3);
-      const buf = out.buf;
-      let pos = out.pos;
-      if (k > 0) buf[pos++] = 44; /* , */
-      buf[pos++] = 91; /* [ */
-      buf[pos++] = 34; /* " */
-      if (secs === '') {
-        pos += buf.write(ts, pos, 'latin1');
-      } else {
-        // Whole seconds, then the fraction's digits copied from the timestamp, zero-padded to 9.
-        pos += buf.write(secs, pos, 'latin1');
-        const end = ts.length - 1;
-        for (let j = 20; j < end; j++) buf[pos++] = ts.charCodeAt(j);
-        for (let j = end - 20; j < 9; j++) buf[pos++] = 48; /* 0 */
-      }
-      buf[pos++] = 34;
-      buf[pos++] = 44;
-      pos += buf.write(json, pos, 'utf8');
-      if (meta !== '') {
-        buf[pos++] = 44;
-        pos += buf.write(meta, pos, 'utf8');
-      }
-      buf[pos++] = 93; /* ] */
-      out.pos = pos;
-    }
-    out.text(']}');
-  }
-  out.text(']}');
-
+export function buildPush(batch: Batch, o: LokiEncodeOptions, format: PushFormat = 'json', parseEveryLine = false): PushBuffer {
+  const builder = new BatchPushBuilder(batch, o, format, parseEveryLine);
+  builder.readAll();
+  const body = format === 'protobuf' ? writeProtobufPush(builder) : builder.write();
   const adjusted: Partial<Record<AdjustReason, number>> = {};
-  if (truncated > 0) adjusted.line_truncated = truncated;
-  if (sanitised > 0) adjusted.label_sanitised = sanitised;
-  if (limited > 0) adjusted.labels_limited = limited;
-  if (badTime > 0) adjusted.timestamp_invalid = badTime;
-  return { body: out.buf.subarray(0, out.pos), entryCount: entries.length, streamCount: byLabels.size, adjusted };
-}
-
-/** The push document as a string (tests and debugging; the sink sends buildPush's bytes). */
-export function buildPushBody(entries: readonly LogEntry[], o: LokiEncodeOptions): PushBody {
-  const push = buildPush(entries, o);
-  return { json: push.body.toString('utf8'), entryCount: push.entryCount, streamCount: push.streamCount, adjusted: push.adjusted };
+  if (builder.truncated > 0) adjusted.line_truncated = builder.truncated;
+  if (builder.sanitised > 0) adjusted.label_sanitised = builder.sanitised;
+  if (builder.limited > 0) adjusted.labels_limited = builder.limited;
+  if (builder.badTime > 0) adjusted.timestamp_invalid = builder.badTime;
+  return { body, entryCount: builder.entryCount, streamCount: builder.streamCount, adjusted };
 }
 
 /**
- * Gzip level: 1–3 go to the native encoder (src/compress.ts), a fraction of zlib level 6's
- * CPU for a body a few percent larger; compression was most of the sink's CPU.
+ * The push body of a batch: the snappy-compressed protobuf push (snappy is several times
+ * cheaper than gzip level 1 here, so it runs inline, into a pooled buffer the sink gives
+ * back once the push is accepted), or the gzip JSON push (compressed on the libuv pool).
  */
-export const GZIP_LEVEL = 1;
-
-/** The gzip-compressed push body (compressed on the libuv pool, off the event loop). */
-export async function encodePush(entries: readonly LogEntry[], o: LokiEncodeOptions): Promise<EncodedBatch> {
-  const push = buildPush(entries, o);
+export async function encodePush(batch: Batch, o: LokiEncodeOptions, format: PushFormat): Promise<EncodedBatch> {
+  const push = buildPush(batch, o, format);
   let body: Buffer;
   try {
-    body = await gzip(push.body, GZIP_LEVEL);
+    body = format === 'protobuf' ? snappyBody(push.body) : await gzip(push.body, GZIP_LEVEL);
   } finally {
     releasePushBuffer(push.body);
   }
   const adjusted = Object.keys(push.adjusted).length > 0 ? push.adjusted : undefined;
   return adjusted === undefined ? { body, entryCount: push.entryCount } : { body, entryCount: push.entryCount, adjusted };
 }
+
+export type { LokiEncodeOptions } from './labels.js';

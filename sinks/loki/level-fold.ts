@@ -1,6 +1,6 @@
 // normaliseLevel on a level's bytes: Fly's `log.level` is folded to one of a handful of
 // names without making a string of it, once per entry.
-import { LEVEL_SPELLINGS, normaliseLevel } from './encode.js';
+import { LEVEL_SPELLINGS, normaliseLevel } from './labels.js';
 
 /** The names levels fold to; a level is carried as its index here. */
 export const LEVEL_NAMES: readonly string[] = ['trace', 'debug', 'info', 'notice', 'warn', 'error', 'critical', 'fatal', 'unknown'];

@@ -7,9 +7,10 @@
 //   EntryAdapter     { Timestamp timestamp = 1; string line = 2; repeated LabelPairAdapter structuredMetadata = 3; }
 //   Timestamp        { int64 seconds = 1; int32 nanos = 2; }
 //   LabelPairAdapter { string name = 1; string value = 2; }
-import type { BatchPushBuilder } from './batch-encode.js';
-import { entryLineEnd, entryLineStart, entryMetaEnd, entryMetaStart, entryNanos, entryPlainStart, entrySecs, order } from './batch-entries.js';
-import { Out } from './encode.js';
+import { LRUCache } from 'lru-cache';
+import { unescapeCanonicalInto } from '../../src/codec/json-scan.js';
+import { entryLineEnd, entryLineStart, entryMetaEnd, entryMetaStart, entryNanos, entryPlainStart, entrySecs, order, type PushState } from './batch-entries.js';
+import { Out } from './out.js';
 import { varintSize, writeVarint } from './varint.js';
 
 // Field tags: (field number << 3) | wire type (0 varint, 2 length-delimited).
@@ -45,9 +46,9 @@ export function writeMetaPair(out: Out, name: Buffer, src: Buffer, start: number
   out.pos = pos;
 }
 
-// A label set's Prometheus text by its JSON (streams repeat from batch to batch); bounded.
-const labelTexts = new Map<string, Buffer>();
-const MAX_LABEL_TEXTS = 10_000;
+// A label set's Prometheus text by its JSON (streams repeat from batch to batch); keyed by data
+// the agent receives, so bounded, the least recently used going first.
+const labelTexts = new LRUCache<string, Buffer>({ max: 10_000 });
 
 /**
  * `{name="value", name2="value2"}` for the JSON push's `stream` object: the same names,
@@ -65,50 +66,13 @@ export function labelText(labelsJson: string): Buffer {
       s += `${name}="${labels[name]!.replace(/[\\"]/g, '\\$&')}"`;
     }
     text = Buffer.from(`${s}}`, 'utf8');
-    if (labelTexts.size >= MAX_LABEL_TEXTS) labelTexts.clear();
     labelTexts.set(labelsJson, text);
   }
   return text;
 }
 
-// JSON escapes the scan lets through raw in a message (canonical ones only), by the byte after `\`.
-const UNESCAPE = new Uint8Array(256);
-UNESCAPE[34] = 34; /* \" */
-UNESCAPE[92] = 92; /* \\ */
-UNESCAPE[98] = 8; /* \b */
-UNESCAPE[102] = 12; /* \f */
-UNESCAPE[110] = 10; /* \n */
-UNESCAPE[114] = 13; /* \r */
-UNESCAPE[116] = 9; /* \t */
-
-function hexValue(c: number): number {
-  return c <= 57 ? c - 48 : (c | 0x20) - 87;
-}
-
-/**
- * The JSON string content `src[start, end)` decoded into `buf` at `pos`. Only for content the
- * scan found canonical: escapes are `\"`, `\\`, `\b\f\n\r\t` or `\u00XX` (a control character).
- */
-function unescapeInto(buf: Buffer, pos: number, src: Buffer, start: number, end: number): number {
-  for (let k = start; k < end; k++) {
-    const c = src[k]!;
-    if (c !== 92) {
-      buf[pos++] = c;
-      continue;
-    }
-    const x = src[++k]!;
-    if (x === 117 /* u */) {
-      buf[pos++] = hexValue(src[k + 3]!) * 16 + hexValue(src[k + 4]!);
-      k += 4;
-    } else {
-      buf[pos++] = UNESCAPE[x]!;
-    }
-  }
-  return pos;
-}
-
 /** The whole PushRequest for a scanned batch, uncompressed. */
-export function writeProtobufPush(b: BatchPushBuilder): Buffer {
+export function writeProtobufPush(b: PushState): Buffer {
   const firstOf = b.group();
   const ndjson = b.ndjson;
   const labels = b.streamLabelsJson;
@@ -179,7 +143,7 @@ function writeEntry(out: Out, e: number, src: Buffer, start: number, end: number
   let pos = out.pos;
   let lineAt = pos + rawHeader;
   if (decode) {
-    lineLength = unescapeInto(buf, lineAt, src, start, end) - lineAt;
+    lineLength = unescapeCanonicalInto(buf, lineAt, src, start, end) - lineAt;
     const entryLength = 2 + tsLength + 1 + varintSize(lineLength) + lineLength + metaLength;
     const header = 1 + varintSize(entryLength) + 2 + tsLength + 1 + varintSize(lineLength);
     if (header < rawHeader) {

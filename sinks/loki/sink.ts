@@ -1,15 +1,20 @@
 // The Loki sink: encodes a batch into one push (protobuf + snappy, Loki's native format, or
 // JSON + gzip) and POSTs it, once. Status handling
 // follows Loki's semantics: a 400 means Loki refused some entries and may have stored the
-// rest, so it is never retried whole; the count of refused entries rides on the error.
+// rest, so it is never retried whole; the count of refused entries, worked out from Loki's
+// answer (and follow-up pushes where the answer is silent), rides on the error.
 import { gzipSync } from 'node:zlib';
 import { classifyFailure, SinkNetworkError, SinkResponseError, errorMessage } from '../../src/errors.js';
 import { createHttpAgent, excerpt, httpRequest, type HttpPool } from '../shared/http-request.js';
 import type { Batch, EncodedBatch, SendResult, Sink, SinkContext } from '../../src/pipeline/sink.js';
 import type { FailureAction } from '../../src/errors.js';
 import type { LokiConfig } from './config.js';
-import { encodeBatchPush } from './batch-encode.js';
-import type { LokiEncodeOptions } from './encode.js';
+import { encodePush } from './encode.js';
+import { SecondsCache, nanosOf } from './labels.js';
+import { readEntry } from '../../src/pipeline/batch.js';
+import { releaseBody } from '../../src/pipeline/body-pool.js';
+import { EntryView } from '../../src/intake/entry.js';
+import type { LokiEncodeOptions } from './labels.js';
 import type { PushFormat } from './config.js';
 
 const USER_AGENT = 'logferry';
@@ -26,6 +31,55 @@ export function parseIgnoredCount(body: string): number | undefined {
   let total: number | undefined;
   for (const m of body.matchAll(/total ignored: (\d+) out of \d+/g)) total = (total ?? 0) + Number(m[1]);
   return total;
+}
+
+/**
+ * The threshold of Loki's distributor age check, from `… has timestamp too old: …, oldest
+ * acceptable timestamp is: <RFC3339>` (validation.GreaterThanMaxSampleAgeErrorMsg), in
+ * nanoseconds; undefined when the answer has none. Go prints it to the whole second, cut
+ * down: the real threshold is within the second after it.
+ */
+export function parseTooOldThreshold(body: string): bigint | undefined {
+  let threshold: bigint | undefined;
+  for (const m of body.matchAll(/has timestamp too old: [^,]*, oldest acceptable timestamp is: (\S+)/g)) {
+    const ms = Date.parse(m[1]!);
+    if (Number.isNaN(ms)) continue;
+    const ns = BigInt(ms) * 1_000_000n;
+    if (threshold === undefined || ns > threshold) threshold = ns;
+  }
+  return threshold;
+}
+
+/** Each line's timestamp in nanoseconds, as the encoder sends it (the batch's receive time when it is no timestamp). */
+function lineTimes(batch: Batch): Array<{ start: number; end: number; ns: bigint }> {
+  const view = new EntryView();
+  const seconds = new SecondsCache();
+  const lines: Array<{ start: number; end: number; ns: bigint }> = [];
+  const ndjson = batch.ndjson;
+  let start = 0;
+  while (start < ndjson.length) {
+    let end = ndjson.indexOf(10, start);
+    if (end < 0) end = ndjson.length;
+    const entry = end > start ? readEntry(batch, start, end, view) : undefined;
+    if (entry !== undefined) {
+      const ns = nanosOf(entry.timestamp, seconds);
+      lines.push({ start, end, ns: ns === undefined ? BigInt(Math.max(0, Math.trunc(batch.receivedAtMs))) * 1_000_000n : BigInt(ns) });
+    }
+    start = end + 1;
+  }
+  return lines;
+}
+
+/** A batch of some of `batch`'s lines. */
+function subBatch(batch: Batch, lines: ReadonlyArray<{ start: number; end: number }>): Batch {
+  const parts: Buffer[] = [];
+  let bytes = 0;
+  for (const l of lines) {
+    parts.push(batch.ndjson.subarray(l.start, l.end + 1 > batch.ndjson.length ? l.end : l.end + 1));
+    if (l.end + 1 > batch.ndjson.length) parts.push(Buffer.from('\n'));
+    bytes += l.end - l.start;
+  }
+  return { id: batch.id, key: `${batch.key}-resend`, partition: batch.partition, ndjson: Buffer.concat(parts), count: lines.length, bytes, receivedAtMs: batch.receivedAtMs };
 }
 
 export class LokiSink implements Sink {
@@ -74,12 +128,63 @@ export class LokiSink implements Sink {
 
   encode(batch: Batch): Promise<EncodedBatch> {
     // Loki labels each entry by its fields: the batch's bytes are scanned once, here.
-    return encodeBatchPush(batch, this.#encodeOptions, this.#pushFormat);
+    return encodePush(batch, this.#encodeOptions, this.#pushFormat);
   }
 
-  async send(encoded: EncodedBatch, _batch: Batch, signal: AbortSignal): Promise<SendResult | void> {
-    const protobuf = this.#pushFormat === 'protobuf';
-    await this.#push(encoded.body, protobuf ? PROTOBUF_HEADERS : JSON_HEADERS, encoded.entryCount, signal);
+  async send(encoded: EncodedBatch, batch: Batch, signal: AbortSignal): Promise<SendResult | void> {
+    try {
+      await this.#push(encoded.body, this.#formatHeaders, encoded.entryCount, signal);
+    } catch (error) {
+      if (!(error instanceof SinkResponseError && error.status === 400 && error.rejectedEntries !== undefined)) throw error;
+      // Loki stored part of the batch: count exactly what it refused (all of it when the answer says nothing usable).
+      const refused = await this.#refusedIn(error, batch, signal, false);
+      throw this.#partial(error, refused, encoded.entryCount);
+    }
+  }
+
+  get #formatHeaders(): Readonly<Record<string, string>> {
+    return this.#pushFormat === 'protobuf' ? PROTOBUF_HEADERS : JSON_HEADERS;
+  }
+
+  #partial(error: SinkResponseError, refused: number, entryCount: number): SinkResponseError {
+    return new SinkResponseError(400, error.bodyExcerpt, {
+      rejectedEntries: refused,
+      message: `Loki rejected ${refused} of ${entryCount} entries (HTTP 400): ${error.bodyExcerpt}`,
+      body: error.body,
+    });
+  }
+
+  /**
+   * How many entries of `batch` Loki refused, given its 400. The ingesters' `total ignored: N
+   * out of M` counts are exact. The distributor's age check names a threshold (to the second):
+   * entries older than it were refused; the others passed that check, but the answer says
+   * nothing more (it quotes only the last refusal), so they are pushed once more to find out:
+   * Loki drops an exact duplicate of an entry it holds, stores one it does not, and refuses
+   * again what it refuses. A 2xx settles it exactly. Any other 400 counts the whole batch.
+   * Transient failures of the follow-up push are thrown: the core retries the whole batch,
+   * which is safe for the same reason.
+   */
+  async #refusedIn(error: SinkResponseError, batch: Batch, signal: AbortSignal, followUp: boolean): Promise<number> {
+    const ignored = parseIgnoredCount(error.body);
+    if (ignored !== undefined) return Math.min(ignored, batch.count);
+    const threshold = parseTooOldThreshold(error.body);
+    if (threshold === undefined) return batch.count;
+    const lines = lineTimes(batch);
+    const rest = lines.filter((l) => l.ns >= threshold);
+    const old = lines.length - rest.length;
+    // A follow-up refused for age again: what passed its (later) threshold is stored; within the
+    // second the threshold is printed to, Loki's answer cannot tell, and those count as stored.
+    if (rest.length === 0 || followUp) return old;
+    const again = subBatch(batch, rest);
+    const encoded = await this.encode(again);
+    try {
+      await this.#push(encoded.body, this.#formatHeaders, encoded.entryCount, signal);
+      releaseBody(encoded.body);
+      return old;
+    } catch (answer) {
+      if (!(answer instanceof SinkResponseError && answer.status === 400 && answer.rejectedEntries !== undefined)) throw answer;
+      return old + (await this.#refusedIn(answer, again, signal, true));
+    }
   }
 
   classify(error: unknown): FailureAction {
@@ -162,14 +267,8 @@ export class LokiSink implements Sink {
     if (!(error instanceof SinkResponseError)) return error;
     const { status, bodyExcerpt: shown } = error;
     if (status === 400) {
-      // Loki stored what it could and names what it refused; without a count, the whole batch is refused.
-      const ignored = parseIgnoredCount(error.body);
-      const rejected = ignored === undefined ? entryCount : Math.min(ignored, entryCount);
-      return new SinkResponseError(status, shown, {
-        rejectedEntries: rejected,
-        message: `Loki rejected ${rejected} of ${entryCount} entries (HTTP 400): ${shown}`,
-        body: error.body,
-      });
+      // Loki stored what it could; send() works out how many it refused (the whole batch until then).
+      return new SinkResponseError(status, shown, { rejectedEntries: entryCount, message: `Loki rejected entries of a push of ${entryCount} (HTTP 400): ${shown}`, body: error.body });
     }
     if (status === 401 || status === 403) {
       return new SinkResponseError(status, shown, {

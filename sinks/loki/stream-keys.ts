@@ -1,7 +1,7 @@
 // Label sets by the bytes of their raw values, kept from batch to batch: a stream's labels
 // are sanitised and turned into JSON once for the sink's life, not once per batch, and an
 // entry finds its label set by hashing a few spans of its line and comparing bytes.
-import { streamLabels, type LokiEncodeOptions } from './encode.js';
+import { streamLabels, type LokiEncodeOptions } from './labels.js';
 
 /** More distinct raw label sets than this (an app bug spraying hosts, say) and the table starts over. */
 const MAX_KEYS = 50_000;

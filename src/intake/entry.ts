@@ -3,7 +3,23 @@
 // entry that keeps the raw text, flagged under `logferry.malformed`.
 import { isUtf8 } from 'node:buffer';
 import { LRUCache } from 'lru-cache';
-import { FIELD_APP_INSTANCE, FIELD_APP_NAME, FIELD_REGION, FIELD_TIMESTAMP, scanFlyJson, type ScanResult } from './fly-json-scan.js';
+import { fieldSchema, scanJson, type ScanResult } from '../codec/json-scan.js';
+
+/** The routing fields' span slots (start at [2k], end at [2k+1] of a spans array). */
+export const FIELD_TIMESTAMP = 0;
+export const FIELD_REGION = 1;
+export const FIELD_APP_NAME = 2;
+export const FIELD_APP_INSTANCE = 3;
+/** The fields the intake routes by, for scanJson. */
+export const FLY_ROUTING_FIELDS = fieldSchema({
+  timestamp: FIELD_TIMESTAMP,
+  fly: { region: FIELD_REGION, app: { name: FIELD_APP_NAME, instance: FIELD_APP_INSTANCE } },
+});
+
+/** scanJson for the routing fields (spans: 8 entries). */
+export function scanFlyJson(b: Uint8Array, spans: Int32Array, result: ScanResult, start = 0, end = b.length): void {
+  scanJson(b, FLY_ROUTING_FIELDS, spans, result, start, end);
+}
 
 export interface LogEntry {
   /** The entry as one line of JSON (no raw newline): Fly's original bytes whenever they were a valid JSON object. */
@@ -207,7 +223,7 @@ export type IntakeOutcome = 'entry' | 'empty_payload' | MalformedReason;
 
 // Scratch space for the scanner: the intake is synchronous, one message at a time.
 const spans = new Int32Array(8);
-const scan: ScanResult = { valid: false, multiline: false };
+const scan: ScanResult = { valid: false, multiline: false, ambiguous: false, escaped: 0 };
 
 /**
  * The hot path: one NATS payload (`buf[start, end)`) → `view`. A good Fly line (the common
@@ -219,7 +235,7 @@ const scan: ScanResult = { valid: false, multiline: false };
 export function intake(fromSubject: SubjectParts, buf: Buffer, start: number, end: number, receivedAtMs: number, view: EntryView): IntakeOutcome {
   if (end <= start) return 'empty_payload';
   scanFlyJson(buf, spans, scan, start, end);
-  if (scan.valid && !scan.multiline && present(FIELD_TIMESTAMP) && present(FIELD_APP_NAME) && present(FIELD_REGION) && present(FIELD_APP_INSTANCE)) {
+  if (scan.valid && !scan.multiline && !scan.ambiguous && present(FIELD_TIMESTAMP) && present(FIELD_APP_NAME) && present(FIELD_REGION) && present(FIELD_APP_INSTANCE)) {
     view.setScanned(buf, start, end, fromSubject, spans, receivedAtMs);
     return 'entry';
   }

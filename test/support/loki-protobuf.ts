@@ -1,8 +1,11 @@
-// Reads Loki's native push (snappy block format around a logproto.PushRequest) for tests:
-// a small protobuf reader of just the messages a push holds, strict about what it meets,
-// and a parser of the Prometheus label text a stream carries. Hand-written, like the writer,
-// so the two only agree when both follow the schema.
+// Reads Loki's native push for tests: snappy (block format) through the `snappy` package, the
+// logproto.PushRequest inside through protobufjs against Loki's push.proto (loki-push.proto
+// beside this file), and the Prometheus label text a stream carries.
+import { isUtf8 } from 'node:buffer';
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import protobuf from 'protobufjs';
 
 export interface DecodedEntry {
   /** Nanoseconds since the epoch as a decimal string (seconds * 1e9 + nanos), as the JSON push writes them. */
@@ -30,151 +33,69 @@ export function snappyUncompress(body: Buffer): Buffer {
   return typeof out === 'string' ? Buffer.from(out) : out;
 }
 
-class Reader {
-  readonly buf: Buffer;
-  readonly end: number;
-  pos: number;
-  constructor(buf: Buffer, start: number, end: number) {
-    this.buf = buf;
-    this.pos = start;
-    this.end = end;
-  }
+// The schema, read once. protobufjs checks wire types and lengths as it decodes, and throws on
+// a body that does not follow the schema (a truncated field, a wrong wire type).
+const root = protobuf.parse(readFileSync(fileURLToPath(new URL('./loki-push.proto', import.meta.url)), 'utf8'), { keepCase: true }).root;
+const PushRequest = root.lookupType('logproto.PushRequest');
 
-  get done(): boolean {
-    return this.pos >= this.end;
-  }
-
-  varint(): bigint {
-    let v = 0n;
-    for (let shift = 0n; ; shift += 7n) {
-      if (this.pos >= this.end) throw new Error('protobuf: varint runs past its message');
-      if (shift > 63n) throw new Error('protobuf: varint longer than 10 bytes');
-      const b = this.buf[this.pos++]!;
-      v |= BigInt(b & 0x7f) << shift;
-      if ((b & 0x80) === 0) return v;
-    }
-  }
-
-  /** A length-delimited field's bounds; the reader moves past it. */
-  bytes(): [number, number] {
-    const n = Number(this.varint());
-    const start = this.pos;
-    if (start + n > this.end) throw new Error(`protobuf: field of ${n} bytes runs past its message`);
-    this.pos += n;
-    return [start, start + n];
-  }
-
-  string(): string {
-    const [s, e] = this.bytes();
-    return new TextDecoder('utf-8', { fatal: true }).decode(this.buf.subarray(s, e));
-  }
-
-  /** The next tag as [field, wire type]. */
-  tag(): [number, number] {
-    const t = Number(this.varint());
-    return [t >>> 3, t & 7];
-  }
-
-  skip(wire: number): void {
-    if (wire === 0) this.varint();
-    else if (wire === 2) this.bytes();
-    else if (wire === 1) this.pos += 8;
-    else if (wire === 5) this.pos += 4;
-    else throw new Error(`protobuf: wire type ${wire} not expected`);
-  }
+interface DecodedPush {
+  streams?: Array<{
+    labels?: string;
+    entries?: Array<{
+      timestamp?: { seconds?: string | number; nanos?: number } | null;
+      line?: string;
+      structuredMetadata?: Array<{ name?: string; value?: string }>;
+    }>;
+  }>;
 }
 
-function expectWire(field: number, wire: number, want: number, where: string): void {
-  if (wire !== want) throw new Error(`protobuf: ${where} field ${field} has wire type ${wire}, expected ${want}`);
-}
-
-/** An uncompressed PushRequest. Unknown fields are skipped, as protobuf readers do. */
+/** An uncompressed PushRequest, decoded with protobufjs against Loki's push.proto. */
 export function decodePushRequest(body: Buffer): DecodedStream[] {
-  const streams: DecodedStream[] = [];
-  const r = new Reader(body, 0, body.length);
-  while (!r.done) {
-    const [field, wire] = r.tag();
-    if (field !== 1) {
-      r.skip(wire);
-      continue;
-    }
-    expectWire(field, wire, 2, 'PushRequest');
-    const [s, e] = r.bytes();
-    streams.push(decodeStream(new Reader(body, s, e)));
-  }
-  return streams;
+  // Strings must be valid UTF-8 (Go's protobuf refuses others); protobufjs would replace bad bytes silently.
+  const message = PushRequest.decode(body);
+  const push = PushRequest.toObject(message, { longs: String, defaults: false }) as unknown as DecodedPush;
+  assertUtf8Strings(body);
+  return (push.streams ?? []).map((stream) => {
+    const labelText = stream.labels ?? '';
+    const entries = (stream.entries ?? []).map((entry): DecodedEntry => {
+      const seconds = BigInt(String(entry.timestamp?.seconds ?? 0));
+      const nanos = entry.timestamp?.nanos ?? 0;
+      if (nanos < 0 || nanos > 999_999_999) throw new Error(`protobuf: Timestamp.nanos ${nanos} out of range`);
+      const pairs = entry.structuredMetadata ?? [];
+      return {
+        ts: (seconds * 1_000_000_000n + BigInt(nanos)).toString(),
+        seconds,
+        nanos,
+        line: entry.line ?? '',
+        metadata: pairs.length === 0 ? undefined : pairs.map((p) => [p.name ?? '', p.value ?? ''] as const),
+      };
+    });
+    return { labelText, labels: parseLabelText(labelText), entries };
+  });
 }
 
-function decodeStream(r: Reader): DecodedStream {
-  let labelText = '';
-  const entries: DecodedEntry[] = [];
-  while (!r.done) {
-    const [field, wire] = r.tag();
-    if (field === 1) {
-      expectWire(field, wire, 2, 'StreamAdapter');
-      labelText = r.string();
-    } else if (field === 2) {
-      expectWire(field, wire, 2, 'StreamAdapter');
-      const [s, e] = r.bytes();
-      entries.push(decodeEntry(new Reader(r.buf, s, e)));
-    } else {
-      r.skip(wire);
-    }
-  }
-  return { labelText, labels: parseLabelText(labelText), entries };
-}
-
-function decodeEntry(r: Reader): DecodedEntry {
-  let seconds = 0n;
-  let nanos = 0;
-  let line = '';
-  let metadata: Array<readonly [string, string]> | undefined;
-  while (!r.done) {
-    const [field, wire] = r.tag();
-    if (field === 1) {
-      expectWire(field, wire, 2, 'EntryAdapter');
-      const [s, e] = r.bytes();
-      const t = new Reader(r.buf, s, e);
-      while (!t.done) {
-        const [f, w] = t.tag();
-        if (f === 1) {
-          expectWire(f, w, 0, 'Timestamp');
-          seconds = BigInt.asIntN(64, t.varint());
-        } else if (f === 2) {
-          expectWire(f, w, 0, 'Timestamp');
-          nanos = Number(BigInt.asIntN(32, t.varint()));
-        } else {
-          t.skip(w);
-        }
+/** Every string field of the body is valid UTF-8: walks the wire format with protobufjs's Reader. */
+function assertUtf8Strings(body: Buffer): void {
+  const walk = (start: number, end: number, depth: number): void => {
+    const r = protobuf.Reader.create(body.subarray(start, end));
+    while (r.pos < r.len) {
+      const tag = r.uint32();
+      const wire = tag & 7;
+      if (wire !== 2) {
+        r.skipType(wire);
+        continue;
       }
-    } else if (field === 2) {
-      expectWire(field, wire, 2, 'EntryAdapter');
-      line = r.string();
-    } else if (field === 3) {
-      expectWire(field, wire, 2, 'EntryAdapter');
-      const [s, e] = r.bytes();
-      const p = new Reader(r.buf, s, e);
-      let name = '';
-      let value = '';
-      while (!p.done) {
-        const [f, w] = p.tag();
-        if (f === 1) {
-          expectWire(f, w, 2, 'LabelPairAdapter');
-          name = p.string();
-        } else if (f === 2) {
-          expectWire(f, w, 2, 'LabelPairAdapter');
-          value = p.string();
-        } else {
-          p.skip(w);
-        }
-      }
-      (metadata ??= []).push([name, value]);
-    } else {
-      r.skip(wire);
+      const length = r.uint32();
+      const s = start + r.pos;
+      r.skip(length);
+      const field = tag >>> 3;
+      // PushRequest.streams, StreamAdapter.entries, EntryAdapter.timestamp/structuredMetadata hold messages; the rest are strings.
+      const isMessage = (depth === 0 && field === 1) || (depth === 1 && field === 2) || (depth === 2 && (field === 1 || field === 3 || field === 4));
+      if (isMessage) walk(s, s + length, depth + 1);
+      else if (!isUtf8(body.subarray(s, s + length))) throw new Error(`protobuf: string field ${field} at ${s} is not valid UTF-8`);
     }
-  }
-  if (nanos < 0 || nanos > 999_999_999) throw new Error(`protobuf: Timestamp.nanos ${nanos} out of range`);
-  return { ts: (seconds * 1_000_000_000n + BigInt(nanos)).toString(), seconds, nanos, line, metadata };
+  };
+  walk(0, body.length, 0);
 }
 
 const NAME_START = /[a-zA-Z_]/;

@@ -58,8 +58,15 @@ export interface LokiReceiverOptions {
   readonly maxLabels?: number;
   /** Raw bodies larger than this are answered 413 (Loki's request size limit). Default 64 MiB. */
   readonly maxBodyBytes?: number;
-  /** Refuse entries older than this many ms before now (Loki's reject_old_samples_max_age). Off by default. */
+  /**
+   * Refuse entries older than this many ms before now (Loki's reject_old_samples_max_age), as
+   * Loki's distributor does: the rest of the push is stored, and the 400 names only the last
+   * refused entry (`entry for stream '{…}' has timestamp too old: …, oldest acceptable
+   * timestamp is: …`, times as Go's RFC3339, whole seconds), without a count. Off by default.
+   */
   readonly rejectOlderThanMs?: number;
+  /** Drop an exact duplicate (labels, timestamp, line) of an entry already stored, as Loki's ingester does; counted in stats().duplicateEntries. Default false (tests see every copy). */
+  readonly dropDuplicates?: boolean;
   /** Refuse streams whose values are not sorted by timestamp. Default true (a check on the sink; Loki itself accepts them). */
   readonly requireSorted?: boolean;
   /** Answer to a push without streams: 422 as Loki 3.2+ (default), or 204 as older Loki. */
@@ -119,6 +126,8 @@ export interface LokiReceiverStats {
   readonly accepted: number;
   readonly storedEntries: number;
   readonly refusedEntries: number;
+  /** Exact duplicates dropped (dropDuplicates). */
+  readonly duplicateEntries: number;
   readonly rawBytes: number;
   readonly decodedBytes: number;
 }
@@ -251,6 +260,12 @@ function compareNanos(a: string, b: string): number {
   return a.length - b.length || (a < b ? -1 : a > b ? 1 : 0);
 }
 
+/** Nanoseconds as Go's time.RFC3339 in UTC: whole seconds, `Z`. */
+function goTime(ns: bigint): string {
+  const ms = Number((ns < 0n ? ns - 999_999n : ns) / 1_000_000n);
+  return `${new Date(Math.floor(ms / 1000) * 1000).toISOString().slice(0, 19)}Z`;
+}
+
 function nanosToIso(ts: string): string {
   const ms = Number(BigInt(ts) / 1_000_000n);
   return Number.isFinite(ms) ? new Date(ms).toISOString() : ts;
@@ -275,7 +290,8 @@ export async function startLokiReceiver(options: LokiReceiverOptions = {}): Prom
   const streamCounts = new Map<string, number>();
   let violations: string[] = [];
   const queued: Scripted[] = [];
-  let stats = { pushes: 0, accepted: 0, storedEntries: 0, refusedEntries: 0, rawBytes: 0, decodedBytes: 0 };
+  let stats = { pushes: 0, accepted: 0, storedEntries: 0, refusedEntries: 0, duplicateEntries: 0, rawBytes: 0, decodedBytes: 0 };
+  const storedKeys = new Set<string>();
   let ready = { status: 200, body: 'ready\n' };
   let root = { status: 404, body: '404 page not found\n' };
   let closed = false;
@@ -301,10 +317,6 @@ export async function startLokiReceiver(options: LokiReceiverOptions = {}): Prom
   function entryProblem(e: ParsedEntry): string | undefined {
     const size = Buffer.byteLength(e.line);
     if (size > maxLineBytes) return `Max entry size '${maxLineBytes}' bytes exceeded (${size} bytes)`;
-    if (options.rejectOlderThanMs !== undefined) {
-      const oldest = BigInt(Date.now() - options.rejectOlderThanMs) * 1_000_000n;
-      if (BigInt(e.ts) < oldest) return `entry too far behind, oldest acceptable timestamp is: ${nanosToIso(oldest.toString())}`;
-    }
     if (e.metadata !== undefined) {
       for (const n of Object.keys(e.metadata)) if (!LABEL_NAME.test(n)) return `invalid structured metadata name "${n}"`;
     }
@@ -316,6 +328,9 @@ export async function startLokiReceiver(options: LokiReceiverOptions = {}): Prom
     let toRefuse = scripted ? (scripted.options.reject ?? Number.POSITIVE_INFINITY) : 0;
     const lines: string[] = [];
     let listed = 0;
+    // The distributor's age check (validator.go): one threshold per push; the answer quotes the last refusal only.
+    const oldest = options.rejectOlderThanMs === undefined ? undefined : BigInt(Date.now() - options.rejectOlderThanMs) * 1_000_000n;
+    let tooOld: string | undefined;
     for (const s of streams) {
       const name = labelString(s.labels);
       const streamProblem = labelProblem(s.labels);
@@ -332,6 +347,12 @@ export async function startLokiReceiver(options: LokiReceiverOptions = {}): Prom
       }
       let ignored = 0;
       for (const e of s.entries) {
+        if (streamProblem === undefined && sortProblem === undefined && oldest !== undefined && BigInt(e.ts) < oldest) {
+          tooOld = `entry for stream '${name}' has timestamp too old: ${goTime(BigInt(e.ts))}, oldest acceptable timestamp is: ${goTime(oldest)}`;
+          push.refused++;
+          stats.refusedEntries++;
+          continue;
+        }
         let reason = streamProblem ?? sortProblem;
         if (reason === undefined) {
           reason = entryProblem(e);
@@ -346,6 +367,14 @@ export async function startLokiReceiver(options: LokiReceiverOptions = {}): Prom
           if (listed++ < MAX_RETURNED_ERRORS) lines.push(`entry with timestamp ${nanosToIso(e.ts)} ignored, reason: '${reason}' for stream: ${name},`);
           continue;
         }
+        if (options.dropDuplicates) {
+          const key = `${name}\u0000${e.ts}\u0000${e.line}`;
+          if (storedKeys.has(key)) {
+            stats.duplicateEntries++;
+            continue;
+          }
+          storedKeys.add(key);
+        }
         push.stored++;
         stats.storedEntries++;
         streamCounts.set(name, (streamCounts.get(name) ?? 0) + 1);
@@ -357,7 +386,8 @@ export async function startLokiReceiver(options: LokiReceiverOptions = {}): Prom
         if (!scripted?.options.omitTotals) lines.push(`user 'fake', total ignored: ${ignored} out of ${s.entries.length} for stream: ${name}`);
       }
     }
-    return lines.length > 0 ? lines.join('\n') : undefined;
+    // Ingester refusals win (the distributor returns the ingesters' error); else the distributor's own.
+    return lines.length > 0 ? lines.join('\n') : tooOld;
   }
 
   function defaultBody(status: number, push: LokiPush): string {
@@ -535,7 +565,8 @@ export async function startLokiReceiver(options: LokiReceiverOptions = {}): Prom
       streamCounts.clear();
       violations = [];
       queued.length = 0;
-      stats = { pushes: 0, accepted: 0, storedEntries: 0, refusedEntries: 0, rawBytes: 0, decodedBytes: 0 };
+      stats = { pushes: 0, accepted: 0, storedEntries: 0, refusedEntries: 0, duplicateEntries: 0, rawBytes: 0, decodedBytes: 0 };
+      storedKeys.clear();
     },
     async close() {
       if (closed) return;

@@ -2,7 +2,10 @@
 // that changes the push, and Fly-like lines full of edge cases (escapes, odd types,
 // duplicates, odd timestamps, long lines), seeded so failures reproduce.
 import { DEFAULT_LABELS, METADATA_FIELDS, type LabelField } from '../../sinks/loki/config.js';
-import type { LokiEncodeOptions } from '../../sinks/loki/encode.js';
+import { makeBatch } from '../../src/pipeline/batch.js';
+import type { LogEntry } from '../../src/intake/entry.js';
+import { buildPush, encodePush, type LokiEncodeOptions } from '../../sinks/loki/encode.js';
+import type { EncodedBatch } from '../../src/pipeline/sink.js';
 import { prng } from './fly-entries.js';
 
 export const defaults: LokiEncodeOptions = {
@@ -184,3 +187,14 @@ export function generatedLines(seed: number, n: number): string[] {
   return lines;
 }
 
+
+/** The JSON push document for these entries, batched as the core batches them (their lines; the first one's receive time). */
+export function buildPushBody(entries: readonly LogEntry[], o: LokiEncodeOptions): { json: string; entryCount: number; streamCount: number; adjusted: Record<string, number> } {
+  const push = buildPush(makeBatch(1, 'p', entries), o, 'json');
+  return { json: push.body.toString('utf8'), entryCount: push.entryCount, streamCount: push.streamCount, adjusted: push.adjusted };
+}
+
+/** The gzip JSON push for these entries, as the sink sends it. */
+export function encodeEntries(entries: readonly LogEntry[], o: LokiEncodeOptions): Promise<EncodedBatch> {
+  return encodePush(makeBatch(1, 'p', entries), o, 'json');
+}

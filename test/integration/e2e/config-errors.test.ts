@@ -38,6 +38,10 @@ const CASES: readonly Case[] = [
   { name: 'LOG_LEVEL unknown', env: { LOG_LEVEL: 'loud' }, variable: 'LOG_LEVEL' },
   { name: 'SHIP_OWN_LOGS not a boolean', env: { SHIP_OWN_LOGS: 'maybe' }, variable: 'SHIP_OWN_LOGS' },
   { name: 'SUBJECT with spaces', env: { SUBJECT: 'logs with spaces' }, variable: 'SUBJECT' },
+  { name: 'OPSVERSE_LOGS_ENDPOINT without a password', env: { OPSVERSE_LOGS_ENDPOINT: 'https://loki.opsverse.example', OPSVERSE_USERNAME: 'ops-user-42' }, variable: 'OPSVERSE_PASSWORD' },
+  { name: 'OPSVERSE_PASSWORD without an endpoint', env: { OPSVERSE_USERNAME: 'ops-user-42', OPSVERSE_PASSWORD: 'Ops-Secret-9931' }, variable: 'OPSVERSE_LOGS_ENDPOINT', secrets: ['Ops-Secret-9931'] },
+  { name: 'OPSVERSE_LOGS_ENDPOINT malformed', env: { OPSVERSE_LOGS_ENDPOINT: 'loki.opsverse.example:Ops-Secret-9931', OPSVERSE_USERNAME: 'u', OPSVERSE_PASSWORD: 'Ops-Secret-9931' }, variable: 'OPSVERSE_LOGS_ENDPOINT', secrets: ['Ops-Secret-9931'] },
+  { name: 'LOKI_LINE_FORMAT unknown', env: { LOKI_URL: 'http://127.0.0.1:3100', LOKI_LINE_FORMAT: 'xml' }, variable: 'LOKI_LINE_FORMAT' },
   { name: 'NETWORK not an IPv6 prefix', env: { NATS_URL: '', NETWORK: 'not/a/prefix' }, variable: 'NETWORK' },
   { name: 'ORG without ACCESS_TOKEN', env: { ORG: 'my-org' }, variable: 'ACCESS_TOKEN' },
   {

@@ -12,10 +12,12 @@ import { ThrottledLog } from '../../../src/ops/logger.js';
 import { SinkPipeline } from '../../../src/pipeline/sink-pipeline.js';
 import type { PipelineSettings } from '../../../src/pipeline/sink.js';
 import { SinkStats, total } from '../../../src/ops/stats.js';
-import { readLokiConfig } from '../../../sinks/loki/config.js';
-import { normaliseLevel } from '../../../sinks/loki/encode.js';
+import { readLokiConfig, readOpsverseConfig } from '../../../sinks/loki/config.js';
+import { plugin as opsverse } from '../../../sinks/opsverse/index.js';
+import { logfmtLine } from '../../../sinks/loki/labels.js';
+import { normaliseLevel } from '../../../sinks/loki/labels.js';
 import { plugin } from '../../../sinks/loki/index.js';
-import { LokiSink } from '../../../sinks/loki/sink.js';
+import { LokiSink, parseTooOldThreshold } from '../../../sinks/loki/sink.js';
 import { idOf, makeFlyEntries } from '../../support/fly-entries.js';
 import { startLokiReceiver, type LokiReceiver, type LokiStoredEntry } from '../../support/loki-receiver.js';
 import { freePort } from '../../support/ports.js';
@@ -231,7 +233,7 @@ describe('Loki sink against the Loki receiver', () => {
 
   it('400 from what Loki itself refuses (too old), accounted by the core per entry', async () => {
     await rx.close();
-    rx = await startLokiReceiver({ rejectOlderThanMs: 7 * 24 * 3600_000 });
+    rx = await startLokiReceiver({ rejectOlderThanMs: 7 * 24 * 3600_000, dropDuplicates: true });
     sink = lokiSink(rx.url);
     const now = Date.now();
     const entries = [
@@ -247,8 +249,123 @@ describe('Loki sink against the Loki receiver', () => {
     expect(await p.whenIdle(10_000)).toBe(true);
     expect(stats.rejected.get('http_400')).toBe(2);
     expect(stats.delivered).toBe(3);
-    expect(rx.pushes).toHaveLength(1);
+    // Loki's distributor wording: the last refused entry only, no count.
+    expect(rx.pushes[0]!.status).toBe(400);
+    expect(rx.pushes[0]!.answer).toMatch(/^entry for stream '\{[^}]*\}' has timestamp too old: 2020-01-01T00:00:00Z, oldest acceptable timestamp is: \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+    expect(rx.pushes[0]!.answer).not.toMatch(/total ignored/);
+    // The follow-up re-sent the three that passed the age check; Loki dropped them as duplicates.
+    expect(rx.pushes).toHaveLength(2);
+    expect(rx.pushes[1]!.status).toBe(204);
+    expect(rx.stats().duplicateEntries).toBe(3);
     expect(rx.entries().map((x) => (JSON.parse(x.line) as { message: string }).message).sort()).toEqual(['fresh one', 'fresh three', 'fresh two']);
+  });
+
+  it('6,000 entries, half too old, through the core with default settings: delivered and rejected match what Loki stored', async () => {
+    await rx.close();
+    rx = await startLokiReceiver({ rejectOlderThanMs: 3600_000, dropDuplicates: true });
+    sink = lokiSink(rx.url);
+    const now = Date.now();
+    // Old and current entries interleaved across apps, instances and levels (many streams).
+    const old = makeFlyEntries(3000, { seed: 31, idPrefix: 'old-', startMs: now - 3 * 3600_000 });
+    const fresh = makeFlyEntries(3000, { seed: 32, idPrefix: 'new-', startMs: now - 60_000 });
+    const stats = new SinkStats();
+    const p = new SinkPipeline({ sink, settings: plugin.defaults, retry: { initialBackoffMs: 10, maxBackoffMs: 100 }, stats, logger, throttled: new ThrottledLog(logger, 60_000) });
+    for (let i = 0; i < 3000; i++) {
+      p.accept(toEntry(old[i]!.subject, old[i]!.payload));
+      p.accept(toEntry(fresh[i]!.subject, fresh[i]!.payload));
+    }
+    p.flush();
+    expect(await p.whenIdle(60_000)).toBe(true);
+    const stored = rx.entries().map((x) => idOf(JSON.parse(x.line)));
+    expect(stored).toHaveLength(3000);
+    expect(new Set(stored).size).toBe(3000);
+    expect(stored.every((id) => id!.startsWith('new-'))).toBe(true);
+    expect(stats.delivered).toBe(3000);
+    expect(stats.rejected.get('http_400')).toBe(3000);
+    expect(total(stats.dropped)).toBe(0);
+    expect(rx.violations()).toEqual([]);
+  });
+
+  it('OpsVerse: OPSVERSE_* secrets ship 20,000 entries to a Loki with basic auth, gzip JSON, logfmt lines, each once', async () => {
+    await rx.close();
+    rx = await startLokiReceiver({ auth: { username: 'ops-user', password: PASSWORD } });
+    const config = readOpsverseConfig(new EnvReader({ OPSVERSE_LOGS_ENDPOINT: rx.url, OPSVERSE_USERNAME: 'ops-user', OPSVERSE_PASSWORD: PASSWORD }))!;
+    const ops = opsverse.create(config, { logger, agentInstanceId: 'test-agent' }) as LokiSink;
+    try {
+      expect(ops.name).toBe('opsverse');
+      const flyEntries = makeFlyEntries(20_000, { seed: 41, startMs: Date.now() - 60_000 });
+      const { p, stats } = pipelineFor(ops);
+      for (const e of flyEntries) p.accept(toEntry(e.subject, e.payload));
+      p.flush();
+      expect(await p.whenIdle(60_000)).toBe(true);
+      expect(stats.delivered).toBe(20_000);
+      const stored = rx.entries();
+      expect(stored).toHaveLength(20_000);
+      const byLine = new Set(stored.map((x) => x.line));
+      expect(byLine.size).toBe(20_000);
+      for (const e of flyEntries.slice(0, 500)) expect(byLine.has(logfmtLine(JSON.parse(e.payload) as FlyLogBody))).toBe(true);
+      expect(rx.pushes.every((x) => x.headers['content-type'] === 'application/json' && x.headers['content-encoding'] === 'gzip')).toBe(true);
+      expect(rx.violations()).toEqual([]);
+    } finally {
+      await ops.close();
+    }
+  });
+
+  it('the follow-up push: a second age refusal counts what its threshold refuses; a transient failure is left to the core', async () => {
+    // A server that answers the first push with an age refusal at T1 and the second as scripted.
+    const answers: Array<[number, string]> = [];
+    const bodies: number[] = [];
+    const server = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        bodies.push(Number(req.headers['content-length'] ?? 0));
+        const [status, body] = answers.shift() ?? [204, ''];
+        res.writeHead(status, { 'content-type': 'text/plain' }).end(body);
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const s = lokiSink(url, { LOKI_PUSH_FORMAT: 'json' });
+    const refusal = (threshold: string): string => `entry for stream '{fly_app_name="web"}' has timestamp too old: 2026-11-26T10:00:00Z, oldest acceptable timestamp is: ${threshold}`;
+    const entries = [
+      entryAt('2026-11-26T10:00:00.5Z', 'old'),
+      entryAt('2026-11-26T12:00:00.2Z', 'band'),
+      entryAt('2026-11-26T12:00:01.5Z', 'after'),
+      entryAt('2026-11-26T13:00:00Z', 'fresh'),
+    ];
+    try {
+      // The follow-up (band, after, fresh) is refused again at a threshold one second later: band and after were refused.
+      answers.push([400, refusal('2026-11-26T12:00:00Z')], [400, refusal('2026-11-26T12:00:02Z')]);
+      let e = (await failure(s, entries)) as SinkResponseError;
+      expect(e.rejectedEntries).toBe(3);
+      expect(bodies).toHaveLength(2);
+      // The follow-up proves the rest stored.
+      answers.push([400, refusal('2026-11-26T12:00:00Z')], [204, '']);
+      e = (await failure(s, entries)) as SinkResponseError;
+      expect(e.rejectedEntries).toBe(1);
+      // The follow-up meets a 503: the whole batch goes back to the core to retry (Loki drops duplicates).
+      answers.push([400, refusal('2026-11-26T12:00:00Z')], [503, 'Ingester not ready']);
+      e = (await failure(s, entries)) as SinkResponseError;
+      expect(e.status).toBe(503);
+      expect(s.classify(e)).toBe('retry');
+      // Everything older than the threshold: no follow-up.
+      const pushes = bodies.length;
+      answers.push([400, refusal('2026-11-27T00:00:00Z')]);
+      e = (await failure(s, entries)) as SinkResponseError;
+      expect(e.rejectedEntries).toBe(4);
+      expect(bodies).toHaveLength(pushes + 1);
+    } finally {
+      await s.close();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+
+  it('reads the threshold of Loki\'s age check as Loki prints it', () => {
+    const body = "entry for stream '{fly_app_name=\"web\", level=\"info\"}' has timestamp too old: 2026-02-28T19:19:04Z, oldest acceptable timestamp is: 2026-03-01T08:26:38Z";
+    expect(parseTooOldThreshold(body)).toBe(BigInt(Date.parse('2026-03-01T08:26:38Z')) * 1_000_000n);
+    expect(parseTooOldThreshold(body.replace('08:26:38Z', '09:26:38+01:00'))).toBe(BigInt(Date.parse('2026-03-01T08:26:38Z')) * 1_000_000n);
+    expect(parseTooOldThreshold("entry for stream '{a=\"b\"}' has timestamp too new: 2030-01-01T00:00:00Z")).toBeUndefined();
   });
 
   it('400 without a count: the whole batch is counted as refused', async () => {

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../../src/errors.js';
 import { EnvReader, type Env } from '../../../src/config/env.js';
-import { DEFAULT_LABELS, describeLokiConfig, readLokiConfig, type LokiConfig } from '../../../sinks/loki/config.js';
+import { DEFAULT_LABELS, describeLokiConfig, readLokiConfig, readOpsverseConfig, type LokiConfig } from '../../../sinks/loki/config.js';
+import { plugin as opsverse } from '../../../sinks/opsverse/index.js';
 import { plugin } from '../../../sinks/loki/index.js';
 import { parseIgnoredCount } from '../../../sinks/loki/sink.js';
 import { configErrorOf, configured } from '../../support/config-error.js';
@@ -115,7 +116,7 @@ describe('Loki config', () => {
       [{ LOKI_STATIC_LABELS: 'env=' }, 'LOKI_STATIC_LABELS', /name=value/],
       [{ LOKI_STATIC_LABELS: 'env=a,env=b' }, 'LOKI_STATIC_LABELS', /twice/],
       [{ LOKI_STATIC_LABELS: 'level=high' }, 'LOKI_STATIC_LABELS', /already a label/],
-      [{ LOKI_LINE_FORMAT: 'logfmt' }, 'LOKI_LINE_FORMAT', /json, message/],
+      [{ LOKI_LINE_FORMAT: 'yaml' }, 'LOKI_LINE_FORMAT', /json, message, logfmt/],
       [{ LOKI_PUSH_FORMAT: 'msgpack' }, 'LOKI_PUSH_FORMAT', /protobuf, json/],
       [{ LOKI_MAX_LINE_BYTES: '12' }, 'LOKI_MAX_LINE_BYTES', /at least/],
     ];
@@ -158,5 +159,42 @@ describe("Loki's partial rejection message", () => {
     // Loki before 2.4 ended with just the totals.
     expect(parseIgnoredCount("entry ... ignored, reason: 'entry out of order' for stream: {job=\"x\"},\ntotal ignored: 1 out of 1")).toBe(1);
     expect(parseIgnoredCount("entry for stream '{a=\"b\"}' has timestamp too old")).toBeUndefined();
+  });
+});
+
+describe('OpsVerse (fly-log-shipper vector-configs/sinks/opsverse.toml)', () => {
+  const env = { OPSVERSE_LOGS_ENDPOINT: 'https://loki.opsverse.example/', OPSVERSE_USERNAME: 'ops-user', OPSVERSE_PASSWORD: SECRET };
+
+  it('is off without OPSVERSE_LOGS_ENDPOINT, and the Loki sink with logfmt lines, gzip JSON and basic auth with it', () => {
+    expect(readOpsverseConfig(new EnvReader({}))).toBeUndefined();
+    const c = configured(readOpsverseConfig(new EnvReader(env)));
+    expect(c.pushUrl.href).toBe('https://loki.opsverse.example/loki/api/v1/push');
+    expect(c.auth).toEqual({ kind: 'basic', username: 'ops-user', password: SECRET });
+    expect(c.lineFormat).toBe('logfmt');
+    expect(c.pushFormat).toBe('json');
+    expect(c.labels).toEqual(DEFAULT_LABELS);
+    expect(opsverse.describe(c)).toMatch(/^opsverse → https:\/\/loki\.opsverse\.example\/loki\/api\/v1\/push, basic auth, .*line logfmt, push json\+gzip$/);
+    expect(opsverse.describe(c)).not.toContain(SECRET);
+  });
+
+  it('missing or malformed secrets name the variable and never the secret', () => {
+    const cases: Array<[Env, string]> = [
+      [{ ...env, OPSVERSE_PASSWORD: undefined }, 'OPSVERSE_PASSWORD'],
+      [{ ...env, OPSVERSE_USERNAME: undefined }, 'OPSVERSE_USERNAME'],
+      [{ OPSVERSE_PASSWORD: SECRET }, 'OPSVERSE_LOGS_ENDPOINT'],
+      [{ ...env, OPSVERSE_LOGS_ENDPOINT: `not a url ${SECRET}` }, 'OPSVERSE_LOGS_ENDPOINT'],
+      [{ ...env, OPSVERSE_LOGS_ENDPOINT: `https://u:${SECRET}@loki.opsverse.example` }, 'OPSVERSE_LOGS_ENDPOINT'],
+      [{ ...env, OPSVERSE_USERNAME: 'a:b' }, 'OPSVERSE_USERNAME'],
+    ];
+    for (const [e, variable] of cases) {
+      const error = configErrorOf(() => readOpsverseConfig(new EnvReader(Object.fromEntries(Object.entries(e).filter(([, v]) => v !== undefined)) as Env)));
+      expect(error.variable).toBe(variable);
+      expect(error.message).not.toContain(SECRET);
+    }
+  });
+
+  it('LOKI_LINE_FORMAT takes logfmt', () => {
+    expect(must({ LOKI_URL: 'http://loki:3100', LOKI_LINE_FORMAT: 'logfmt' }).lineFormat).toBe('logfmt');
+    expect(configError({ LOKI_URL: 'http://loki:3100', LOKI_LINE_FORMAT: 'xml' }).variable).toBe('LOKI_LINE_FORMAT');
   });
 });

@@ -5,16 +5,16 @@ import { DEFAULT_LABELS } from '../../../sinks/loki/config.js';
 import {
   MAX_LABELS,
   SecondsCache,
-  buildPushBody,
   cutUtf8,
-  encodePush,
   nanosOf,
   normaliseLevel,
   sanitiseLabelName,
   sanitiseLabelValue,
+  logfmtLine,
   truncateJsonLine,
   type LokiEncodeOptions,
-} from '../../../sinks/loki/encode.js';
+} from '../../../sinks/loki/labels.js';
+import { buildPushBody, encodeEntries as encodePush } from '../../support/loki-variants.js';
 import { SAMPLE_RECEIVED_AT_MS, sampleEntries } from '../../support/sink-contract.js';
 
 const defaults: LokiEncodeOptions = {
@@ -235,9 +235,9 @@ describe('Loki encoding: timestamps', () => {
   });
 
   it('an unparseable timestamp uses the receive time and is counted', () => {
-    const good = flyEntry({});
-    const bad: LogEntry = { ...good, timestamp: 'yesterday at noon', receivedAtMs: 1_795_725_300_123 };
-    const { doc, adjusted } = push([bad]);
+    const parsed = parseFlyMessage('logs.web.ams.i1', Buffer.from(JSON.stringify({ fly: { app: { name: 'web', instance: 'i1' }, region: 'ams' }, message: 'm', timestamp: 'yesterday at noon' })), 1_795_725_300_123);
+    if (parsed.kind !== 'entry') throw new Error('did not parse');
+    const { doc, adjusted } = push([parsed.entry]);
     expect(doc.streams[0]!.values[0]![0]).toBe('1795725300123000000');
     expect(adjusted).toEqual({ timestamp_invalid: 1 });
   });
@@ -329,5 +329,30 @@ describe('Loki encoding: the request body', () => {
 
   it('an empty batch is an empty streams list', () => {
     expect(buildPushBody([], defaults).json).toBe('{"streams":[]}');
+  });
+});
+
+describe('Loki encoding: logfmt lines (LOKI_LINE_FORMAT=logfmt, OpsVerse)', () => {
+  it("writes fly-log-shipper's OpsVerse line: level from log.level, a JSON message merged, keys flattened and sorted, no timestamp", () => {
+    const body = {
+      event: { provider: 'app' },
+      fly: { app: { instance: 'i1', name: 'web' }, region: 'ams' },
+      host: 'h1',
+      log: { level: 'info' },
+      message: '{"msg":"paid order","order_id":42,"ok":true,"tags":["a","b"]}',
+      timestamp: '2026-11-26T20:34:37.000000001Z',
+    };
+    expect(logfmtLine(body)).toBe('event.provider=app fly.app.instance=i1 fly.app.name=web fly.region=ams host=h1 level=info log.level=info msg="paid order" ok=true order_id=42 tags[0]=a tags[1]=b');
+    expect(logfmtLine({ ...body, message: 'say "hi" = \\ done\nnext' })).toContain('message="say \\"hi\\" = \\\\ done\\nnext"');
+    expect(logfmtLine({ ...body, message: '' })).toContain('message=""');
+  });
+
+  it('every entry gets a logfmt line, in both push formats', () => {
+    const entries = sampleEntries();
+    const { doc } = push(entries, { lineFormat: 'logfmt' });
+    const lines = flatten(doc).map((s) => s.line);
+    expect(lines).toHaveLength(entries.length);
+    expect(lines).toContain(logfmtLine(JSON.parse(entries[0]!.line) as Record<string, unknown>));
+    for (const line of lines) expect(line).toMatch(/^[^ =]+=/);
   });
 });

@@ -3,7 +3,7 @@
 // with exact nanosecond strings.
 import { describe, expect, it } from 'vitest';
 import { parseFlyMessage, timestampNanos, type LogEntry } from '../../../src/intake/entry.js';
-import { buildPushBody } from '../../../sinks/loki/encode.js';
+import { buildPushBody } from '../../support/loki-variants.js';
 
 function entry(timestamp: string, message: string): LogEntry {
   const body = { fly: { app: { instance: 'i1', name: 'web' }, region: 'ams' }, log: { level: 'info' }, message, timestamp };

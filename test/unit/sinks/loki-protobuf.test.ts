@@ -1,12 +1,11 @@
 // The protobuf push (Loki's native format) against the JSON push of the same batch: decoded
-// with a hand-written reader (test/support/loki-protobuf.ts), it must carry exactly what the
+// with protobufjs against Loki's push.proto (test/support/loki-protobuf.ts), it must carry exactly what the
 // JSON push carries: the same streams (labels parsed back to the same pairs), the same
 // entries in the same order, the same nanosecond timestamps, lines and structured metadata.
 import { describe, expect, it } from 'vitest';
 import { batchFromLines, makeBatch } from '../../../src/pipeline/batch.js';
 import type { Batch } from '../../../src/pipeline/sink.js';
-import { buildBatchPushAs, encodeBatchPush } from '../../../sinks/loki/batch-encode.js';
-import type { LokiEncodeOptions } from '../../../sinks/loki/encode.js';
+import { buildPush, encodePush, type LokiEncodeOptions } from '../../../sinks/loki/encode.js';
 import { labelText } from '../../../sinks/loki/protobuf-push.js';
 import { varintSize, writeVarint } from '../../../sinks/loki/varint.js';
 import { loadSampleLines, makeFlyEntries } from '../../support/fly-entries.js';
@@ -45,9 +44,9 @@ function difference(json: JsonPush, proto: readonly DecodedStream[]): string | u
 }
 
 function same(batch: Batch, o: LokiEncodeOptions, what: string): number {
-  const json = buildBatchPushAs(batch, o, 'json');
+  const json = buildPush(batch, o, 'json');
   const jsonDoc = JSON.parse(json.body.toString('utf8')) as JsonPush;
-  const proto = buildBatchPushAs(batch, o, 'protobuf');
+  const proto = buildPush(batch, o, 'protobuf');
   const decoded = decodePushRequest(Buffer.from(proto.body));
   const diff = difference(jsonDoc, decoded);
   if (diff !== undefined) expect.fail(`${what}: ${diff}`);
@@ -91,7 +90,7 @@ describe('Loki protobuf push carries what the JSON push carries', () => {
     ];
     const batch = batchFromLines(1, 'p', lines, RECEIVED_AT_MS);
     for (const [name, o] of VARIANTS) same(batch, o, name);
-    const decoded = decodePushRequest(Buffer.from(buildBatchPushAs(batch, { ...defaults, lineFormat: 'message' }, 'protobuf').body));
+    const decoded = decodePushRequest(Buffer.from(buildPush(batch, { ...defaults, lineFormat: 'message' }, 'protobuf').body));
     const entries = decoded.flatMap((s) => s.entries);
     expect(entries.find((e) => e.line === 'far future')!.seconds).toBe(BigInt(Date.UTC(2200, 0, 1) / 1000));
     expect(entries.find((e) => e.line === 'first second')).toMatchObject({ seconds: 0n, nanos: 5, ts: '5' });
@@ -100,32 +99,43 @@ describe('Loki protobuf push carries what the JSON push carries', () => {
 
   it('a mismatch would be seen: the decoded push of a changed batch differs from the JSON push', () => {
     const lines = makeFlyEntries(50, { seed: 3 }).map((e) => e.payload);
-    const json = JSON.parse(buildBatchPushAs(batchFromLines(1, 'p', lines, RECEIVED_AT_MS), defaults, 'json').body.toString('utf8')) as JsonPush;
+    const json = JSON.parse(buildPush(batchFromLines(1, 'p', lines, RECEIVED_AT_MS), defaults, 'json').body.toString('utf8')) as JsonPush;
     const changed = [...lines];
     changed[10] = changed[10]!.replace('"message":"', '"message":"x');
-    const proto = decodePushRequest(Buffer.from(buildBatchPushAs(batchFromLines(1, 'p', changed, RECEIVED_AT_MS), defaults, 'protobuf').body));
+    const proto = decodePushRequest(Buffer.from(buildPush(batchFromLines(1, 'p', changed, RECEIVED_AT_MS), defaults, 'protobuf').body));
     expect(difference(json, proto)).toMatch(/line/);
     const shifted = [...lines];
     shifted[10] = shifted[10]!.replace(/"timestamp":"([^"]*)\.(\d)/, (_, s: string, d: string) => `"timestamp":"${s}.${(Number(d) + 1) % 10}`);
-    const protoShifted = decodePushRequest(Buffer.from(buildBatchPushAs(batchFromLines(1, 'p', shifted, RECEIVED_AT_MS), defaults, 'protobuf').body));
+    const protoShifted = decodePushRequest(Buffer.from(buildPush(batchFromLines(1, 'p', shifted, RECEIVED_AT_MS), defaults, 'protobuf').body));
     expect(difference(json, protoShifted)).toMatch(/timestamp|line/);
   });
 
   it('an empty batch is an empty PushRequest', () => {
-    const push = buildBatchPushAs(batchFromLines(1, 'p', [], RECEIVED_AT_MS), defaults, 'protobuf');
+    const push = buildPush(batchFromLines(1, 'p', [], RECEIVED_AT_MS), defaults, 'protobuf');
     expect(push.body.length).toBe(0);
     expect(push.entryCount).toBe(0);
   });
 
-  it('encodeBatchPush with snappy sends the snappy of the protobuf push', async () => {
+  it('encodePush with snappy sends the snappy of the protobuf push', async () => {
     const batch = makeBatch(1, 'p', sampleEntries(RECEIVED_AT_MS));
-    const encoded = await encodeBatchPush(batch, defaults, 'protobuf');
-    expect(snappyUncompress(Buffer.from(encoded.body)).equals(buildBatchPushAs(batch, defaults, 'protobuf').body)).toBe(true);
+    const encoded = await encodePush(batch, defaults, 'protobuf');
+    expect(snappyUncompress(Buffer.from(encoded.body)).equals(buildPush(batch, defaults, 'protobuf').body)).toBe(true);
     expect(encoded.entryCount).toBe(batch.count);
   });
 });
 
 describe('protobuf pieces', () => {
+  it('the schema decoder refuses a body that does not follow push.proto', () => {
+    const body = Buffer.from(buildPush(makeBatch(1, 'p', sampleEntries(RECEIVED_AT_MS)), defaults, 'protobuf').body);
+    expect(decodePushRequest(body).length).toBeGreaterThan(0);
+    // Cut short: a length runs past the end.
+    expect(() => decodePushRequest(body.subarray(0, body.length - 7))).toThrow();
+    // A stream's labels that are not UTF-8.
+    const bad = Buffer.from(body);
+    bad[bad.indexOf('fly_app_name')] = 0xff;
+    expect(() => decodePushRequest(bad)).toThrow(/utf-8/i);
+  });
+
   it('varints: sizes and bytes at every length boundary up to 2^53', () => {
     const buf = Buffer.alloc(16);
     for (const v of [0, 1, 127, 128, 16383, 16384, 2 ** 21 - 1, 2 ** 21, 2 ** 28, 2 ** 31 - 1, 2 ** 31, 2 ** 32, 2 ** 35, 2 ** 42, 2 ** 49, 2 ** 53 - 1]) {

@@ -1,7 +1,8 @@
 import { isUtf8 } from 'node:buffer';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { FIELD_APP_INSTANCE, FIELD_APP_NAME, FIELD_REGION, FIELD_TIMESTAMP, NOT_PLAIN, ABSENT, scanFlyJson, type ScanResult } from '../../src/intake/fly-json-scan.js';
+import { NOT_PLAIN, ABSENT, type ScanResult } from '../../src/codec/json-scan.js';
+import { FIELD_APP_INSTANCE, FIELD_APP_NAME, FIELD_REGION, FIELD_TIMESTAMP, scanFlyJson } from '../../src/intake/entry.js';
 import { makeFlyEntries, prng } from '../support/fly-entries.js';
 
 const enc = new TextEncoder();
@@ -11,7 +12,7 @@ const samples = readFileSync(new URL('../fixtures/fly-log-samples.ndjson', impor
 function scan(text: string | Uint8Array): { result: ScanResult; spans: Int32Array; bytes: Uint8Array } {
   const bytes = typeof text === 'string' ? enc.encode(text) : text;
   const spans = new Int32Array(8);
-  const result: ScanResult = { valid: false, multiline: false };
+  const result: ScanResult = { valid: false, multiline: false, ambiguous: false, escaped: 0 };
   scanFlyJson(bytes, spans, result);
   return { result, spans, bytes };
 }
@@ -38,7 +39,7 @@ describe('scanFlyJson', () => {
     for (const line of lines) {
       const body = JSON.parse(line);
       const s = scan(line);
-      expect(s.result).toEqual({ valid: true, multiline: false });
+      expect(s.result).toMatchObject({ valid: true, multiline: false, ambiguous: false });
       expect(fieldOf(s, FIELD_TIMESTAMP)).toBe(body.timestamp);
       expect(fieldOf(s, FIELD_APP_NAME)).toBe(body.fly.app.name);
       expect(fieldOf(s, FIELD_APP_INSTANCE)).toBe(body.fly.app.instance);
@@ -55,6 +56,27 @@ describe('scanFlyJson', () => {
     expect(fieldOf(s, FIELD_APP_INSTANCE)).toBe(ABSENT);
   });
 
+  it('flags a wanted key twice, or a key with escapes on the path, and the intake then reads the line as JSON.parse does', async () => {
+    const { parseFlyMessage } = await import('../../src/intake/entry.js');
+    const routing = '"fly":{"app":{"name":"a","instance":"i"},"region":"r"},"timestamp":"2026-11-26T20:34:37Z"';
+    const ambiguous = [
+      `{${routing},"fly":{"app":{"name":"b","instance":"j"},"region":"s"}}`,
+      `{${routing},"timestamp":"2026-11-26T20:34:38Z"}`,
+      `{"fly":{"app":{"name":"a","instance":"i","name":"c"},"region":"r"},"timestamp":"2026-11-26T20:34:37Z"}`,
+      `{${routing},"timest\\u0061mp":"2026-11-26T20:34:39Z"}`,
+      `{"fly":{"app":{"name":"a","instance":"i"},"region":"r","\\u0061pp":{"name":"d","instance":"k"}},"timestamp":"2026-11-26T20:34:37Z"}`,
+    ];
+    for (const line of ambiguous) {
+      expect(scan(line).result, line).toMatchObject({ valid: true, ambiguous: true });
+      const parsed = parseFlyMessage('logs.x.y.z', enc.encode(line), 0);
+      if (parsed.kind !== 'entry') throw new Error('no entry');
+      const body = JSON.parse(line) as { timestamp: string; fly: { region: string; app: { name: string; instance: string } } };
+      expect([parsed.entry.app, parsed.entry.instance, parsed.entry.region, parsed.entry.timestamp], line).toEqual([body.fly.app.name, body.fly.app.instance, body.fly.region, body.timestamp]);
+    }
+    // Escaped keys and repeats off the path do not matter.
+    expect(scan(`{${routing},"x":{"a":1,"a":2,"\\u0061":3}}`).result).toMatchObject({ valid: true, ambiguous: false });
+  });
+
   it('marks fields that are not plain strings', () => {
     const s = scan('{"timestamp":1,"fly":{"app":{"name":"a\\"b","instance":null},"region":["r"]}}');
     expect(s.result.valid).toBe(true);
@@ -62,8 +84,8 @@ describe('scanFlyJson', () => {
   });
 
   it('notices pretty-printed JSON', () => {
-    expect(scan('{\n "a": 1\n}').result).toEqual({ valid: true, multiline: true });
-    expect(scan('{"a": "x\\ny"}').result).toEqual({ valid: true, multiline: false });
+    expect(scan('{\n "a": 1\n}').result).toMatchObject({ valid: true, multiline: true });
+    expect(scan('{"a": "x\\ny"}').result).toMatchObject({ valid: true, multiline: false, ambiguous: false });
   });
 
   it('accepts exactly what JSON.parse accepts as an object', () => {
@@ -106,7 +128,7 @@ describe('scanFlyJson', () => {
     const special = [0x22, 0x5c, 0x00, 0x01, 0x09, 0x0a, 0x1f, 0x20, 0x21, 0x5b, 0x5d, 0x7f, 0x80, 0xbf, 0xc3, 0xe2, 0xf0, 0xff];
     const arena = new ArrayBuffer(64 * 1024);
     const spans = new Int32Array(8);
-    const result: ScanResult = { valid: false, multiline: false };
+    const result: ScanResult = { valid: false, multiline: false, ambiguous: false, escaped: 0 };
     let invalid = 0;
     for (let i = 0; i < 8000; i++) {
       const bytes = Uint8Array.from(seeds[i % seeds.length]!);
@@ -164,7 +186,7 @@ describe('scanFlyJson', () => {
     const start = buf.indexOf('\r\n') + 2;
     const end = start + Buffer.byteLength(line);
     const spans = new Int32Array(8);
-    const result: ScanResult = { valid: false, multiline: false };
+    const result: ScanResult = { valid: false, multiline: false, ambiguous: false, escaped: 0 };
     scanFlyJson(buf, spans, result, start, end);
     expect(result.valid).toBe(true);
     const whole = scan(line);

@@ -1,16 +1,11 @@
-// A validating JSON scanner over UTF-8 bytes that also finds the few string fields the
-// agent routes by (timestamp, fly.region, fly.app.name, fly.app.instance). It lets the
-// intake keep Fly's original line without building an object tree per message:
-// JSON.parse costs ~4 µs and a tree of garbage per entry; this costs ~1.5 µs and nothing.
-// It checks the full JSON grammar (RFC 8259) and that strings are valid UTF-8 (RFC 3629),
-// and works on a range of a larger buffer (the NATS read buffer), so nothing is copied
-// or allocated before the entry is known to be good.
-
-/** Indexes into the spans array: start at [2k], end at [2k+1], byte offsets of the string's contents. */
-export const FIELD_TIMESTAMP = 0;
-export const FIELD_REGION = 1;
-export const FIELD_APP_NAME = 2;
-export const FIELD_APP_INSTANCE = 3;
+// The one byte-level JSON toolkit. scanJson validates a JSON object over UTF-8 bytes (RFC
+// 8259 grammar, RFC 3629 UTF-8) and, in the same pass, finds the byte spans of the string
+// fields a caller names in a FieldSchema (a tree of keys). The intake uses it to keep Fly's
+// original line without building an object tree per message (JSON.parse costs ~4 µs and a
+// tree of garbage per entry; this ~0.6 µs and nothing); sinks use it to read the fields they
+// need from a batch's lines (Loki: labels, timestamp, message). It works on a range of a
+// larger buffer (the NATS read buffer, a batch), so nothing is copied or allocated. Beside
+// it: the few byte-level JSON string helpers sinks need (escape, canonical check, unescape).
 /** Span start when the field is absent. */
 export const ABSENT = -1;
 /** Span start when the field is present but not a plain string (escapes, or another type): read it the slow way. */
@@ -21,28 +16,84 @@ export interface ScanResult {
   valid: boolean;
   /** Whitespace outside strings included CR or LF (pretty-printed): the line must be re-serialised. */
   multiline: boolean;
+  /**
+   * An object on the path has a wanted key twice (JSON.parse keeps the last) or a key with
+   * escapes (it may spell a wanted one): the spans may not be what JSON.parse reads, so read
+   * such a line the slow way.
+   */
+  ambiguous: boolean;
+  /** Bit k: slot k (one the schema keeps escaped) is a string with escapes; its span is the raw content. */
+  escaped: number;
 }
 
-// Where a container sits on the path to the fields we want.
-const PATH_OTHER = 0;
-const PATH_TOP = 1;
-const PATH_FLY = 2;
-const PATH_APP = 3;
+/** Where the wanted fields are: `{ timestamp: 0, fly: { region: 1 } }` puts `timestamp` in slot 0 and `fly.region` in slot 1. */
+export interface FieldTree {
+  readonly [key: string]: number | FieldTree;
+}
+
+/**
+ * A FieldTree compiled for the scan: each object on the path is a run of members (its wanted
+ * keys) in flat arrays, each with the slot (a string field) or object (on the path) it leads
+ * to. At most 31 keys in all (duplicates are tracked in one int32).
+ */
+export interface FieldSchema {
+  /** Span slots (the spans array needs twice as many entries). */
+  readonly slots: number;
+  /** Per object: its members are `[first[o], first[o + 1])`. */
+  readonly first: Int32Array;
+  readonly key: readonly Uint8Array[];
+  /** Per member: its slot, or -1 for an object on the path. */
+  readonly slotOf: Int32Array;
+  /** Per member: the object it opens, or -1 for a string field. */
+  readonly childOf: Int32Array;
+  /** Bit k: slot k keeps its span when the string has escapes (else it reads NOT_PLAIN). */
+  readonly keepEscaped: number;
+}
+
+export function fieldSchema(tree: FieldTree, keepEscaped: readonly number[] = []): FieldSchema {
+  // Objects in breadth-first order, so each one's members are one run.
+  const objects: FieldTree[] = [tree];
+  const first: number[] = [];
+  const key: Uint8Array[] = [];
+  const slotOf: number[] = [];
+  const childOf: number[] = [];
+  let slots = 0;
+  for (let o = 0; o < objects.length; o++) {
+    first.push(key.length);
+    const t = objects[o]!;
+    for (const name of Object.keys(t)) {
+      const v = t[name]!;
+      key.push(utf8.encode(name));
+      if (typeof v === 'number') {
+        slotOf.push(v);
+        childOf.push(-1);
+        slots = Math.max(slots, v + 1);
+      } else {
+        slotOf.push(-1);
+        childOf.push(objects.length);
+        objects.push(v);
+      }
+    }
+  }
+  first.push(key.length);
+  if (key.length > 31) throw new Error('fieldSchema: more than 31 keys');
+  let mask = 0;
+  for (const k of keepEscaped) mask |= 1 << k;
+  return { slots, first: Int32Array.from(first), key, slotOf: Int32Array.from(slotOf), childOf: Int32Array.from(childOf), keepEscaped: mask };
+}
+
+const utf8 = new TextEncoder();
+
+// Where a container sits: the schema object it is, or PATH_OTHER off the path.
+const PATH_OTHER = -1;
 
 const MAX_DEPTH = 128;
 const MAX_SCAN_OFFSET = 0x7fffffff;
 const containerIsObject = new Uint8Array(MAX_DEPTH);
-const containerPath = new Uint8Array(MAX_DEPTH);
+const containerPath = new Int8Array(MAX_DEPTH);
 
-const enc = new TextEncoder();
-const KEY_TIMESTAMP = enc.encode('timestamp');
-const KEY_FLY = enc.encode('fly');
-const KEY_REGION = enc.encode('region');
-const KEY_APP = enc.encode('app');
-const KEY_NAME = enc.encode('name');
-const KEY_INSTANCE = enc.encode('instance');
-
-function keyIs(b: Uint8Array, start: number, end: number, key: Uint8Array): boolean {
+/** `b[start, end)` is exactly `key`'s bytes. */
+export function keyIs(b: Uint8Array, start: number, end: number, key: Uint8Array): boolean {
   if (end - start !== key.length) return false;
   for (let k = 0; k < key.length; k++) if (b[start + k] !== key[k]) return false;
   return true;
@@ -216,19 +267,23 @@ function literalAt(b: Uint8Array, i: number, end: number, word: string): boolean
 
 /**
  * Validates `b[start, end)` (all of `b` by default) as one JSON object and fills `spans`
- * (length 8) with the byte spans (offsets into `b`) of the routing fields. Never throws;
- * anything it does not accept (including nesting deeper than 128, invalid UTF-8 and a range
- * ending more than 2 GiB into its ArrayBuffer) reports `valid: false`, and the caller falls
- * back to JSON.parse.
+ * (2 × schema.slots) with the byte spans (offsets into `b`) of the schema's string fields:
+ * ABSENT when missing, NOT_PLAIN when not a string or (unless kept) a string with escapes.
+ * Never throws; anything it does not accept (including nesting deeper than 128, invalid
+ * UTF-8 and a range ending more than 2 GiB into its ArrayBuffer) reports `valid: false`, and
+ * the caller falls back to JSON.parse.
  */
-export function scanFlyJson(b: Uint8Array, spans: Int32Array, result: ScanResult, start = 0, end = b.length): void {
-  for (let k = 0; k < 8; k++) spans[k] = ABSENT;
+export function scanJson(b: Uint8Array, schema: FieldSchema, spans: Int32Array, result: ScanResult, start = 0, end = b.length): void {
+  for (let k = 0, n = schema.slots * 2; k < n; k++) spans[k] = ABSENT;
   result.valid = false;
   result.multiline = false;
+  result.ambiguous = false;
+  result.escaped = 0;
   // Spans and word indexes are int32: a range reaching past 2 GiB into its ArrayBuffer (never
   // a NATS read or a batch) goes the slow way.
   if (b.byteOffset + end > MAX_SCAN_OFFSET) return;
   useWords(b);
+  const { first, key, slotOf, childOf } = schema;
   const n = end;
   let i = start;
   let depth = 0;
@@ -236,8 +291,9 @@ export function scanFlyJson(b: Uint8Array, spans: Int32Array, result: ScanResult
   let expectValue = true; // a value (else: a ',' or a closing bracket)
   let expectKey = false; // inside an object, right after '{' or ','
   let allowClose = false; // right after '{' or '[': an immediate close is fine
-  let pendingField = -1; // the value about to be scanned is this routing field
-  let pendingPath = PATH_OTHER; // …or an object on the path to one
+  let pendingField = -1; // the value about to be scanned is this slot's field
+  let pendingPath = PATH_OTHER; // …or an object on the path to some
+  let seen = 0; // schema keys met so far (bits)
   let seenTop = false;
   while (i < n) {
     const c = b[i]!;
@@ -268,16 +324,18 @@ export function scanFlyJson(b: Uint8Array, spans: Int32Array, result: ScanResult
       i++;
       pendingField = -1;
       pendingPath = PATH_OTHER;
-      const path = containerPath[depth - 1];
-      if (path === PATH_TOP) {
-        if (keyIs(b, keyStart, keyEnd, KEY_TIMESTAMP)) pendingField = FIELD_TIMESTAMP;
-        else if (keyIs(b, keyStart, keyEnd, KEY_FLY)) pendingPath = PATH_FLY;
-      } else if (path === PATH_FLY) {
-        if (keyIs(b, keyStart, keyEnd, KEY_REGION)) pendingField = FIELD_REGION;
-        else if (keyIs(b, keyStart, keyEnd, KEY_APP)) pendingPath = PATH_APP;
-      } else if (path === PATH_APP) {
-        if (keyIs(b, keyStart, keyEnd, KEY_NAME)) pendingField = FIELD_APP_NAME;
-        else if (keyIs(b, keyStart, keyEnd, KEY_INSTANCE)) pendingField = FIELD_APP_INSTANCE;
+      const path = containerPath[depth - 1]!;
+      if (path !== PATH_OTHER) {
+        if (!stringPlain) result.ambiguous = true;
+        for (let m = first[path]!, last = first[path + 1]!; m < last; m++) {
+          if (keyIs(b, keyStart, keyEnd, key[m]!)) {
+            if ((seen & (1 << m)) !== 0) result.ambiguous = true;
+            seen |= 1 << m;
+            pendingField = slotOf[m]!;
+            pendingPath = childOf[m]!;
+            break;
+          }
+        }
       }
       expectKey = false;
       allowClose = false;
@@ -303,7 +361,7 @@ export function scanFlyJson(b: Uint8Array, spans: Int32Array, result: ScanResult
         if (depth >= MAX_DEPTH) return;
         if (field >= 0) spans[field * 2] = NOT_PLAIN;
         containerIsObject[depth] = c === 123 ? 1 : 0;
-        containerPath[depth] = depth === 0 ? PATH_TOP : c === 123 ? pendingPath : PATH_OTHER;
+        containerPath[depth] = depth === 0 ? 0 : c === 123 ? pendingPath : PATH_OTHER;
         depth++;
         pendingPath = PATH_OTHER;
         i++;
@@ -322,6 +380,10 @@ export function scanFlyJson(b: Uint8Array, spans: Int32Array, result: ScanResult
           if (stringPlain) {
             spans[field * 2] = i + 1;
             spans[field * 2 + 1] = stringEnd;
+          } else if ((schema.keepEscaped & (1 << field)) !== 0) {
+            spans[field * 2] = i + 1;
+            spans[field * 2 + 1] = stringEnd;
+            result.escaped |= 1 << field;
           } else {
             spans[field * 2] = NOT_PLAIN;
           }
@@ -357,4 +419,101 @@ export function scanFlyJson(b: Uint8Array, spans: Int32Array, result: ScanResult
     return;
   }
   result.valid = seenTop && depth === 0 && !expectValue && !expectKey;
+}
+
+function isHexLower(c: number): boolean {
+  return (c >= 48 && c <= 57) || (c >= 97 && c <= 102);
+}
+
+/**
+ * The raw content of a valid JSON string `b[start, end)` is exactly what JSON.stringify writes
+ * for its decoded text: every escape is `\"`, `\\`, `\b\f\n\r\t`, or lower-case `\u00xx` for
+ * another control character (no `\/`, no `\u` for anything else). Such content can be copied
+ * into another JSON string as it is, or decoded by unescapeCanonicalInto.
+ */
+export function isCanonicalJsonString(b: Uint8Array, start: number, end: number): boolean {
+  for (let j = start; j < end; j++) {
+    if (b[j] !== 92) continue;
+    const e = b[++j];
+    if (e === 117 /* u */) {
+      const h1 = b[j + 3]!;
+      const h2 = b[j + 4]!;
+      const v = (h1 - 48) * 16 + (h2 <= 57 ? h2 - 48 : h2 - 87);
+      if (b[j + 1] !== 48 || b[j + 2] !== 48 || h1 < 48 || h1 > 49 || !isHexLower(h2) || v === 8 || v === 9 || v === 10 || v === 12 || v === 13) return false;
+      j += 4;
+    } else if (e === 47 /* / */) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// What a byte becomes inside a JSON string (JSON.stringify's escapes): 0 as it is, 1 as `\u00xx`, else `\` and this byte.
+const ESCAPE = new Uint8Array(256);
+for (let c = 0; c < 0x20; c++) ESCAPE[c] = 1;
+ESCAPE[8] = 98; /* b */
+ESCAPE[9] = 116; /* t */
+ESCAPE[10] = 110; /* n */
+ESCAPE[12] = 102; /* f */
+ESCAPE[13] = 114; /* r */
+ESCAPE[34] = 34;
+ESCAPE[92] = 92;
+const HEX = Buffer.from('0123456789abcdef', 'latin1');
+
+/**
+ * Valid UTF-8 `src[start, end)` as JSON string content (JSON.stringify's escapes) into `buf`
+ * at `pos` (room for 6 bytes per input byte); returns the index after it.
+ */
+export function escapeJsonInto(buf: Uint8Array, pos: number, src: Uint8Array, start: number, end: number): number {
+  for (let k = start; k < end; k++) {
+    const c = src[k]!;
+    const x = ESCAPE[c]!;
+    if (x === 0) {
+      buf[pos++] = c;
+    } else if (x !== 1) {
+      buf[pos++] = 92;
+      buf[pos++] = x;
+    } else {
+      buf[pos++] = 92;
+      buf[pos++] = 117; /* u */
+      buf[pos++] = 48;
+      buf[pos++] = 48;
+      buf[pos++] = HEX[c >>> 4]!;
+      buf[pos++] = HEX[c & 15]!;
+    }
+  }
+  return pos;
+}
+
+// The short escapes, by the byte after `\`.
+const UNESCAPE = new Uint8Array(256);
+UNESCAPE[34] = 34; /* \" */
+UNESCAPE[92] = 92; /* \\ */
+UNESCAPE[98] = 8; /* \b */
+UNESCAPE[102] = 12; /* \f */
+UNESCAPE[110] = 10; /* \n */
+UNESCAPE[114] = 13; /* \r */
+UNESCAPE[116] = 9; /* \t */
+
+function hexValue(c: number): number {
+  return c <= 57 ? c - 48 : (c | 0x20) - 87;
+}
+
+/** Canonical JSON string content (isCanonicalJsonString) decoded into `buf` at `pos`; returns the index after it. */
+export function unescapeCanonicalInto(buf: Uint8Array, pos: number, src: Uint8Array, start: number, end: number): number {
+  for (let k = start; k < end; k++) {
+    const c = src[k]!;
+    if (c !== 92) {
+      buf[pos++] = c;
+      continue;
+    }
+    const x = src[++k]!;
+    if (x === 117 /* u */) {
+      buf[pos++] = hexValue(src[k + 3]!) * 16 + hexValue(src[k + 4]!);
+      k += 4;
+    } else {
+      buf[pos++] = UNESCAPE[x]!;
+    }
+  }
+  return pos;
 }

@@ -1,12 +1,11 @@
-// The byte-level encoder (buildBatchPush, straight from a batch's NDJSON) against the
-// entry-based one (buildPush on the batch's entries): the push bodies must be the same bytes,
-// with the same counts, for real-shaped lines and for generated lines full of edge cases.
+// The encoder's scan against JSON.parse: every batch encoded as usual (lines read by the byte
+// scan where it can) and with every line through JSON.parse must give the same bytes, with
+// the same counts, for real-shaped lines and for generated lines full of edge cases.
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { batchEntries, batchFromLines, makeBatch } from '../../../src/pipeline/batch.js';
+import { batchFromLines, makeBatch } from '../../../src/pipeline/batch.js';
 import type { Batch } from '../../../src/pipeline/sink.js';
-import { buildBatchPush, encodeBatchPush } from '../../../sinks/loki/batch-encode.js';
-import { buildPush, type LokiEncodeOptions } from '../../../sinks/loki/encode.js';
+import { buildPush, encodePush, type LokiEncodeOptions } from '../../../sinks/loki/encode.js';
 import { loadSampleLines, makeFlyEntries } from '../../support/fly-entries.js';
 import { VARIANTS, defaults, generatedLines } from '../../support/loki-variants.js';
 import { sampleEntries } from '../../support/sink-contract.js';
@@ -14,8 +13,8 @@ import { sampleEntries } from '../../support/sink-contract.js';
 const RECEIVED_AT_MS = Date.parse('2026-11-26T20:35:00.123Z');
 
 function same(batch: Batch, o: LokiEncodeOptions, what: string): void {
-  const expected = buildPush(batchEntries(batch), o);
-  const actual = buildBatchPush(batch, o);
+  const expected = buildPush(batch, o, 'json', true);
+  const actual = buildPush(batch, o);
   const want = expected.body.toString('utf8');
   const got = actual.body.toString('utf8');
   if (want !== got) {
@@ -29,7 +28,7 @@ function same(batch: Batch, o: LokiEncodeOptions, what: string): void {
   expect(actual.adjusted, what).toEqual(expected.adjusted);
 }
 
-describe('Loki batch encoding from bytes matches the entry-based encoding', () => {
+describe('Loki encoding: the byte scan gives what JSON.parse gives', () => {
   it('on the real Fly samples, as the intake batches them, under every option set', () => {
     const entries = sampleEntries(RECEIVED_AT_MS);
     const batch = makeBatch(1, 'p', entries);
@@ -54,9 +53,9 @@ describe('Loki batch encoding from bytes matches the entry-based encoding', () =
 
   it('the generator reaches both paths and every adjustment (so the comparison is not vacuous)', () => {
     const batch = batchFromLines(1, 'p', generatedLines(3, 1500), RECEIVED_AT_MS);
-    const json = buildBatchPush(batch, { ...defaults, maxLineBytes: 1024 });
+    const json = buildPush(batch, { ...defaults, maxLineBytes: 1024 });
     expect(Object.keys(json.adjusted).sort()).toEqual(['label_sanitised', 'line_truncated', 'timestamp_invalid']);
-    const limited = buildBatchPush(batch, { ...defaults, staticLabels: Array.from({ length: 12 }, (_, i) => [`s${i}`, 'v'] as const) });
+    const limited = buildPush(batch, { ...defaults, staticLabels: Array.from({ length: 12 }, (_, i) => [`s${i}`, 'v'] as const) });
     expect(limited.adjusted.labels_limited).toBeGreaterThan(0);
     // Some streams come out of order and get sorted: the values of a stream are in time order.
     const doc = JSON.parse(json.body.toString('utf8')) as { streams: Array<{ values: Array<[string, string]> }> };
@@ -73,9 +72,9 @@ describe('Loki batch encoding from bytes matches the entry-based encoding', () =
 
   it('a mismatch would be seen: an entry changed in the batch changes the body', () => {
     const lines = makeFlyEntries(50, { seed: 3 }).map((e) => e.payload);
-    const a = buildBatchPush(batchFromLines(1, 'p', lines, RECEIVED_AT_MS), defaults).body.toString('utf8');
+    const a = buildPush(batchFromLines(1, 'p', lines, RECEIVED_AT_MS), defaults).body.toString('utf8');
     lines[10] = lines[10]!.replace('"level":"info"', '"level":"error"').replace('"level":"warn"', '"level":"error"');
-    const b = buildBatchPush(batchFromLines(1, 'p', lines, RECEIVED_AT_MS), defaults).body.toString('utf8');
+    const b = buildPush(batchFromLines(1, 'p', lines, RECEIVED_AT_MS), defaults).body.toString('utf8');
     expect(a).not.toBe(b);
   });
 
@@ -94,24 +93,22 @@ describe('Loki batch encoding from bytes matches the entry-based encoding', () =
     same({ id: 1, key: 'k', partition: 'p', ndjson: Buffer.from(`${lines[0]}\n\n${lines[1]}\n${lines[2]}`), count: 3, bytes: 0, receivedAtMs: RECEIVED_AT_MS }, defaults, 'empty line, no final newline');
   });
 
-  it('encodeBatchPush gzips the same body', async () => {
+  it('encodePush gzips the same body', async () => {
     const batch = makeBatch(1, 'p', sampleEntries(RECEIVED_AT_MS));
-    const encoded = await encodeBatchPush(batch, defaults, 'json');
-    expect(gunzipSync(encoded.body).toString('utf8')).toBe(buildPush(batchEntries(batch), defaults).body.toString('utf8'));
+    const encoded = await encodePush(batch, defaults, 'json');
+    expect(gunzipSync(encoded.body).toString('utf8')).toBe(buildPush(batch, defaults).body.toString('utf8'));
     expect(encoded.entryCount).toBe(batch.count);
   });
 });
 
 describe('the line scan', () => {
-  it('finds the end of a long message past escaped quotes and backslashes', async () => {
-    const { lineSpans, scanFlyLine, resetLineScan, SPAN_MESSAGE, SPAN_TIMESTAMP } = await import('../../../sinks/loki/line-scan.js');
+  it('finds the end of a long message past escaped quotes and backslashes', () => {
     const message = `${'x'.repeat(400)} "quoted" \\ and a trailing backslash \\`;
     const line = JSON.stringify({ fly: { app: { name: 'a', instance: 'i' }, region: 'r' }, message, timestamp: '2026-11-26T20:34:37.1Z' });
-    const buf = Buffer.from(`${line}\n`);
-    resetLineScan();
-    expect(scanFlyLine(buf, 0, buf.length, false)).toBe(buf.length - 1);
-    const raw = buf.toString('utf8', lineSpans[SPAN_MESSAGE * 2], lineSpans[SPAN_MESSAGE * 2 + 1]);
-    expect(JSON.parse(`"${raw}"`)).toBe(message);
-    expect(buf.toString('utf8', lineSpans[SPAN_TIMESTAMP * 2], lineSpans[SPAN_TIMESTAMP * 2 + 1])).toBe('2026-11-26T20:34:37.1Z');
+    for (const lineFormat of ['json', 'message'] as const) {
+      const push = buildPush(batchFromLines(1, 'p', [line], RECEIVED_AT_MS), { ...defaults, lineFormat });
+      const doc = JSON.parse(push.body.toString('utf8')) as { streams: Array<{ values: Array<[string, string]> }> };
+      expect(doc.streams[0]!.values[0]).toEqual(['1795725277100000000', lineFormat === 'json' ? line : message]);
+    }
   });
 });
