@@ -57,7 +57,13 @@ async function main(): Promise<void> {
     logger.warn({ err: gzipInfo.unavailable }, 'native gzip encoder unavailable: gzip uses zlib (about twice the CPU per body)');
   }
   const sourceStats = new SourceStats();
-  const sinkStats: Array<{ name: string; stats: SinkStats; spool?: (() => SpoolStoreStats) | undefined }> = [];
+  const sinkStats: Array<{
+    name: string;
+    stats: SinkStats;
+    spool?: (() => SpoolStoreStats) | undefined;
+    spoolMaxBytes?: number | undefined;
+    oldestPendingAtMs?: (() => number | undefined) | undefined;
+  }> = [];
   const metrics = createMetrics({
     source: sourceStats,
     sinks: sinkStats,
@@ -73,19 +79,24 @@ async function main(): Promise<void> {
     });
     const stats = new SinkStats();
     const spool = config.spool === undefined ? undefined : await openSpool(config.spool, sink.name, stats, logger);
-    sinkStats.push({ name: sink.name, stats, spool: spool === undefined ? undefined : () => spool.stats });
-    pipelines.push(
-      new SinkPipeline({
-        sink,
-        settings: configured.settings,
-        retry: config.retry,
-        stats,
-        logger,
-        throttled,
-        observeRequest: metrics.observeRequest(sink.name),
-        ...(spool !== undefined ? { spool } : {}),
-      }),
-    );
+    const pipeline = new SinkPipeline({
+      sink,
+      settings: configured.settings,
+      retry: config.retry,
+      stats,
+      logger,
+      throttled,
+      observeRequest: metrics.observeRequest(sink.name),
+      ...(spool !== undefined ? { spool } : {}),
+    });
+    pipelines.push(pipeline);
+    sinkStats.push({
+      name: sink.name,
+      stats,
+      spool: spool === undefined ? undefined : () => spool.stats,
+      spoolMaxBytes: config.spool?.maxBytes,
+      oldestPendingAtMs: () => pipeline.oldestPendingAtMs(),
+    });
   }
 
   const server = await startOpsServer({

@@ -1,8 +1,8 @@
 // Prometheus metrics. The hot path bumps plain counters (stats.ts); this module turns
 // them into prom-client series only when /metrics is scraped.
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
 import { gzipFallbacks } from '../codec/compress.js';
-import type { CountByReason, SinkStats, SourceStats } from './stats.js';
+import { DELIVERY_LATENCY_BUCKETS, type CountByReason, type SinkStats, type SourceStats } from './stats.js';
 
 /** The numbers metrics read off a spool store. */
 export interface SpoolStoreStats {
@@ -14,7 +14,15 @@ export interface SpoolStoreStats {
 
 export interface MetricsSources {
   readonly source: SourceStats;
-  readonly sinks: ReadonlyArray<{ readonly name: string; readonly stats: SinkStats; readonly spool?: () => SpoolStoreStats | undefined }>;
+  readonly sinks: ReadonlyArray<{
+    readonly name: string;
+    readonly stats: SinkStats;
+    readonly spool?: (() => SpoolStoreStats | undefined) | undefined;
+    /** The spool's bound (SPOOL_MAX_BYTES), when the sink has a spool. */
+    readonly spoolMaxBytes?: number | undefined;
+    /** Arrival time (ms since epoch) of the oldest entry still pending, undefined when none is. */
+    readonly oldestPendingAtMs?: (() => number | undefined) | undefined;
+  }>;
   /** Whether a sink counts as healthy (the rule /health uses). */
   readonly sinkUp: (stats: SinkStats) => boolean;
 }
@@ -60,6 +68,8 @@ export function createMetrics(sources: MetricsSources): Metrics {
   simple('logferry_nats_slow_consumer_total', 'Slow-consumer events reported for our subscription.', () => source.slowConsumer);
   simple('logferry_nats_stalls_total', 'Times no message arrived for STALL_TIMEOUT.', () => source.stalls);
   simple('logferry_nats_resubscribes_total', 'Resubscriptions by the stall watchdog.', () => source.resubscribes);
+  simple('logferry_nats_subscribed', '1 while connected and the server accepted the subscription.', () => (source.connected && source.subscriptionError === undefined ? 1 : 0), 'gauge');
+  simple('logferry_nats_stalled', '1 while a stall was detected and no message has arrived since.', () => (source.stalled ? 1 : 0), 'gauge');
   simple('logferry_nats_last_message_age_seconds', 'Seconds since the last message arrived.', () => (Date.now() - source.lastMessageAt) / 1000, 'gauge');
 
   new Counter({
@@ -98,6 +108,12 @@ export function createMetrics(sources: MetricsSources): Metrics {
   perSink('logferry_sink_entries_delivered_total', 'Entries the sink acknowledged.', (s) => s.delivered);
   perSink('logferry_sink_entries_pending', 'Entries not settled yet (in memory and in the spool).', (s) => s.pending, 'gauge');
   perSink('logferry_sink_buffer_bytes', 'Bytes of entries held in memory for the sink.', (s) => s.bufferedBytes, 'gauge');
+  perSink('logferry_sink_buffer_max_bytes', 'Bound of logferry_sink_buffer_bytes (the sink\'s *_BUFFER_MAX_BYTES).', (s) => s.bufferMaxBytes, 'gauge');
+  perSink('logferry_sink_failing_seconds', 'Seconds since the current streak of failed attempts began; 0 while the last attempt succeeded.', (s) => (s.failingSince === undefined ? 0 : (Date.now() - s.failingSince) / 1000), 'gauge');
+  perSinkOf('logferry_sink_oldest_pending_age_seconds', 'Age of the oldest entry not yet settled (memory or spool); 0 when nothing is pending.', (s) => {
+    const at = s.oldestPendingAtMs?.();
+    return at === undefined ? 0 : Math.max(0, (Date.now() - at) / 1000);
+  }, 'gauge');
   perSink('logferry_sink_retries_total', 'Failed attempts that were retried.', (s) => s.retries);
   perSink('logferry_sink_bytes_sent_total', 'Encoded bytes the sink acknowledged.', (s) => s.bytesSent);
   perSink('logferry_spool_entries', 'Pending entries held in the disk spool.', (s) => s.spooledEntries, 'gauge');
@@ -126,6 +142,7 @@ export function createMetrics(sources: MetricsSources): Metrics {
   const spoolMetric = (name: string, help: string, key: keyof SpoolStoreStats, type: 'counter' | 'gauge'): void =>
     perSinkOf(name, help, (s) => s.spool?.()?.[key], type);
   spoolMetric('logferry_spool_bytes', 'Bytes of the disk spool.', 'bytes', 'gauge');
+  perSinkOf('logferry_spool_max_bytes', 'Bound of logferry_spool_bytes (SPOOL_MAX_BYTES).', (s) => (s.spool?.() === undefined ? undefined : s.spoolMaxBytes), 'gauge');
   spoolMetric('logferry_spool_records', 'Unacknowledged records in the disk spool.', 'records', 'gauge');
   spoolMetric('logferry_spool_records_written_total', 'Records appended to the disk spool.', 'written', 'counter');
   spoolMetric('logferry_spool_records_corrupt_total', 'Damaged spool records skipped (torn writes, checksum mismatches).', 'corruptSkipped', 'counter');
@@ -149,8 +166,43 @@ export function createMetrics(sources: MetricsSources): Metrics {
     registers: [registry],
   });
 
+  registry.registerMetric(deliveryLatencyMetric(sinks));
+
   return {
     registry,
     observeRequest: (sink) => (seconds, outcome) => latency.observe({ sink, outcome }, seconds),
   };
+}
+
+/**
+ * logferry_delivery_latency_seconds, from each sink's DeliveryLatency (weighted by entries,
+ * filled once per batch on the hot path). A plain object in prom-client's metric shape,
+ * since its Histogram cannot add a count per observation; the cast is for its registry's
+ * type, which names only its own classes.
+ */
+function deliveryLatencyMetric(sinks: MetricsSources['sinks']): Metric {
+  const name = 'logferry_delivery_latency_seconds';
+  const help = "Seconds from an entry's arrival to the sink's acknowledgement, per delivered entry (each entry counts its batch's oldest entry's age).";
+  const metric = {
+    name,
+    help,
+    type: 'histogram',
+    aggregator: 'sum',
+    get: async () => {
+      const values: Array<{ value: number; labels: Record<string, string | number>; metricName: string }> = [];
+      for (const s of sinks) {
+        const h = s.stats.deliveryLatency;
+        let cumulative = 0;
+        for (let i = 0; i < DELIVERY_LATENCY_BUCKETS.length; i++) {
+          cumulative += h.buckets[i]!;
+          values.push({ value: cumulative, labels: { sink: s.name, le: DELIVERY_LATENCY_BUCKETS[i]! }, metricName: `${name}_bucket` });
+        }
+        values.push({ value: h.count, labels: { sink: s.name, le: '+Inf' }, metricName: `${name}_bucket` });
+        values.push({ value: h.sum, labels: { sink: s.name }, metricName: `${name}_sum` });
+        values.push({ value: h.count, labels: { sink: s.name }, metricName: `${name}_count` });
+      }
+      return { name, help, type: 'histogram', values, aggregator: 'sum' };
+    },
+  };
+  return metric as unknown as Metric;
 }

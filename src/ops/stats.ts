@@ -14,6 +14,36 @@ export function total(map: CountByReason): number {
   return sum;
 }
 
+/**
+ * Upper bounds (seconds) of the delivery-latency histogram: from an entry's arrival to the
+ * sink's acknowledgement, which includes batching (BATCH_MAX_AGE) and, in an outage, the
+ * time spent waiting in memory or the spool, so the buckets run from 50 ms to an hour.
+ */
+export const DELIVERY_LATENCY_BUCKETS: readonly number[] = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600];
+
+/**
+ * A histogram weighted by entries, filled once per acknowledged batch: the batch's oldest
+ * entry's age counts for every entry of the batch (an upper bound for each of them). A
+ * prom-client Histogram can only count one observation per call, which would make its
+ * quantiles quantiles of batches, not of entries.
+ */
+export class DeliveryLatency {
+  /** Non-cumulative counts per bucket of DELIVERY_LATENCY_BUCKETS, plus one for +Inf. */
+  readonly buckets = new Float64Array(DELIVERY_LATENCY_BUCKETS.length + 1);
+  sum = 0;
+  count = 0;
+
+  observe(seconds: number, entries: number): void {
+    if (entries <= 0 || !Number.isFinite(seconds)) return;
+    const age = Math.max(0, seconds);
+    let i = 0;
+    while (i < DELIVERY_LATENCY_BUCKETS.length && age > DELIVERY_LATENCY_BUCKETS[i]!) i++;
+    this.buckets[i] = (this.buckets[i] ?? 0) + entries;
+    this.sum += age * entries;
+    this.count += entries;
+  }
+}
+
 export class SinkStats {
   received = 0;
   delivered = 0;
@@ -24,6 +54,10 @@ export class SinkStats {
   pending = 0;
   /** Line bytes of the pending entries; bounded by the sink's buffer size. */
   bufferedBytes = 0;
+  /** The bound of bufferedBytes (the sink's *_BUFFER_MAX_BYTES); 0 until a pipeline sets it. */
+  bufferMaxBytes = 0;
+  /** Arrival to acknowledgement, per delivered entry (see DeliveryLatency). */
+  readonly deliveryLatency = new DeliveryLatency();
   retries = 0;
   bytesSent = 0;
   readonly batches: CountByReason = new Map();
@@ -34,6 +68,11 @@ export class SinkStats {
   authFailed = false;
   /** Why the start-up healthcheck failed, until a delivery succeeds. */
   healthcheckError: string | undefined;
+  /**
+   * The start-up healthcheck failed permanently (the sink refused our configuration: a
+   * missing bucket, a wrong path or credentials), not merely unreachable.
+   */
+  healthcheckRefused = false;
   /** Pending entries that live in the disk spool (part of `pending`). */
   spooledEntries = 0;
   /** Spool records delivered (or rejected) after being read back from disk. */
@@ -71,4 +110,8 @@ export class SourceStats {
   lastMessageAt = Date.now();
   /** A stall was detected and no message has arrived since. */
   stalled = false;
+  /** NATS refused the credentials on the last connection attempt; cleared once connected. */
+  authError: string | undefined;
+  /** The server refused our subscription (Permissions Violation); cleared on the next (re)connect. */
+  subscriptionError: string | undefined;
 }

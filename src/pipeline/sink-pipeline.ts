@@ -15,6 +15,7 @@ import type { Logger, ThrottledLog } from '../ops/logger.js';
 import { retryUntilDone, type RetryPolicy } from './retry.js';
 import type { Batch, EncodedBatch, PipelineSettings, SendResult, Sink } from './sink.js';
 import { bump, type SinkStats } from '../ops/stats.js';
+import { SpoolAges } from './spool-ages.js';
 
 export type DropReason = 'buffer_full' | 'shutdown' | (string & {});
 
@@ -103,6 +104,8 @@ export class SinkPipeline {
   #lostSeen = 0;
   #wakeDrainer: (() => void) | undefined;
   #stopping = false;
+  /** Arrival times of the spooled entries, for their age and their batches' delivery latency. */
+  readonly #spoolAges = new SpoolAges();
 
   constructor(deps: PipelineDeps) {
     this.#sink = deps.sink;
@@ -123,8 +126,11 @@ export class SinkPipeline {
     this.#slabs = deps.slabs ?? new SlabPool(deps.settings.bufferMaxBytes, 2 * deps.settings.maxInFlight);
     this.#batcher = new Batcher(deps.settings.batch, () => this.#encodedRatio, (batch) => this.#enqueue(batch), this.#slabs, deps.settings.bufferMaxBytes / 4);
     this.#spool = deps.spool;
+    this.#stats.bufferMaxBytes = deps.settings.bufferMaxBytes;
     if (this.#spool !== undefined) {
       const recovered = this.#spool.recoveredEntries;
+      // Their arrival is not on disk: they count as arrived at this start.
+      this.#spoolAges.push(Date.now(), recovered);
       // Entries found on disk at start count as received by this process, so the identity holds across restarts.
       this.#stats.received += recovered;
       this.#stats.pending += recovered;
@@ -153,6 +159,19 @@ export class SinkPipeline {
     // Many partitions each holding a little must not fill the buffer while the sink is fine:
     // past half the buffer in open batches, send the oldest early.
     if (this.#batcher.openBytes > max / 2) this.#batcher.sealOldest();
+  }
+
+  /**
+   * When the oldest entry still pending arrived (undefined when nothing is pending): open,
+   * queued and in-flight batches in memory, and the spool's head. Read at scrape time.
+   */
+  oldestPendingAtMs(): number | undefined {
+    let oldest = this.#batcher.oldestOpenAtMs ?? Infinity;
+    for (const b of this.#queue) if (b.receivedAtMs < oldest) oldest = b.receivedAtMs;
+    for (const d of this.#inFlight) if (!d.fromSpool && d.remaining > 0 && d.batch.receivedAtMs < oldest) oldest = d.batch.receivedAtMs;
+    const spooled = this.#spoolAges.oldestAtMs;
+    if (spooled !== undefined && this.#stats.spooledEntries > 0 && spooled < oldest) oldest = spooled;
+    return oldest === Infinity ? undefined : oldest;
   }
 
   /** Seals every open batch so it is sent now (shutdown, tests). */
@@ -220,6 +239,9 @@ export class SinkPipeline {
       if (this.#stats.delivered === 0) {
         this.#stats.healthcheckError = message;
         if (isAuthFailure(error) || isAuthFailure((error as { cause?: unknown }).cause)) this.#stats.authFailed = true;
+        // A permanent answer (no such bucket, wrong path) is a configuration the sink refuses;
+        // anything worth retrying (unreachable, 503) only means it is down for now.
+        this.#stats.healthcheckRefused = this.#stats.authFailed || this.#sink.classify(error) === 'permanent';
       }
       return message;
     }
@@ -350,7 +372,8 @@ export class SinkPipeline {
       .then(
         (result) => {
           if (result.evictedEntries > 0) this.#spoolLoss(result.evictedEntries, 'spool_full');
-          if (!result.stored) this.#spoolLoss(n, 'spool_full');
+          if (result.stored) this.#spoolAges.push(batch.receivedAtMs, n);
+          else this.#spoolLoss(n, 'spool_full', false);
           this.#wakeDrainer?.();
         },
         (error: unknown) => {
@@ -372,7 +395,9 @@ export class SinkPipeline {
     bump(stats.batches, 'spooled');
   }
 
-  #spoolLoss(n: number, reason: string): void {
+  /** `fromSpool`: the entries were stored (they leave from the spool's head); false for a refused append. */
+  #spoolLoss(n: number, reason: string, stored = true): void {
+    if (stored) this.#spoolAges.consume(n);
     this.#stats.spooledEntries -= n;
     this.#stats.pending -= n;
     this.#countDropped(n, reason);
@@ -397,8 +422,15 @@ export class SinkPipeline {
     d.remaining -= count;
     const stats = this.#stats;
     stats.pending -= count;
-    if (d.fromSpool) stats.spooledEntries -= count;
-    if (outcome === 'delivered') stats.delivered += count;
+    if (d.fromSpool) {
+      stats.spooledEntries -= count;
+      this.#spoolAges.consume(count);
+    }
+    if (outcome === 'delivered') {
+      stats.delivered += count;
+      // Once per batch: its oldest entry's age, counted for each entry it delivered.
+      stats.deliveryLatency.observe((Date.now() - d.batch.receivedAtMs) / 1000, count);
+    }
     else if (outcome === 'rejected') bump(stats.rejected, reason, count);
     else this.#countDropped(count, reason);
   }
@@ -509,6 +541,7 @@ export class SinkPipeline {
     this.#stats.failingSince = undefined;
     this.#stats.authFailed = false;
     this.#stats.healthcheckError = undefined;
+    this.#stats.healthcheckRefused = false;
     this.#stats.bytesSent += encoded.body.length;
     // Acknowledged: nothing reads the body any more, so a pooled one serves the next batch.
     releaseBody(encoded.body);
@@ -590,7 +623,8 @@ export class SinkPipeline {
         this.#wakeDrainer = undefined;
         continue;
       }
-      const d = this.#newDelivery(batchFromLines(this.#batcher.nextId(), record.partition, record.lines), true);
+      // The spool's head is this record (entries leave it in order): its first entry's arrival.
+      const d = this.#newDelivery(batchFromLines(this.#batcher.nextId(), record.partition, record.lines, this.#spoolAges.oldestAtMs), true);
       try {
         await this.#attempt(d);
       } finally {

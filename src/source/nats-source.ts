@@ -80,12 +80,16 @@ export class NatsSource {
         stats.connected = true;
         stats.disconnectedSince = undefined;
         stats.lastMessageAt = Date.now();
+        stats.authError = undefined;
+        stats.subscriptionError = undefined;
         this.#logger.info({ server, subject: this.#config.subject, queue: this.#config.queue }, 'connected to NATS');
       },
       reconnect: (server) => {
         stats.connected = true;
         stats.reconnects++;
         stats.disconnectedSince = undefined;
+        stats.authError = undefined;
+        stats.subscriptionError = undefined;
         this.#logger.info({ server }, 'reconnected to NATS');
       },
       disconnect: (server, cause) => {
@@ -97,6 +101,7 @@ export class NatsSource {
       error: (error: NatsClientError) => {
         switch (error.code) {
           case 'NATS_AUTH':
+            stats.authError = error.message;
             this.#throttled.error('nats:auth', { server: error.server, err: error.message }, 'NATS refused the credentials (check ORG and ACCESS_TOKEN); retrying');
             break;
           case 'NATS_CONNECT':
@@ -111,6 +116,8 @@ export class NatsSource {
             break;
           default:
             if (/slow consumer/i.test(error.message)) stats.slowConsumer++;
+            // The connection stays up but nothing will arrive: /health must say so.
+            if (/permissions violation for subscription/i.test(error.message)) stats.subscriptionError = error.message;
             this.#throttled.warn('nats:error', { server: error.server, err: error.message }, 'NATS reported an error');
         }
       },
