@@ -40,6 +40,9 @@ COPY --from=build /app/dist/src ./dist/src
 COPY --from=build /app/dist/sinks ./dist/sinks
 COPY --from=build /app/build/Release/logferry_native.node ./build/Release/logferry_native.node
 COPY package.json ./
+# `logferry` on the PATH, for `fly ssh console -C "logferry check"` (and --help, --version).
+COPY bin ./bin
+RUN ln -s /app/bin/logferry.js /usr/local/bin/logferry
 # The spool and file sink write here when DATA_DIR/SPOOL_DIR point at a mounted volume.
 RUN mkdir -p /data && chown node:node /data
 USER node

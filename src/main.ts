@@ -1,11 +1,13 @@
 // Wiring only: config → sinks and their pipelines → router → NATS source, plus the
-// ops listener, the stall watchdog, start-up healthchecks and graceful shutdown.
+// ops listener, the stall watchdog, start-up healthchecks and graceful shutdown. Other
+// commands (check, --help, --version) are dispatched to src/ops/cli.ts.
 import { catalogue } from '../sinks/index.js';
 import { join } from 'node:path';
 import { loadConfig, type AgentConfig, type SpoolConfig } from './config/config.js';
 import { ConfigError, errorMessage } from './errors.js';
 import { healthReport, isSinkHealthy, sinkState } from './ops/health.js';
 import { startOpsServer } from './ops/http-server.js';
+import { parseCommandLine, runCommand } from './ops/cli.js';
 import { gzipEncoderInfo, useGzipEncoder } from './codec/compress.js';
 import { createLogger, ThrottledLog, type Logger } from './ops/logger.js';
 import { createMetrics, type SpoolStoreStats } from './ops/metrics.js';
@@ -190,7 +192,10 @@ async function main(): Promise<void> {
   });
 }
 
-main().catch((error: unknown) => {
+const fatal = (error: unknown): never => {
   process.stderr.write(`logferry: fatal: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
   process.exit(1);
-});
+};
+const command = parseCommandLine(process.argv.slice(2));
+if (command.kind === 'agent') main().catch(fatal);
+else runCommand(command, catalogue).then((code) => process.exit(code), fatal);
