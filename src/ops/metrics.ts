@@ -121,7 +121,7 @@ export function createMetrics(sources: MetricsSources): Metrics {
   perSink('logferry_spool_up', '1 while the spool works, 0 when it degraded to memory-only or is off.', (s) => (s.spoolState === 'ok' ? 1 : 0), 'gauge');
   perSink('logferry_sink_up', '1 while the sink is healthy (see /health).', (s) => (sources.sinkUp(s) ? 1 : 0), 'gauge');
 
-  const byReason = (name: string, help: string, labelName: 'reason' | 'outcome', read: (s: SinkStats) => CountByReason): void => {
+  const byReason = (name: string, help: string, labelName: 'reason' | 'outcome' | 'status', read: (s: SinkStats) => CountByReason): void => {
     new Counter({
       name,
       help,
@@ -137,6 +137,7 @@ export function createMetrics(sources: MetricsSources): Metrics {
   byReason('logferry_sink_entries_dropped_total', 'Entries given up on, by reason.', 'reason', (s) => s.dropped);
   byReason('logferry_sink_entries_adjusted_total', 'Entries changed to be acceptable to the sink (truncated, sanitised), by reason.', 'reason', (s) => s.adjusted);
   byReason('logferry_sink_batches_total', 'Batches by outcome.', 'outcome', (s) => s.batches);
+  byReason('logferry_sink_requests_total', 'Requests to the sink by status: success, the HTTP status of a failure, network (no answer), or an error code.', 'status', (s) => s.requests);
 
   // What the spool store itself knows (bytes and records on disk, corrupt records skipped).
   const spoolMetric = (name: string, help: string, key: keyof SpoolStoreStats, type: 'counter' | 'gauge'): void =>

@@ -61,6 +61,8 @@ export class SinkStats {
   retries = 0;
   bytesSent = 0;
   readonly batches: CountByReason = new Map();
+  /** Requests (attempts) by status: `success`, the HTTP status of a failure, `network`, or an error code. */
+  readonly requests: CountByReason = new Map();
   /** Start of the current streak of failed attempts; undefined while the last attempt succeeded. */
   failingSince: number | undefined;
   lastError: string | undefined;

@@ -78,6 +78,13 @@ export function rejectReason(error: unknown): string {
   return 'error';
 }
 
+/** Status label of a failed request: the HTTP status, `network` (no answer) or the error's code. */
+export function requestStatus(error: unknown): string {
+  if (error instanceof SinkResponseError) return String(error.status);
+  if (error instanceof LogferryError) return error.code === 'SINK_NETWORK' ? 'network' : error.code.toLowerCase();
+  return 'error';
+}
+
 export class SinkPipeline {
   readonly name: string;
   readonly #sink: Sink;
@@ -500,9 +507,11 @@ export class SinkPipeline {
             const r = await sink.send(encoded, batch, d.controller.signal);
             d.acknowledged = true;
             this.#observe?.((performance.now() - started) / 1000, 'success');
+            bump(this.#stats.requests, 'success');
             return r;
           } catch (error) {
             this.#observe?.((performance.now() - started) / 1000, 'failure');
+            bump(this.#stats.requests, requestStatus(error));
             d.phase = 'waiting';
             this.#noteFailure(error);
             throw error;
