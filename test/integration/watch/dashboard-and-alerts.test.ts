@@ -264,6 +264,15 @@ describe('against a real Prometheus scraping two agents', () => {
       ['logferry-failing/http=0', 'logferry-failing/loki=0', 'logferry-healthy/http=0', 'logferry-healthy/loki=0'],
     );
 
+    // "Dropped entries (last hour)" per agent: the failing one's spool drops plus the three
+    // empty messages; the healthy one only the three empty messages.
+    const droppedStat = queryPanels().find((p) => p.title === 'Dropped entries (last hour)')!.targets![0]!.expr;
+    const droppedFor = async (app: string): Promise<number> => Number((await prom!.query(substitute(droppedStat.replaceAll('$app', app))))[0]!.value[1]);
+    const failingDrops = (await failing.metric('logferry_sink_entries_dropped_total')) + (await failing.metric('logferry_source_dropped_total'));
+    expect(failingDrops).toBeGreaterThan(3);
+    await waitFor(async () => (await droppedFor(LABELS.failing.app)) === failingDrops, { what: `the dropped stat to read ${failingDrops} for the failing agent`, timeoutMs: 5000 });
+    expect(await droppedFor(LABELS.healthy.app)).toBe(3);
+
     // Every rule expression parses; without its threshold it returns data.
     for (const rule of readRules(rulesText)) {
       await prom.query(rule.expr);
