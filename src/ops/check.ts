@@ -6,7 +6,7 @@
 // Exit code: 0 when nothing failed (warnings pass), 1 when something did, 2 for a configuration
 // the agent would refuse.
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, stat, statfs, unlink } from 'node:fs/promises';
+import { mkdir, open, readdir, rm, stat, statfs, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { connect, errors as natsErrors, type NatsConnection } from '@nats-io/transport-node';
@@ -231,8 +231,11 @@ async function checkSpool(spool: SpoolConfig | undefined, sinkCount: number): Pr
   }
   const dir = spool.dir;
   const probe = join(dir, `.logferry-check-${process.pid}-${randomBytes(4).toString('hex')}`);
+  // A directory the check creates goes again afterwards: run as root (fly ssh console), it
+  // would otherwise be root's, and the agent (user node) could not use it.
+  let created: string | undefined;
   try {
-    await mkdir(dir, { recursive: true });
+    created = await mkdir(dir, { recursive: true });
     const fh = await open(probe, 'w');
     try {
       await fh.write('probe\n');
@@ -242,6 +245,7 @@ async function checkSpool(spool: SpoolConfig | undefined, sinkCount: number): Pr
     }
     await unlink(probe);
   } catch (error) {
+    if (created !== undefined) await rm(created, { recursive: true, force: true }).catch(() => undefined);
     return [{ outcome: 'failed', name: 'spool', detail: `SPOOL_DIR ${dir} is not writable: ${errorMessage(error)}`, fix: 'point SPOOL_DIR at a writable directory (on Fly: a mounted volume) or unset it to run memory-only' }];
   }
   // Each sink spools under <dir>/<sink> up to SPOOL_MAX_BYTES; what is already there counts.
@@ -253,6 +257,7 @@ async function checkSpool(spool: SpoolConfig | undefined, sinkCount: number): Pr
   for (const name of entries) used += await filesBytes(join(dir, name));
   const need = Math.max(0, bound - used);
   const detail = `${dir} writable; ${gib(free)} free, bound ${gib(spool.maxBytes)} × ${sinkCount} sink${sinkCount === 1 ? '' : 's'}${used > 0 ? ` (${gib(used)} already spooled)` : ''}`;
+  if (created !== undefined) await rm(created, { recursive: true, force: true });
   if (free < need) {
     return [{ outcome: 'warning', name: 'spool', detail: `${detail}: the disk fills before the bound`, fix: 'lower SPOOL_MAX_BYTES or give the volume more space' }];
   }

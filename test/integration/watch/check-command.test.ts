@@ -4,6 +4,7 @@
 // configuration. In each the right line fails (and only it), the exit code is right (0 / 1
 // / 2) and no secret appears in the output. Plus --help and --version.
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -118,6 +119,8 @@ describe('logferry check', () => {
     expect(run.lines.get('spool')!.text).toMatch(/writable; .* free, bound 1\.0 GiB × 2 sinks/);
     expect(run.stdout).toMatch(/all checks passed\n$/);
     expectNoSecret(run);
+    // The spool directory it had to create is gone again (run as root it would be root's).
+    expect(existsSync(join(dir, 'spool'))).toBe(false);
   });
 
   it('NATS down: the connection line fails with what to do, the sinks and spool are still checked, exit 1', async () => {
