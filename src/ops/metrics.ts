@@ -189,6 +189,8 @@ function deliveryLatencyMetric(sinks: MetricsSources['sinks']): Metric {
     help,
     type: 'histogram',
     aggregator: 'sum',
+    // The counts live in SinkStats, which the registry must not reset.
+    reset: () => undefined,
     get: async () => {
       const values: Array<{ value: number; labels: Record<string, string | number>; metricName: string }> = [];
       for (const s of sinks) {
