@@ -34,6 +34,9 @@ COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist/src ./dist/src
 COPY --from=build /app/dist/sinks ./dist/sinks
 COPY package.json ./
+# `logferry` on the PATH, for `fly ssh console -C "logferry check"` (and --help, --version).
+COPY bin ./bin
+RUN ln -s /app/bin/logferry.js /usr/local/bin/logferry
 # The spool and file sink write to /data when DATA_DIR/SPOOL_DIR point at a mounted volume;
 # without them the default spool is ./data/spool (the machine's own disk), writable by node.
 RUN mkdir -p /data /app/data && chown node:node /data /app/data

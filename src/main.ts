@@ -1,11 +1,13 @@
 // Wiring only: config → sinks and their pipelines → router → NATS source, plus the
-// ops listener, the stall watchdog, start-up healthchecks and graceful shutdown.
+// ops listener, the stall watchdog, start-up healthchecks and graceful shutdown. Other
+// commands (check, --help, --version) are dispatched to src/ops/cli.ts.
 import { catalogue } from '../sinks/index.js';
 import { join } from 'node:path';
 import { loadConfig, RETIRED_SETTINGS, type AgentConfig, type SpoolConfig } from './config/config.js';
 import { ConfigError, ConfigErrors, errorMessage } from './errors.js';
 import { healthReport, isSinkHealthy, sinkState } from './ops/health.js';
 import { startOpsServer } from './ops/http-server.js';
+import { parseCommandLine, runCommand } from './ops/cli.js';
 import { createLogger, ThrottledLog, type Logger } from './ops/logger.js';
 import { createMetrics, type SpoolStoreStats } from './ops/metrics.js';
 import { NatsSource } from './source/nats-source.js';
@@ -57,7 +59,13 @@ async function main(): Promise<void> {
   const throttled = new ThrottledLog(logger, config.logIntervalMs);
   for (const name of config.retiredSettings) logger.warn({ setting: name, why: RETIRED_SETTINGS[name] }, `${name} is no longer used and is ignored`);
   const sourceStats = new SourceStats();
-  const sinkStats: Array<{ name: string; stats: SinkStats; spool?: (() => SpoolStoreStats) | undefined }> = [];
+  const sinkStats: Array<{
+    name: string;
+    stats: SinkStats;
+    spool?: (() => SpoolStoreStats) | undefined;
+    spoolMaxBytes?: number | undefined;
+    oldestPendingAtMs?: (() => number | undefined) | undefined;
+  }> = [];
   const metrics = createMetrics({
     source: sourceStats,
     sinks: sinkStats,
@@ -85,20 +93,25 @@ async function main(): Promise<void> {
     const stats = new SinkStats();
     stats.bufferMaxBytes = configured.settings.bufferMaxBytes;
     const spool = config.spool === undefined ? undefined : await openSpool(config.spool, spoolMaxBytes!, sink.name, stats, logger);
-    sinkStats.push({ name: sink.name, stats, spool: spool === undefined ? undefined : () => spool.stats });
-    pipelines.push(
-      new SinkPipeline({
-        sink,
-        settings: configured.settings,
-        retry: config.retry,
-        stats,
-        logger,
-        throttled,
-        observeRequest: metrics.observeRequest(sink.name),
-        runId: config.agentInstanceId,
-        ...(spool !== undefined ? { spool, spoolSurvivesRestart: spoolSurvives } : {}),
-      }),
-    );
+    const pipeline = new SinkPipeline({
+      sink,
+      settings: configured.settings,
+      retry: config.retry,
+      stats,
+      logger,
+      throttled,
+      observeRequest: metrics.observeRequest(sink.name),
+      runId: config.agentInstanceId,
+      ...(spool !== undefined ? { spool, spoolSurvivesRestart: spoolSurvives } : {}),
+    });
+    pipelines.push(pipeline);
+    sinkStats.push({
+      name: sink.name,
+      stats,
+      spool: spool === undefined ? undefined : () => spool.stats,
+      spoolMaxBytes: spool === undefined ? undefined : spoolMaxBytes,
+      oldestPendingAtMs: () => pipeline.oldestPendingAtMs(),
+    });
   }
 
   const server = await startOpsServer({
@@ -225,7 +238,10 @@ async function main(): Promise<void> {
   });
 }
 
-main().catch((error: unknown) => {
+const fatal = (error: unknown): never => {
   process.stderr.write(`logferry: fatal: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
   process.exit(1);
-});
+};
+const command = parseCommandLine(process.argv.slice(2));
+if (command.kind === 'agent') main().catch(fatal);
+else runCommand(command, catalogue).then((code) => process.exit(code), fatal);

@@ -1,7 +1,7 @@
 // Prometheus metrics. The hot path bumps plain counters (stats.ts); this module turns
 // them into prom-client series only when /metrics is scraped.
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { CountByReason, SinkStats, SourceStats } from './stats.js';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
+import { DELIVERY_LATENCY_BUCKETS, type CountByReason, type SinkStats, type SourceStats } from './stats.js';
 
 /** The numbers metrics read off a spool store. */
 export interface SpoolStoreStats {
@@ -15,7 +15,15 @@ export interface SpoolStoreStats {
 
 export interface MetricsSources {
   readonly source: SourceStats;
-  readonly sinks: ReadonlyArray<{ readonly name: string; readonly stats: SinkStats; readonly spool?: () => SpoolStoreStats | undefined }>;
+  readonly sinks: ReadonlyArray<{
+    readonly name: string;
+    readonly stats: SinkStats;
+    readonly spool?: (() => SpoolStoreStats | undefined) | undefined;
+    /** The spool's bound (SPOOL_MAX_BYTES), when the sink has a spool. */
+    readonly spoolMaxBytes?: number | undefined;
+    /** Arrival time (ms since epoch) of the oldest entry still pending, undefined when none is. */
+    readonly oldestPendingAtMs?: (() => number | undefined) | undefined;
+  }>;
   /** Whether a sink counts as healthy (the rule /health uses). */
   readonly sinkUp: (stats: SinkStats) => boolean;
 }
@@ -64,6 +72,8 @@ export function createMetrics(sources: MetricsSources): Metrics {
   simple('logferry_nats_slow_consumer_total', 'Slow-consumer events reported for our subscription.', () => source.slowConsumer);
   simple('logferry_nats_stalls_total', 'Times no message arrived for STALL_TIMEOUT.', () => source.stalls);
   simple('logferry_nats_resubscribes_total', 'Resubscriptions by the stall watchdog.', () => source.resubscribes);
+  simple('logferry_nats_subscribed', '1 while connected and the server accepted the subscription.', () => (source.connected && source.subscriptionError === undefined ? 1 : 0), 'gauge');
+  simple('logferry_nats_stalled', '1 while a stall was detected and no message has arrived since.', () => (source.stalled ? 1 : 0), 'gauge');
   simple('logferry_nats_last_message_age_seconds', 'Seconds since the last message arrived.', () => (Date.now() - source.lastMessageAt) / 1000, 'gauge');
 
   new Counter({
@@ -103,6 +113,11 @@ export function createMetrics(sources: MetricsSources): Metrics {
   perSink('logferry_sink_entries_pending', 'Entries not settled yet (in memory and in the spool).', (s) => s.pending, 'gauge');
   perSink('logferry_sink_buffer_bytes', 'Bytes of entries held in memory for the sink.', (s) => s.bufferedBytes, 'gauge');
   perSink('logferry_sink_buffer_max_bytes', 'Bound on the memory buffer of the sink (its share of the memory budget).', (s) => s.bufferMaxBytes, 'gauge');
+  perSink('logferry_sink_failing_seconds', 'Seconds since the current streak of failed attempts began; 0 while the last attempt succeeded.', (s) => (s.failingSince === undefined ? 0 : (Date.now() - s.failingSince) / 1000), 'gauge');
+  perSinkOf('logferry_sink_oldest_pending_age_seconds', 'Age of the oldest entry not yet settled (memory or spool); 0 when nothing is pending.', (s) => {
+    const at = s.oldestPendingAtMs?.();
+    return at === undefined ? 0 : Math.max(0, (Date.now() - at) / 1000);
+  }, 'gauge');
   perSink('logferry_sink_retries_total', 'Failed attempts that were retried.', (s) => s.retries);
   perSink('logferry_sink_bytes_sent_total', 'Encoded bytes the sink acknowledged.', (s) => s.bytesSent);
   perSink('logferry_spool_entries', 'Pending entries held in the disk spool.', (s) => s.spooledEntries, 'gauge');
@@ -111,7 +126,7 @@ export function createMetrics(sources: MetricsSources): Metrics {
   perSink('logferry_spool_up', '1 while the spool works, 0 when it degraded to memory-only or is off.', (s) => (s.spoolState === 'ok' ? 1 : 0), 'gauge');
   perSink('logferry_sink_up', '1 while the sink is healthy (see /health).', (s) => (sources.sinkUp(s) ? 1 : 0), 'gauge');
 
-  const byReason = (name: string, help: string, labelName: 'reason' | 'outcome', read: (s: SinkStats) => CountByReason): void => {
+  const byReason = (name: string, help: string, labelName: 'reason' | 'outcome' | 'status', read: (s: SinkStats) => CountByReason): void => {
     new Counter({
       name,
       help,
@@ -127,6 +142,7 @@ export function createMetrics(sources: MetricsSources): Metrics {
   byReason('logferry_sink_entries_dropped_total', 'Entries given up on, by reason.', 'reason', (s) => s.dropped);
   byReason('logferry_sink_entries_adjusted_total', 'Entries changed to be acceptable to the sink (truncated, sanitised), by reason.', 'reason', (s) => s.adjusted);
   byReason('logferry_sink_batches_total', 'Batches by outcome.', 'outcome', (s) => s.batches);
+  byReason('logferry_sink_requests_total', 'Requests to the sink by status: success, the HTTP status of a failure, network (no answer), or an error code.', 'status', (s) => s.requests);
 
   // What the spool store itself knows (bytes and records on disk, corrupt records skipped).
   const spoolMetric = (name: string, help: string, key: keyof SpoolStoreStats, type: 'counter' | 'gauge'): void =>
@@ -145,8 +161,45 @@ export function createMetrics(sources: MetricsSources): Metrics {
     registers: [registry],
   });
 
+  registry.registerMetric(deliveryLatencyMetric(sinks));
+
   return {
     registry,
     observeRequest: (sink) => (seconds, outcome) => latency.observe({ sink, outcome }, seconds),
   };
+}
+
+/**
+ * logferry_delivery_latency_seconds, from each sink's DeliveryLatency (weighted by entries,
+ * filled once per batch on the hot path). A plain object in prom-client's metric shape,
+ * since its Histogram cannot add a count per observation; the cast is for its registry's
+ * type, which names only its own classes.
+ */
+function deliveryLatencyMetric(sinks: MetricsSources['sinks']): Metric {
+  const name = 'logferry_delivery_latency_seconds';
+  const help = "Seconds from an entry's arrival to the sink's acknowledgement, per delivered entry (each entry counts its batch's oldest entry's age).";
+  const metric = {
+    name,
+    help,
+    type: 'histogram',
+    aggregator: 'sum',
+    // The counts live in SinkStats, which the registry must not reset.
+    reset: () => undefined,
+    get: async () => {
+      const values: Array<{ value: number; labels: Record<string, string | number>; metricName: string }> = [];
+      for (const s of sinks) {
+        const h = s.stats.deliveryLatency;
+        let cumulative = 0;
+        for (let i = 0; i < DELIVERY_LATENCY_BUCKETS.length; i++) {
+          cumulative += h.buckets[i]!;
+          values.push({ value: cumulative, labels: { sink: s.name, le: DELIVERY_LATENCY_BUCKETS[i]! }, metricName: `${name}_bucket` });
+        }
+        values.push({ value: h.count, labels: { sink: s.name, le: '+Inf' }, metricName: `${name}_bucket` });
+        values.push({ value: h.sum, labels: { sink: s.name }, metricName: `${name}_sum` });
+        values.push({ value: h.count, labels: { sink: s.name }, metricName: `${name}_count` });
+      }
+      return { name, help, type: 'histogram', values, aggregator: 'sum' };
+    },
+  };
+  return metric as unknown as Metric;
 }

@@ -14,6 +14,36 @@ export function total(map: CountByReason): number {
   return sum;
 }
 
+/**
+ * Upper bounds (seconds) of the delivery-latency histogram: from an entry's arrival to the
+ * sink's acknowledgement, which includes batching (BATCH_MAX_AGE) and, in an outage, the
+ * time spent waiting in memory or the spool, so the buckets run from 50 ms to an hour.
+ */
+export const DELIVERY_LATENCY_BUCKETS: readonly number[] = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600];
+
+/**
+ * A histogram weighted by entries, filled once per acknowledged batch: the batch's oldest
+ * entry's age counts for every entry of the batch (an upper bound for each of them). A
+ * prom-client Histogram can only count one observation per call, which would make its
+ * quantiles quantiles of batches, not of entries.
+ */
+export class DeliveryLatency {
+  /** Non-cumulative counts per bucket of DELIVERY_LATENCY_BUCKETS, plus one for +Inf. */
+  readonly buckets = new Float64Array(DELIVERY_LATENCY_BUCKETS.length + 1);
+  sum = 0;
+  count = 0;
+
+  observe(seconds: number, entries: number): void {
+    if (entries <= 0 || !Number.isFinite(seconds)) return;
+    const age = Math.max(0, seconds);
+    let i = 0;
+    while (i < DELIVERY_LATENCY_BUCKETS.length && age > DELIVERY_LATENCY_BUCKETS[i]!) i++;
+    this.buckets[i] = (this.buckets[i] ?? 0) + entries;
+    this.sum += age * entries;
+    this.count += entries;
+  }
+}
+
 export class SinkStats {
   received = 0;
   delivered = 0;
@@ -26,9 +56,13 @@ export class SinkStats {
   bufferedBytes = 0;
   /** The sink's memory buffer bound (its share of the memory budget, or the override). */
   bufferMaxBytes = 0;
+    /** Arrival to acknowledgement, per delivered entry (see DeliveryLatency). */
+  readonly deliveryLatency = new DeliveryLatency();
   retries = 0;
   bytesSent = 0;
   readonly batches: CountByReason = new Map();
+  /** Requests (attempts) by status: `success`, the HTTP status of a failure, `network`, or an error code. */
+  readonly requests: CountByReason = new Map();
   /** Start of the current streak of failed attempts; undefined while the last attempt succeeded. */
   failingSince: number | undefined;
   lastError: string | undefined;
@@ -36,6 +70,11 @@ export class SinkStats {
   authFailed = false;
   /** Why the start-up healthcheck failed, until a delivery succeeds. */
   healthcheckError: string | undefined;
+  /**
+   * The start-up healthcheck failed permanently (the sink refused our configuration: a
+   * missing bucket, a wrong path or credentials), not merely unreachable.
+   */
+  healthcheckRefused = false;
   /** Pending entries that live in the disk spool (part of `pending`). */
   spooledEntries = 0;
   /** Spool records delivered (or rejected) after being read back from disk. */

@@ -63,6 +63,12 @@ export class Batcher {
     return this.#open.size;
   }
 
+  /** When the first entry of the oldest open batch arrived; undefined when none is open. */
+  get oldestOpenAtMs(): number | undefined {
+    const first = this.#open.values().next();
+    return first.done ? undefined : first.value.receivedAtMs;
+  }
+
   add(partition: string, entry: LogEntry): void {
     const lineBytes = entry.bytes;
     let open = this.#open.get(partition);

@@ -17,6 +17,7 @@ import type { Logger, ThrottledLog } from '../ops/logger.js';
 import { retryUntilDone, type RetryPolicy } from './retry.js';
 import type { Batch, EncodedBatch, PipelineSettings, SendResult, Sink } from './sink.js';
 import { bump, type SinkStats } from '../ops/stats.js';
+import { SpoolAges } from './spool-ages.js';
 
 /** How long a spool that failed a write (disk full, I/O error) is left alone before it is tried again. */
 const SPOOL_RETRY_MS = 5000;
@@ -88,6 +89,13 @@ export function rejectReason(error: unknown): string {
   return 'error';
 }
 
+/** Status label of a failed request: the HTTP status, `network` (no answer) or the error's code. */
+export function requestStatus(error: unknown): string {
+  if (error instanceof SinkResponseError) return String(error.status);
+  if (error instanceof LogferryError) return error.code === 'SINK_NETWORK' ? 'network' : error.code.toLowerCase();
+  return 'error';
+}
+
 export class SinkPipeline {
   readonly name: string;
   readonly #sink: Sink;
@@ -119,6 +127,8 @@ export class SinkPipeline {
   #spoolNotBefore = 0;
   /** The spool failed a write and is being tried again; the first success says so. */
   #spoolRecovering = false;
+  /** Arrival times of the spooled entries, for their age and their batches' delivery latency. */
+  readonly #spoolAges = new SpoolAges();
 
   constructor(deps: PipelineDeps) {
     this.#sink = deps.sink;
@@ -140,8 +150,11 @@ export class SinkPipeline {
     this.#batcher = new Batcher(deps.settings.batch, () => this.#encodedRatio, (batch) => this.#enqueue(batch), this.#slabs, deps.settings.bufferMaxBytes / 4, deps.runId);
     this.#spool = deps.spool;
     this.#spoolSurvivesRestart = deps.spoolSurvivesRestart ?? false;
+    this.#stats.bufferMaxBytes = deps.settings.bufferMaxBytes;
     if (this.#spool !== undefined) {
       const recovered = this.#spool.recoveredEntries;
+      // Their arrival is not on disk: they count as arrived at this start.
+      this.#spoolAges.push(Date.now(), recovered);
       // Entries found on disk at start count as received by this process, so the identity holds across restarts.
       this.#stats.received += recovered;
       this.#stats.pending += recovered;
@@ -170,6 +183,19 @@ export class SinkPipeline {
     // Many partitions each holding a little must not fill the buffer while the sink is fine:
     // past half the buffer in open batches, send the oldest early.
     if (this.#batcher.openBytes > max / 2) this.#batcher.sealOldest();
+  }
+
+  /**
+   * When the oldest entry still pending arrived (undefined when nothing is pending): open,
+   * queued and in-flight batches in memory, and the spool's head. Read at scrape time.
+   */
+  oldestPendingAtMs(): number | undefined {
+    let oldest = this.#batcher.oldestOpenAtMs ?? Infinity;
+    for (const b of this.#queue) if (b.receivedAtMs < oldest) oldest = b.receivedAtMs;
+    for (const d of this.#inFlight) if (!d.fromSpool && d.remaining > 0 && d.batch.receivedAtMs < oldest) oldest = d.batch.receivedAtMs;
+    const spooled = this.#spoolAges.oldestAtMs;
+    if (spooled !== undefined && this.#stats.spooledEntries > 0 && spooled < oldest) oldest = spooled;
+    return oldest === Infinity ? undefined : oldest;
   }
 
   /** Seals every open batch so it is sent now (shutdown, tests). */
@@ -243,6 +269,9 @@ export class SinkPipeline {
       if (this.#stats.delivered === 0) {
         this.#stats.healthcheckError = message;
         if (isAuthFailure(error) || isAuthFailure((error as { cause?: unknown }).cause)) this.#stats.authFailed = true;
+        // A permanent answer (no such bucket, wrong path) is a configuration the sink refuses;
+        // anything worth retrying (unreachable, 503) only means it is down for now.
+        this.#stats.healthcheckRefused = this.#stats.authFailed || this.#sink.classify(error) === 'permanent';
       }
       return message;
     }
@@ -387,7 +416,8 @@ export class SinkPipeline {
             this.#logger.info({ sink: this.name }, 'spool writes work again');
           }
           if (result.evictedEntries > 0) this.#spoolLoss(result.evictedEntries, 'spool_full');
-          if (!result.stored) this.#spoolLoss(n, 'spool_full');
+          if (result.stored) this.#spoolAges.push(batch.receivedAtMs, n);
+          else this.#spoolLoss(n, 'spool_full', false);
           this.#wakeDrainer?.();
         },
         (error: unknown) => {
@@ -409,7 +439,9 @@ export class SinkPipeline {
     bump(stats.batches, 'spooled');
   }
 
-  #spoolLoss(n: number, reason: string): void {
+  /** `fromSpool`: the entries were stored (they leave from the spool's head); false for a refused append. */
+  #spoolLoss(n: number, reason: string, stored = true): void {
+    if (stored) this.#spoolAges.consume(n);
     this.#stats.spooledEntries -= n;
     this.#stats.pending -= n;
     this.#countDropped(n, reason);
@@ -446,8 +478,15 @@ export class SinkPipeline {
     d.remaining -= count;
     const stats = this.#stats;
     stats.pending -= count;
-    if (d.fromSpool) stats.spooledEntries -= count;
-    if (outcome === 'delivered') stats.delivered += count;
+    if (d.fromSpool) {
+      stats.spooledEntries -= count;
+      this.#spoolAges.consume(count);
+    }
+    if (outcome === 'delivered') {
+      stats.delivered += count;
+      // Once per batch: its oldest entry's age, counted for each entry it delivered.
+      stats.deliveryLatency.observe((Date.now() - d.batch.receivedAtMs) / 1000, count);
+    }
     else if (outcome === 'rejected') bump(stats.rejected, reason, count);
     else this.#countDropped(count, reason);
   }
@@ -517,9 +556,11 @@ export class SinkPipeline {
             const r = await sink.send(encoded, batch, d.controller.signal);
             d.acknowledged = true;
             this.#observe?.((performance.now() - started) / 1000, 'success');
+            bump(this.#stats.requests, 'success');
             return r;
           } catch (error) {
             this.#observe?.((performance.now() - started) / 1000, 'failure');
+            bump(this.#stats.requests, requestStatus(error));
             d.phase = 'waiting';
             this.#noteFailure(error);
             throw error;
@@ -561,6 +602,7 @@ export class SinkPipeline {
     this.#stats.failingSince = undefined;
     this.#stats.authFailed = false;
     this.#stats.healthcheckError = undefined;
+    this.#stats.healthcheckRefused = false;
     this.#stats.bytesSent += encoded.body.length;
     // Acknowledged: nothing reads the body any more, so a pooled one serves the next batch.
     releaseBody(encoded.body);
@@ -662,7 +704,7 @@ export class SinkPipeline {
 
   async #deliverRecord(spool: BatchSpool, record: NonNullable<Awaited<ReturnType<BatchSpool['next']>>>): Promise<void> {
     // The record's key: every replay writes the same object as the attempts before it.
-    const d = this.#newDelivery(batchFromLines(this.#batcher.nextId(), record.partition, record.lines, record.receivedAtMs ?? Date.now(), record.key, true), true);
+    const d = this.#newDelivery(batchFromLines(this.#batcher.nextId(), record.partition, record.lines, record.receivedAtMs ?? this.#spoolAges.oldestAtMs, record.key, true), true);
     try {
       await this.#attempt(d);
     } catch (error) {
