@@ -31,6 +31,9 @@ export function parseKeywords(text: string): RegExp[] {
   if (!trimmed.startsWith('[')) {
     const items = trimmed.split(',').map((s) => s.trim()).filter((s) => s !== '');
     if (items.length === 0) throw new ConfigError('SLACK_ALERT_KEYWORDS', `expected at least one keyword, such as ${KEYWORDS_EXAMPLE}`);
+    // A quoted item means a VRL list that lost its brackets; matching the quotes literally would never alert.
+    const quoted = items.findIndex((item) => /^r?['"]/.test(item));
+    if (quoted !== -1) throw new ConfigError('SLACK_ALERT_KEYWORDS', `item ${quoted + 1} is quoted: write the list in brackets, such as ${KEYWORDS_EXAMPLE}`);
     return items.map((item) => new RegExp(item.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), 'u'));
   }
   if (!trimmed.endsWith(']')) throw new ConfigError('SLACK_ALERT_KEYWORDS', `expected a list such as ${KEYWORDS_EXAMPLE} (no closing "]")`);
