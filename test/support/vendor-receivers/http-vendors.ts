@@ -46,6 +46,8 @@ export interface VendorProfile {
   readonly isHealthcheck?: (method: string, path: string, decoded: Buffer) => boolean;
   /** Scripted failures in the vendor's wording. */
   readonly failureBody?: (status: number) => string;
+  /** A check on the request as a whole after auth (Slack's rate limit); an answer refuses it. */
+  readonly gate?: (req: ReceivedRequest) => ScriptedAnswer | undefined;
 }
 
 export interface VendorReceiver {
@@ -94,6 +96,8 @@ export async function startVendorReceiver(profile: VendorProfile): Promise<Vendo
     const misaddressed = profile.checkTarget(target.pathname, query);
     if (misaddressed) return problem(req, misaddressed, { status: 404, body: 'Not Found' });
     if (!profile.authorized(req.headers, query)) return problem(req, 'credentials missing or wrong', profile.unauthorized);
+    const gated = profile.gate?.(req);
+    if (gated) return problem(req, `refused: ${String(gated.body)}`, gated);
     const contentType = String(req.headers['content-type'] ?? '');
     if (!profile.contentTypes.some((t) => contentType.startsWith(t))) return problem(req, `content-type ${contentType}`, { status: 415, body: 'Unsupported Media Type' });
     const gzipped = req.headers['content-encoding'] === 'gzip';
@@ -404,4 +408,60 @@ export const PROFILES = {
     success: () => plain(200, ''),
     partialInAnswer: false,
   }),
+
+  /**
+   * A Slack incoming webhook: POST /services/…, application/json {text?, blocks}: at most 50
+   * blocks, section texts of at most 3,000 characters; 200 "ok". More than one message a second
+   * is answered 429 with Retry-After (Slack's limit for webhooks). Records are the alerts, read
+   * back from fly-log-shipper's two blocks per alert.
+   */
+  slack: ({ path }: { path: string }): VendorProfile => {
+    let last = 0;
+    return {
+      vendor: 'slack',
+      checkTarget: exactPath(path),
+      authorized: () => true,
+      unauthorized: plain(403, 'invalid_token'),
+      contentTypes: JSON_TYPES,
+      gzip: false,
+      parse: parseSlack,
+      validate: () => undefined,
+      badRequest: (p) => plain(400, p.startsWith('invalid_') ? p : 'invalid_payload'),
+      toOriginal: identity,
+      success: () => plain(200, 'ok'),
+      partialInAnswer: false,
+      failureBody: (status) => (status === 404 ? 'channel_not_found' : status === 429 ? 'rate_limited' : status >= 500 ? 'rollup_error' : 'invalid_payload'),
+      gate: (req) => {
+        // Arrival times jitter a little around the sender's one-second spacing.
+        const tooSoon = last !== 0 && req.at - last < 950;
+        last = req.at;
+        return tooSoon ? { status: 429, headers: { 'retry-after': '1' }, body: 'rate_limited' } : undefined;
+      },
+    };
+  },
 } as const;
+
+const SLACK_HEAD = /^New alert from \*(.*)\*$/s;
+const SLACK_BODY = /^\*AppId:\* (.*)\n\*Message:\*\n```([\s\S]*)```$/;
+
+function parseSlack(decoded: Buffer): Rec[] {
+  const body = JSON.parse(decoded.toString('utf8')) as { blocks?: unknown };
+  if (!isObject(body) || !Array.isArray(body.blocks) || body.blocks.length === 0) throw new Error('invalid_blocks: no blocks');
+  const blocks = body.blocks as Array<{ type?: string; text?: { type?: string; text?: string } }>;
+  if (blocks.length > 50) throw new Error('invalid_blocks: more than 50 blocks');
+  const alerts: Rec[] = [];
+  for (let i = 0; i < blocks.length; i++) {
+    const block = blocks[i]!;
+    if (block.type === 'context') continue;
+    if (block.type !== 'section' || block.text?.type !== 'mrkdwn' || typeof block.text.text !== 'string') throw new Error(`invalid_blocks: block ${i}`);
+    if (block.text.text.length > 3000) throw new Error(`invalid_blocks: block ${i} text over 3000 characters`);
+    const head = SLACK_HEAD.exec(block.text.text);
+    const next = blocks[i + 1]?.text?.text;
+    const detail = typeof next === 'string' ? SLACK_BODY.exec(next) : null;
+    if (!head || !detail) throw new Error(`invalid_blocks: block ${i} is not fly-log-shipper's alert`);
+    if (next!.length > 3000) throw new Error(`invalid_blocks: block ${i + 1} text over 3000 characters`);
+    alerts.push({ app: head[1], instance: detail[1], message: detail[2] });
+    i++;
+  }
+  return alerts;
+}
