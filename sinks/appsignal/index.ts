@@ -4,7 +4,7 @@
 import { httpRequest } from '../shared/http-request.js';
 import { vendorDefaults, vendorPlugin, withPath, type VendorHttpSpec } from '../shared/vendor-http.js';
 import { describeAppsignal, readAppsignalConfig, type AppsignalConfig } from './config.js';
-import { appsignalLine } from './encode.js';
+import { APPSIGNAL_WRAP } from './encode.js';
 
 export const APPSIGNAL_MAX_ENTRIES = 100;
 export const APPSIGNAL_MAX_BYTES = 450_000;
@@ -17,7 +17,7 @@ export function appsignalSpec(config: AppsignalConfig): VendorHttpSpec {
     headers: { authorization },
     format: 'json-array',
     gzip: true,
-    mapLine: appsignalLine,
+    wrap: APPSIGNAL_WRAP,
     // A single entry larger than a whole request can never be accepted.
     maxEntryBytes: APPSIGNAL_MAX_BYTES - 2,
     healthcheck: async (pool, signal) => {

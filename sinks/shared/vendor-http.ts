@@ -35,6 +35,8 @@ export interface VendorHttpSpec {
    * the lines go as they are, with no copy (the HTTP sink's encoders).
    */
   readonly mapLine?: (line: string) => string;
+  /** Wraps each line's bytes as they are (`{"log":` + line + `}`): a byte copy, no strings. Not with mapLine. */
+  readonly wrap?: { readonly prefix: string; readonly suffix: string };
   /** Entries whose mapped line is longer than this (UTF-8 bytes) are left out, counted as dropped `entry_too_large`. */
   readonly maxEntryBytes?: number;
   /** Reads a 2xx answer for entries the vendor refused (Axiom's `failed`, OpenObserve's `status[].failed`). */
@@ -80,9 +82,13 @@ export class VendorHttpSink implements Sink {
     let plain: Buffer;
     let entryCount = batch.count;
     let dropped: Record<string, number> | undefined;
-    const needsLines = spec.mapLine !== undefined || typeof spec.format === 'object' || (spec.maxEntryBytes !== undefined && hasLineOver(batch, spec.maxEntryBytes));
+    const needsLines =
+      spec.mapLine !== undefined || typeof spec.format === 'object' || (spec.wrap === undefined && spec.maxEntryBytes !== undefined && hasLineOver(batch, spec.maxEntryBytes));
     if (!needsLines) {
-      plain = spec.format === 'ndjson' ? ndjsonBody(batch) : jsonArrayBody(batch);
+      const framed = spec.wrap === undefined ? batch : wrapLines(batch, spec.wrap, spec.maxEntryBytes);
+      if (framed.count < batch.count) dropped = { entry_too_large: batch.count - framed.count };
+      entryCount = framed.count;
+      plain = spec.format === 'ndjson' ? ndjsonBody(framed) : jsonArrayBody(framed);
     } else {
       const lines: string[] = [];
       let tooLarge = 0;
@@ -137,6 +143,26 @@ export class VendorHttpSink implements Sink {
     this.#closing ??= this.#pool.close();
     return this.#closing;
   }
+}
+
+/** The batch with every line wrapped, copied once into a new NDJSON buffer; wrapped lines over `max` bytes left out. */
+function wrapLines(batch: Batch, wrap: { readonly prefix: string; readonly suffix: string }, max: number | undefined): Batch {
+  const prefix = Buffer.from(wrap.prefix, 'utf8');
+  const suffix = Buffer.from(wrap.suffix, 'utf8');
+  const extra = prefix.length + suffix.length;
+  const ndjson = batch.ndjson;
+  const out = Buffer.allocUnsafe(ndjson.length + batch.count * extra);
+  let at = 0;
+  let count = 0;
+  forEachLine(batch, (start, end) => {
+    if (end === start || (max !== undefined && end - start + extra > max)) return;
+    at += prefix.copy(out, at);
+    at += ndjson.copy(out, at, start, end);
+    at += suffix.copy(out, at);
+    out[at++] = 0x0a;
+    count++;
+  });
+  return { ...batch, ndjson: out.subarray(0, at), count, bytes: at - count };
 }
 
 function hasLineOver(batch: Batch, max: number): boolean {

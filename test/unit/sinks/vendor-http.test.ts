@@ -53,6 +53,14 @@ describe('VendorHttpSink.encode', () => {
     await sink.close();
   });
 
+  test('wrapping copies each line\'s bytes into the wrapper; a wrapped entry over the limit is dropped', async () => {
+    const batch = makeBatch(1, '', [entry('a'), entry('z'.repeat(2000)), entry('ü')]);
+    const encoded = await new VendorHttpSink(spec({ wrap: { prefix: '{"log":', suffix: '}' }, maxEntryBytes: 1000 })).encode(batch);
+    expect(encoded).toMatchObject({ entryCount: 2, dropped: { entry_too_large: 1 } });
+    const lines = batch.ndjson.toString().trim().split('\n');
+    expect(JSON.parse(Buffer.from(encoded.body).toString())).toEqual([{ log: JSON.parse(lines[0]!) }, { log: JSON.parse(lines[2]!) }]);
+  });
+
   test('withPath joins with one slash and keeps the query', () => {
     expect(withPath(new URL('https://h/base/?a=1'), '/v1/x').href).toBe('https://h/base/v1/x?a=1');
   });
