@@ -1,11 +1,10 @@
 // The Better Stack destination: POST /, bearer source token, a JSON array of the entries with
 // `timestamp` renamed to `dt` (Better Stack's time field, as fly-log-shipper's remap does).
 // Limits (Better Stack's docs): 10 MiB per request, 10 MiB per record; it answers 202.
-import { renameField, vendorDefaults, vendorPlugin, type VendorHttpSpec } from '../shared/vendor-http.js';
+import { vendorDefaults, vendorPlugin, type VendorHttpSpec } from '../shared/vendor-http.js';
 import { describeBetterStack, readBetterStackConfig, type BetterStackConfig } from './config.js';
 
 export const BETTER_STACK_MAX_RECORD_BYTES = 10 * 1024 * 1024;
-export const betterStackLine = renameField('timestamp', 'dt');
 
 export function betterStackSpec(config: BetterStackConfig): VendorHttpSpec {
   return {
@@ -14,7 +13,7 @@ export function betterStackSpec(config: BetterStackConfig): VendorHttpSpec {
     headers: { authorization: `Bearer ${config.sourceToken}` },
     format: 'json-array',
     gzip: false,
-    mapLine: betterStackLine,
+    renameTimestamp: 'dt',
     maxEntryBytes: BETTER_STACK_MAX_RECORD_BYTES,
   };
 }

@@ -2,11 +2,10 @@
 // `timestamp` renamed to `ts` (as fly-log-shipper's remap does). Honeybadger's events API takes
 // at most 102,400 bytes per request (its 413 says so), so batches stay under that and a single
 // larger entry is dropped as entry_too_large. It answers 201.
-import { renameField, vendorDefaults, vendorPlugin, type VendorHttpSpec } from '../shared/vendor-http.js';
+import { vendorDefaults, vendorPlugin, type VendorHttpSpec } from '../shared/vendor-http.js';
 import { describeHoneybadger, readHoneybadgerConfig, type HoneybadgerConfig } from './config.js';
 
 export const HONEYBADGER_MAX_REQUEST_BYTES = 102_400;
-export const honeybadgerLine = renameField('timestamp', 'ts');
 
 export function honeybadgerSpec(config: HoneybadgerConfig): VendorHttpSpec {
   return {
@@ -15,7 +14,7 @@ export function honeybadgerSpec(config: HoneybadgerConfig): VendorHttpSpec {
     headers: { 'x-api-key': config.apiKey, accept: 'application/json' },
     format: 'ndjson',
     gzip: false,
-    mapLine: honeybadgerLine,
+    renameTimestamp: 'ts',
     // The line and its newline must fit one request.
     maxEntryBytes: HONEYBADGER_MAX_REQUEST_BYTES - 1,
   };

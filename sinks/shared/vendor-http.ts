@@ -7,6 +7,7 @@ import { classifyFailure, ConfigError, SinkResponseError, type FailureAction } f
 import type { EnvReader } from '../../src/config/env.js';
 import { gzip } from '../../src/codec/compress.js';
 import { forEachLine } from '../../src/pipeline/batch.js';
+import { FIELD_TIMESTAMP, scanFlyJson, type ScanResult } from '../../src/intake/fly-json-scan.js';
 import type { Batch, BatchSettings, EncodedBatch, PipelineSettings, SendResult, Sink, SinkContext, SinkKind, SinkPlugin } from '../../src/pipeline/sink.js';
 import type { LogEntry } from '../../src/intake/entry.js';
 import { jsonArrayBody, ndjsonBody } from '../http/encode.js';
@@ -35,6 +36,12 @@ export interface VendorHttpSpec {
    * the lines go as they are, with no copy (the HTTP sink's encoders).
    */
   readonly mapLine?: (line: string) => string;
+  /**
+   * Renames the top-level `timestamp` key (Better Stack's `dt`, Honeybadger's `ts`) in the
+   * line's bytes, found by the intake's JSON scanner: no parse, no re-serialisation. Lines the
+   * scanner cannot place it in go through renameField. Not with mapLine or wrap.
+   */
+  readonly renameTimestamp?: string;
   /** Wraps each line's bytes as they are (`{"log":` + line + `}`): a byte copy, no strings. Not with mapLine. */
   readonly wrap?: { readonly prefix: string; readonly suffix: string };
   /** Entries whose mapped line is longer than this (UTF-8 bytes) are left out, counted as dropped `entry_too_large`. */
@@ -83,9 +90,12 @@ export class VendorHttpSink implements Sink {
     let entryCount = batch.count;
     let dropped: Record<string, number> | undefined;
     const needsLines =
-      spec.mapLine !== undefined || typeof spec.format === 'object' || (spec.wrap === undefined && spec.maxEntryBytes !== undefined && hasLineOver(batch, spec.maxEntryBytes));
+      spec.mapLine !== undefined || typeof spec.format === 'object' || (spec.wrap === undefined && spec.renameTimestamp === undefined && spec.maxEntryBytes !== undefined && hasLineOver(batch, spec.maxEntryBytes));
     if (!needsLines) {
-      const framed = spec.wrap === undefined ? batch : wrapLines(batch, spec.wrap, spec.maxEntryBytes);
+      const framed =
+        spec.renameTimestamp !== undefined ? renameTimestampKey(batch, spec.renameTimestamp, spec.maxEntryBytes)
+        : spec.wrap === undefined ? batch
+        : wrapLines(batch, spec.wrap, spec.maxEntryBytes);
       if (framed.count < batch.count) dropped = { entry_too_large: batch.count - framed.count };
       entryCount = framed.count;
       plain = spec.format === 'ndjson' ? ndjsonBody(framed) : jsonArrayBody(framed);
@@ -143,6 +153,82 @@ export class VendorHttpSink implements Sink {
     this.#closing ??= this.#pool.close();
     return this.#closing;
   }
+}
+
+const TIMESTAMP_KEY = Buffer.from('"timestamp"', 'utf8');
+const scanSpans = new Int32Array(8);
+const scanResult: ScanResult = { valid: false, multiline: false };
+
+/**
+ * The batch with each line's top-level "timestamp" key renamed to `to`, in one new buffer.
+ * The scanner gives the value's span; the key sits just before it (quote, optional spaces,
+ * colon). A line where that is not so, or that already has the new key, is renamed the slow
+ * way. Lines over `max` bytes after renaming are left out.
+ */
+function renameTimestampKey(batch: Batch, to: string, max: number | undefined): Batch {
+  const newKey = Buffer.from(JSON.stringify(to), 'utf8');
+  const slow = renameField('timestamp', to);
+  const ndjson = batch.ndjson;
+  // Room for a longer new key too (the vendors that use this have shorter ones).
+  const grow = Math.max(0, newKey.length - TIMESTAMP_KEY.length);
+  const out = Buffer.allocUnsafe(ndjson.length + batch.count * grow);
+  let at = 0;
+  let count = 0;
+  let outgrown = false;
+  forEachLine(batch, (start, end) => {
+    if (end === start || outgrown) return;
+    const keyAt = timestampKeyAt(ndjson, start, end);
+    const lineStart = at;
+    if (keyAt >= 0 && ndjson.subarray(start, end).indexOf(newKey) === -1) {
+      at += ndjson.copy(out, at, start, keyAt);
+      at += newKey.copy(out, at);
+      at += ndjson.copy(out, at, keyAt + TIMESTAMP_KEY.length, end);
+    } else {
+      const renamed = Buffer.from(slow(ndjson.toString('utf8', start, end)), 'utf8');
+      // Re-serialised, a line can come out longer than it came in (escapes written differently).
+      if (at + renamed.length + 1 > out.length) {
+        outgrown = true;
+        return;
+      }
+      at += renamed.copy(out, at);
+    }
+    if (max !== undefined && at - lineStart > max) {
+      at = lineStart;
+      return;
+    }
+    out[at++] = 0x0a;
+    count++;
+  });
+  // Rare: redo the batch the slow way, line by line.
+  if (outgrown) return slowRenamed(batch, slow, max);
+  return { ...batch, ndjson: out.subarray(0, at), count, bytes: at - count };
+}
+
+function slowRenamed(batch: Batch, map: (line: string) => string, max: number | undefined): Batch {
+  const lines: string[] = [];
+  forEachLine(batch, (start, end) => {
+    if (end === start) return;
+    const line = map(batch.ndjson.toString('utf8', start, end));
+    if (max === undefined || Buffer.byteLength(line) <= max) lines.push(line);
+  });
+  const ndjson = Buffer.from(lines.length === 0 ? '' : `${lines.join('\n')}\n`, 'utf8');
+  return { ...batch, ndjson, count: lines.length, bytes: ndjson.length - lines.length };
+}
+
+/** Offset of the top-level `"timestamp"` key in `b[start, end)`, or -1 when the scanner cannot place it. */
+function timestampKeyAt(b: Buffer, start: number, end: number): number {
+  scanFlyJson(b, scanSpans, scanResult, start, end);
+  const valueStart = scanSpans[2 * FIELD_TIMESTAMP]!;
+  if (!scanResult.valid || valueStart < 0) return -1;
+  // valueStart is just after the value's opening quote: step back over it, spaces, ':' and spaces.
+  let i = valueStart - 2;
+  while (i > start && (b[i] === 0x20 || b[i] === 0x09)) i--;
+  if (b[i] !== 0x3a) return -1;
+  i--;
+  while (i > start && (b[i] === 0x20 || b[i] === 0x09)) i--;
+  const keyAt = i - TIMESTAMP_KEY.length + 1;
+  if (keyAt <= start) return -1;
+  return b.subarray(keyAt, i + 1).equals(TIMESTAMP_KEY) ? keyAt : -1;
 }
 
 /** The batch with every line wrapped, copied once into a new NDJSON buffer; wrapped lines over `max` bytes left out. */

@@ -8,7 +8,9 @@ import { SlackSink } from './sink.js';
 export const plugin: SinkPlugin<SlackConfig> = {
   kind: 'slack',
   envPrefix: 'SLACK',
-  defaults: vendorDefaults({ maxEntries: 10_000, maxAgeMs: 1000, maxLineBytes: 4 * 1024 * 1024 }, { maxInFlight: 1, bufferMaxBytes: 8 * 1024 * 1024 }),
+  // A batch with a match waits for its second; batches of two seconds keep the posts (one a
+  // second at most) ahead of the traffic, so the buffer never fills with entries waiting for Slack.
+  defaults: vendorDefaults({ maxEntries: 20_000, maxAgeMs: 2000, maxLineBytes: 4 * 1024 * 1024 }, { maxInFlight: 1 }),
   readConfig: readSlackConfig,
   describe: describeSlack,
   create: (config) => new SlackSink(config),

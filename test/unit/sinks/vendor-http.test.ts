@@ -61,6 +61,33 @@ describe('VendorHttpSink.encode', () => {
     expect(JSON.parse(Buffer.from(encoded.body).toString())).toEqual([{ log: JSON.parse(lines[0]!) }, { log: JSON.parse(lines[2]!) }]);
   });
 
+  test('renaming the top-level timestamp in the bytes gives what renaming the parsed object gives', async () => {
+    const lines = [
+      entry('plain').line,
+      '{"message":"spaced","timestamp" :  "2026-11-26T20:35:01.000000001Z","fly":{"timestamp":"nested stays"}}',
+      '{"message":"no time here"}',
+      '{"message":"has dt already","dt":"old","timestamp":"2026-11-26T20:35:02Z"}',
+      '{"message":"escaped key","time\\u0073tamp":"2026-11-26T20:35:03Z"}',
+      '{"message":"not a string","timestamp":12345}',
+      '{"message":"quote \\"timestamp\\": inside","timestamp":"2026-11-26T20:35:04Z"}',
+    ];
+    const batch = { id: 1, partition: '', ndjson: Buffer.from(`${lines.join('\n')}\n`), count: lines.length, bytes: 0, receivedAtMs: 0 };
+    const encoded = await new VendorHttpSink(spec({ format: 'ndjson', renameTimestamp: 'dt' })).encode(batch);
+    const got = Buffer.from(encoded.body).toString().trim().split('\n').map((l) => JSON.parse(l));
+    const slow = renameField('timestamp', 'dt');
+    expect(got).toEqual(lines.map((l) => JSON.parse(slow(l))));
+    expect(got[1]).toEqual({ message: 'spaced', dt: '2026-11-26T20:35:01.000000001Z', fly: { timestamp: 'nested stays' } });
+    expect(got[3]).toEqual({ message: 'has dt already', dt: '2026-11-26T20:35:02Z' });
+    // The fast path keeps Fly's bytes: only the key changed.
+    expect(Buffer.from(encoded.body).toString().split('\n')[0]).toBe(lines[0]!.replace('"timestamp":', '"dt":'));
+  });
+
+  test('renamed entries over the limit are dropped', async () => {
+    const batch = makeBatch(1, '', [entry('ok'), entry('q'.repeat(3000))]);
+    const encoded = await new VendorHttpSink(spec({ format: 'ndjson', renameTimestamp: 'ts', maxEntryBytes: 1000 })).encode(batch);
+    expect(encoded).toMatchObject({ entryCount: 1, dropped: { entry_too_large: 1 } });
+  });
+
   test('withPath joins with one slash and keeps the query', () => {
     expect(withPath(new URL('https://h/base/?a=1'), '/v1/x').href).toBe('https://h/base/v1/x?a=1');
   });
@@ -83,6 +110,10 @@ describe('vendor mappings and answers', () => {
     expect(axiomPartial(answer('{"ingested":8,"failed":0,"failures":[]}'))).toBeUndefined();
     expect(axiomPartial(answer('not json'))).toBeUndefined();
     expect(axiomPartial(answer('{"failed":"3"}'))).toBeUndefined();
+    // An answer cut at the transport's 64 KiB: the count at its head still counts.
+    const long = `{"ingested":9000,"failed":1000,"failures":[${Array.from({ length: 1000 }, () => '{"timestamp":"2026-11-26T20:35:01Z","error":"field limit exceeded"}').join(',')}]}`;
+    expect(axiomPartial(answer(long.slice(0, 64 * 1024)))).toEqual({ rejected: 1000, reason: 'axiom_failed' });
+    expect(axiomPartial(answer('{"failures":[{"failed":5}'))).toBeUndefined();
     expect(openobservePartial(answer('{"code":200,"status":[{"name":"a","successful":1,"failed":2},{"name":"b","successful":0,"failed":1}]}'))).toEqual({ rejected: 3, reason: 'openobserve_failed' });
     expect(openobservePartial(answer('{"code":200,"status":[{"name":"a","successful":3,"failed":0}]}'))).toBeUndefined();
     expect(openobservePartial(answer(''))).toBeUndefined();
