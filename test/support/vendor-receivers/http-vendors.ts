@@ -66,6 +66,8 @@ export interface VendorReceiver {
   healthchecks(): number;
   /** The next request(s) get this status in the vendor's wording (429 with Retry-After: 1 unless given). */
   failNext(status: number, options?: { retryAfter?: number | string; times?: number }): void;
+  /** Answer every request with this status (an outage) until called with undefined. */
+  outage(status: number | undefined): void;
   /** Refuse records for which this returns a reason (inside a 2xx where the vendor can say so, else 400 for the whole request). */
   refuse(predicate: ((record: Rec) => string | undefined) | undefined): void;
   waitForStored(count: number, timeoutMs?: number): Promise<Rec[]>;
@@ -79,6 +81,7 @@ export async function startVendorReceiver(profile: VendorProfile): Promise<Vendo
   let refused = 0;
   let healthchecks = 0;
   let refuse: ((record: Rec) => string | undefined) | undefined;
+  let outage: number | undefined;
 
   const problem = (req: ReceivedRequest, what: string, answer: ScriptedAnswer): ScriptedAnswer => {
     problems.push(`${req.method} ${req.path.split('?')[0]}: ${what}`);
@@ -86,6 +89,7 @@ export async function startVendorReceiver(profile: VendorProfile): Promise<Vendo
   };
 
   http.respondWith((req) => {
+    if (outage !== undefined) return { status: outage, body: profile.failureBody?.(outage) ?? defaultFailureBody(outage) };
     const target = new URL(req.path, 'http://receiver');
     const query = target.searchParams;
     if (profile.isHealthcheck?.(req.method, target.pathname, req.decoded)) {
@@ -138,6 +142,9 @@ export async function startVendorReceiver(profile: VendorProfile): Promise<Vendo
     failNext(status, options = {}) {
       const retryAfter = options.retryAfter ?? (status === 429 || status === 503 ? 1 : undefined);
       http.failNext(status, { ...(retryAfter !== undefined ? { retryAfter } : {}), times: options.times ?? 1, body: profile.failureBody?.(status) ?? defaultFailureBody(status) });
+    },
+    outage(status) {
+      outage = status;
     },
     refuse(predicate) {
       refuse = predicate;
