@@ -39,7 +39,12 @@ export class SlackSink implements Sink {
     const at = Math.max(now, this.#nextAt);
     this.#nextAt = at + this.#minIntervalMs;
     if (at > now) await waitUntil(at - now, signal);
-    await httpRequest(this.#pool, { url: this.#config.webhookUrl, method: 'POST', headers: HEADERS, body: encoded.body, signal, timeoutMs: 30_000 });
+    try {
+      await httpRequest(this.#pool, { url: this.#config.webhookUrl, method: 'POST', headers: HEADERS, body: encoded.body, signal, timeoutMs: 30_000 });
+    } finally {
+      // Also half the interval after the answer: a post slow on the way must not reach Slack right behind the next one.
+      this.#nextAt = Math.max(this.#nextAt, Date.now() + this.#minIntervalMs / 2);
+    }
   }
 
   classify(error: unknown): FailureAction {
