@@ -8,8 +8,25 @@ import { plugin as http } from './http/index.js';
 import { plugin as loki } from './loki/index.js';
 import { plugin as opsverse } from './opsverse/index.js';
 import { plugin as s3 } from './s3/index.js';
+// Destinations from fly-log-shipper, turned on by its secrets.
+import { plugin as appsignal } from './appsignal/index.js';
+import { plugin as axiom } from './axiom/index.js';
+import { plugin as baselime } from './baselime/index.js';
+import { plugin as betterstack } from './betterstack/index.js';
+import { plugin as highlight } from './highlight/index.js';
+import { plugin as honeybadger } from './honeybadger/index.js';
+import { plugin as hyperdx } from './hyperdx/index.js';
+import { plugin as logdna } from './logdna/index.js';
+import { plugin as logflare } from './logflare/index.js';
+import { plugin as openobserve } from './openobserve/index.js';
+import { plugin as signoz } from './signoz/index.js';
+import { plugin as uptrace } from './uptrace/index.js';
+import { plugin as slack } from './slack/index.js';
 
 export const catalogue: SinkCatalogue = {
-  plugins: [http, loki, opsverse, s3, file] as unknown as SinkPlugin<unknown>[],
+  plugins: [
+    http, loki, opsverse, s3, file,
+    appsignal, axiom, baselime, betterstack, highlight, honeybadger, hyperdx, logdna, logflare, openobserve, signoz, uptrace, slack,
+  ] as unknown as SinkPlugin<unknown>[],
   fallback: { plugin: file as unknown as SinkPlugin<unknown>, config: defaultFileSinkConfig },
 };

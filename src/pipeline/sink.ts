@@ -6,7 +6,10 @@ import type { LogEntry } from '../intake/entry.js';
 import type { EnvReader } from '../config/env.js';
 import type { Logger } from '../ops/logger.js';
 
-export type SinkKind = 'http' | 'file' | 's3' | 'loki';
+export type SinkKind =
+  | 'http' | 'file' | 's3' | 'loki'
+  // Destinations from fly-log-shipper (sinks/<kind>/).
+  | 'appsignal' | 'axiom' | 'baselime' | 'betterstack' | 'highlight' | 'honeybadger' | 'hyperdx' | 'logdna' | 'logflare' | 'openobserve' | 'signoz' | 'uptrace' | 'slack';
 
 /** When the core seals a batch. `maxBytes` is measured on the encoded (compressed, if the sink compresses) body. */
 export interface BatchSettings {
