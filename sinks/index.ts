@@ -7,8 +7,9 @@ import { defaultFileSinkConfig } from './file/config.js';
 import { plugin as http } from './http/index.js';
 import { plugin as loki } from './loki/index.js';
 import { plugin as s3 } from './s3/index.js';
+import { plugin as datadog } from './datadog/index.js';
 
 export const catalogue: SinkCatalogue = {
-  plugins: [http, loki, s3, file] as unknown as SinkPlugin<unknown>[],
+  plugins: [http, loki, s3, datadog, file] as unknown as SinkPlugin<unknown>[],
   fallback: { plugin: file as unknown as SinkPlugin<unknown>, config: defaultFileSinkConfig },
 };

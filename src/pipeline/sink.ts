@@ -6,7 +6,10 @@ import type { LogEntry } from '../intake/entry.js';
 import type { EnvReader } from '../config/env.js';
 import type { Logger } from '../ops/logger.js';
 
-export type SinkKind = 'http' | 'file' | 's3' | 'loki';
+export type SinkKind =
+  | 'http' | 'file' | 's3' | 'loki'
+  // fly-log-shipper's vendor destinations (branch g-dest-vendors)
+  | 'datadog' | 'honeycomb' | 'new_relic' | 'humio' | 'erasearch' | 'sematext' | 'cloudwatch' | 'papertrail';
 
 /** When the core seals a batch. `maxBytes` is measured on the encoded (compressed, if the sink compresses) body. */
 export interface BatchSettings {
