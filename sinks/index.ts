@@ -9,8 +9,9 @@ import { plugin as loki } from './loki/index.js';
 import { plugin as s3 } from './s3/index.js';
 import { plugin as datadog } from './datadog/index.js';
 import { plugin as honeycomb } from './honeycomb/index.js';
+import { plugin as newRelic } from './new-relic/index.js';
 
 export const catalogue: SinkCatalogue = {
-  plugins: [http, loki, s3, datadog, honeycomb, file] as unknown as SinkPlugin<unknown>[],
+  plugins: [http, loki, s3, datadog, honeycomb, newRelic, file] as unknown as SinkPlugin<unknown>[],
   fallback: { plugin: file as unknown as SinkPlugin<unknown>, config: defaultFileSinkConfig },
 };

@@ -31,6 +31,8 @@ export interface VendorSinkOptions {
   readonly maxConnections: number;
   /** The vendor's limit on the uncompressed request body; a larger one is split before sending. */
   readonly maxRequestBytes?: number;
+  /** The vendor's limit on the request body as sent (compressed). */
+  readonly maxEncodedBytes?: number;
   /** The vendor's limit on entries per request (the batch setting can be raised past it). */
   readonly maxRequestEntries?: number;
   /** Pure: the uncompressed body of one request. */
@@ -87,6 +89,10 @@ export class VendorHttpSink implements Sink {
     const max = this.#o.maxRequestBytes;
     if (max !== undefined && plainBytes > max) {
       throw new RequestLimitError(`${this.name}: a request of ${plainBytes} bytes (uncompressed) is over the ${max}-byte limit; splitting`);
+    }
+    const maxEncoded = this.#o.maxEncodedBytes;
+    if (maxEncoded !== undefined && encoded.body.length > maxEncoded) {
+      throw new RequestLimitError(`${this.name}: a request of ${encoded.body.length} bytes is over the ${maxEncoded}-byte limit; splitting`);
     }
     const maxEntries = this.#o.maxRequestEntries;
     if (maxEntries !== undefined && encoded.entryCount > maxEntries) {
