@@ -10,8 +10,9 @@ import { plugin as s3 } from './s3/index.js';
 import { plugin as datadog } from './datadog/index.js';
 import { plugin as honeycomb } from './honeycomb/index.js';
 import { plugin as newRelic } from './new-relic/index.js';
+import { plugin as humio } from './humio/index.js';
 
 export const catalogue: SinkCatalogue = {
-  plugins: [http, loki, s3, datadog, honeycomb, newRelic, file] as unknown as SinkPlugin<unknown>[],
+  plugins: [http, loki, s3, datadog, honeycomb, newRelic, humio, file] as unknown as SinkPlugin<unknown>[],
   fallback: { plugin: file as unknown as SinkPlugin<unknown>, config: defaultFileSinkConfig },
 };

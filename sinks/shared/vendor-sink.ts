@@ -39,6 +39,8 @@ export interface VendorSinkOptions {
   build(batch: Batch): BuiltBody;
   /** Reads a 2xx answer: entries the vendor refused inside it. May throw to make the core retry. */
   readAnswer?(answer: HttpAnswer, encoded: EncodedBatch): SendResult | void;
+  /** Reads a failed attempt's answer (e.g. how many entries a 400 refused); returns the error to throw. */
+  mapError?(error: unknown, encoded: EncodedBatch): unknown;
   /** The vendor's start-up check (validate the key, etc.). */
   healthcheck?(pool: HttpPool, signal: AbortSignal): Promise<void>;
   /** Destination-specific classification before the shared one (undefined: use the shared one). */
@@ -98,14 +100,19 @@ export class VendorHttpSink implements Sink {
     if (maxEntries !== undefined && encoded.entryCount > maxEntries) {
       throw new RequestLimitError(`${this.name}: a request of ${encoded.entryCount} entries is over the limit of ${maxEntries}; splitting`);
     }
-    const answer = await httpRequest(this.#pool, {
-      url: this.#o.url,
-      method: 'POST',
-      headers: this.#headers,
-      body: encoded.body,
-      signal,
-      timeoutMs: this.#o.timeoutMs,
-    });
+    let answer: HttpAnswer;
+    try {
+      answer = await httpRequest(this.#pool, {
+        url: this.#o.url,
+        method: 'POST',
+        headers: this.#headers,
+        body: encoded.body,
+        signal,
+        timeoutMs: this.#o.timeoutMs,
+      });
+    } catch (error) {
+      throw this.#o.mapError ? this.#o.mapError(error, encoded) : error;
+    }
     return this.#o.readAnswer?.(answer, encoded);
   }
 
