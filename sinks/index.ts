@@ -14,8 +14,9 @@ import { plugin as humio } from './humio/index.js';
 import { plugin as eraSearch } from './erasearch/index.js';
 import { plugin as sematext } from './sematext/index.js';
 import { plugin as cloudwatch } from './cloudwatch/index.js';
+import { plugin as papertrail } from './papertrail/index.js';
 
 export const catalogue: SinkCatalogue = {
-  plugins: [http, loki, s3, datadog, honeycomb, newRelic, humio, eraSearch, sematext, cloudwatch, file] as unknown as SinkPlugin<unknown>[],
+  plugins: [http, loki, s3, datadog, honeycomb, newRelic, humio, eraSearch, sematext, cloudwatch, papertrail, file] as unknown as SinkPlugin<unknown>[],
   fallback: { plugin: file as unknown as SinkPlugin<unknown>, config: defaultFileSinkConfig },
 };
