@@ -2,7 +2,7 @@
 // it), ERASEARCH_AUTH as the Authorization header; per-document answers counted (es-bulk.ts).
 // fly-log-shipper turns EraSearch's healthcheck off; the start-up check only connects.
 import { probeConnection } from '../http/probe.js';
-import { BulkRetryError, readBulkAnswer } from '../shared/es-bulk.js';
+import { BULK_MAX_DOCUMENTS, BulkRetryError, readBulkAnswer } from '../shared/es-bulk.js';
 import { VendorHttpSink } from '../shared/vendor-sink.js';
 import type { EraSearchConfig } from './config.js';
 import { buildEraSearchBody } from './encode.js';
@@ -16,6 +16,7 @@ export function createEraSearchSink(config: EraSearchConfig, maxConnections: num
     gzipLevel: undefined,
     timeoutMs: 30_000,
     maxConnections,
+    maxRequestEntries: BULK_MAX_DOCUMENTS,
     build: (batch) => buildEraSearchBody(batch, config.index),
     readAnswer: (answer, encoded) => readBulkAnswer('erasearch', answer, encoded.entryCount),
     classify: (error) => (error instanceof BulkRetryError ? 'retry' : undefined),

@@ -7,6 +7,8 @@ import { bump, capRecord, jsonArray, q, readRecords } from '../shared/fly-fields
 /** Honeycomb's limits: 1 MB per event, 5 MB per batch request (uncompressed). */
 export const HONEYCOMB_MAX_EVENT_BYTES = 1_000_000;
 export const HONEYCOMB_MAX_REQUEST_BYTES = 5_000_000;
+/** Events per request: the 200 answer carries one status each, and the transport reads its first 64 KiB. */
+export const HONEYCOMB_MAX_EVENTS = 1000;
 
 export function buildHoneycombBody(batch: Batch): BuiltBody {
   const records: string[] = [];

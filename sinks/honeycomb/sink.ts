@@ -7,7 +7,7 @@ import type { SendResult } from '../../src/pipeline/sink.js';
 import { excerpt, httpRequest, type HttpAnswer } from '../shared/http-request.js';
 import { VendorHttpSink } from '../shared/vendor-sink.js';
 import type { HoneycombConfig } from './config.js';
-import { buildHoneycombBody, HONEYCOMB_MAX_REQUEST_BYTES } from './encode.js';
+import { buildHoneycombBody, HONEYCOMB_MAX_EVENTS, HONEYCOMB_MAX_REQUEST_BYTES } from './encode.js';
 
 const TIMEOUT_MS = 30_000;
 
@@ -43,6 +43,7 @@ export function createHoneycombSink(config: HoneycombConfig, maxConnections: num
     timeoutMs: TIMEOUT_MS,
     maxConnections,
     maxRequestBytes: HONEYCOMB_MAX_REQUEST_BYTES,
+    maxRequestEntries: HONEYCOMB_MAX_EVENTS,
     build: buildHoneycombBody,
     readAnswer: (answer, encoded) => readHoneycombAnswer(answer, encoded.entryCount),
     async healthcheck(pool, signal) {

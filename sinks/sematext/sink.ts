@@ -2,7 +2,7 @@
 // uncompressed, as Vector's sematext sink sends it); per-document answers counted (es-bulk.ts).
 // The start-up check connects (and verifies TLS): the receiver has no read-only check.
 import { probeConnection } from '../http/probe.js';
-import { BulkRetryError, readBulkAnswer } from '../shared/es-bulk.js';
+import { BULK_MAX_DOCUMENTS, BulkRetryError, readBulkAnswer } from '../shared/es-bulk.js';
 import { VendorHttpSink } from '../shared/vendor-sink.js';
 import type { SematextConfig } from './config.js';
 import { buildSematextBody } from './encode.js';
@@ -16,6 +16,7 @@ export function createSematextSink(config: SematextConfig, maxConnections: numbe
     gzipLevel: undefined,
     timeoutMs: 30_000,
     maxConnections,
+    maxRequestEntries: BULK_MAX_DOCUMENTS,
     build: (batch) => buildSematextBody(batch, config.token),
     readAnswer: (answer, encoded) => readBulkAnswer('sematext', answer, encoded.entryCount),
     classify: (error) => (error instanceof BulkRetryError ? 'retry' : undefined),

@@ -1,8 +1,8 @@
 // The Elasticsearch `_bulk` encoder and answer reader shared by the destinations that speak
-// it (EraSearch, Sematext). Each entry becomes a `create` action with an `_id` derived from
-// the entry's bytes, so a retried batch cannot store an entry twice: Elasticsearch answers
-// 409 (version_conflict_engine_exception) for a document it already holds, and that counts
-// as delivered. (Two byte-identical entries are therefore stored once.)
+// it (EraSearch, Sematext). Each entry becomes an `index` action with an `_id` derived from
+// the entry's bytes, so a retried batch cannot store an entry twice: indexing a document
+// Elasticsearch already holds under that id overwrites it with the same content (answered
+// 200). (Two byte-identical entries are therefore stored once.)
 import { createHash } from 'node:crypto';
 import { LogferryError } from '../../src/errors.js';
 import type { Batch, SendResult } from '../../src/pipeline/sink.js';
@@ -12,30 +12,32 @@ import { bump, q, readRecords, type FlyRecord } from './fly-fields.js';
 
 /**
  * Keeps the answer small enough to read whole (the transport keeps its first 64 KiB):
- * per item only its status and error type and reason.
+ * per item only its status and error type (~25 bytes, ~75 with an error).
  */
-export const BULK_FILTER_PATH = 'errors,items.*.status,items.*.error.type,items.*.error.reason';
+export const BULK_FILTER_PATH = 'errors,items.*.status,items.*.error.type';
+/** Documents per request, so that even an answer with an error per item (~75 bytes) is read whole. */
+export const BULK_MAX_DOCUMENTS = 500;
 
 /** The document's `_id`: 20 bytes of SHA-1 of the entry's line, base64url (27 characters). */
 export function documentId(line: string): string {
   return createHash('sha1').update(line).digest('base64url');
 }
 
-/** NDJSON `_bulk` body: `{"create":{"_index":…,"_id":…}}` then the document, per entry. */
+/** NDJSON `_bulk` body: `{"index":{"_index":…,"_id":…}}` then the document, per entry. */
 export function buildBulkBody(batch: Batch, index: string, document: (r: FlyRecord) => string): BuiltBody {
   const parts: string[] = [];
   const adjusted: Record<string, number> = {};
   let count = 0;
   const indexJson = q(index);
   for (const r of readRecords(batch)) {
-    parts.push(`{"create":{"_index":${indexJson},"_id":"${documentId(r.line)}"}}\n${document(r)}\n`);
+    parts.push(`{"index":{"_index":${indexJson},"_id":"${documentId(r.line)}"}}\n${document(r)}\n`);
     if (!r.timeValid) bump(adjusted, 'timestamp_invalid');
     count++;
   }
   return { plain: Buffer.from(parts.join(''), 'utf8'), entryCount: count, adjusted };
 }
 
-/** Some items failed in a way worth retrying (429, 5xx), or the answer could not be read: retry the batch (safe: `create` with fixed ids). */
+/** Some items failed in a way worth retrying (429, 5xx), or the answer could not be read: retry the batch (safe: fixed ids). */
 export class BulkRetryError extends LogferryError {
   constructor(message: string) {
     super('SINK_BULK_RETRY', message);
@@ -49,8 +51,8 @@ interface BulkItem {
 
 /**
  * Reads a 2xx `_bulk` answer: items refused for good (4xx other than 409 and 429) are
- * rejected, counted per entry with the first error type as the reason; 409 means already
- * stored. Any item refused for now (429, 5xx) makes the whole batch retried.
+ * rejected, counted per entry with the first error type as the reason; 409 (a `create` of an
+ * id already there) means stored. Any item refused for now (429, 5xx) makes the whole batch retried.
  */
 export function readBulkAnswer(name: string, answer: HttpAnswer, sent: number): SendResult | void {
   // Elasticsearch writes "took" and "errors" first: a clean answer can be told from its start even when long.
@@ -71,7 +73,7 @@ export function readBulkAnswer(name: string, answer: HttpAnswer, sent: number): 
   let reason: string | undefined;
   let retryWhy: string | undefined;
   for (const wrapper of items) {
-    const item = wrapper.create ?? wrapper.index ?? Object.values(wrapper)[0];
+    const item = wrapper.index ?? wrapper.create ?? Object.values(wrapper)[0];
     const status = item?.status ?? 0;
     if ((status >= 200 && status < 300) || status === 409) continue;
     if (status === 429 || status >= 500) {

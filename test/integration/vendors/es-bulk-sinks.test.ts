@@ -111,7 +111,7 @@ describe('elasticsearch _bulk answers', () => {
     await sink.close();
   });
 
-  test('items throttled (429) make the batch retried; the retry stores each document exactly once (409 = already stored)', async () => {
+  test('items throttled (429) make the batch retried; the retry stores each document exactly once (same _id: replaced, not added)', async () => {
     rx = await startEsBulkReceiver({ index: SEMATEXT_TOKEN });
     const sink = sematextSink(rx.url);
     const entries = sampleEntries();

@@ -57,7 +57,7 @@ export async function startCloudWatchReceiver(o: CloudWatchReceiverOptions): Pro
     if (o.sessionToken !== undefined && req.headers['x-amz-security-token'] !== o.sessionToken) return 'UnrecognizedClientException';
     const bodyHash = createHash('sha256').update(req.raw).digest('hex');
     const claimed = req.headers['x-amz-content-sha256'];
-    if (claimed !== undefined && claimed !== bodyHash) return 'InvalidSignatureException';
+    if (claimed !== undefined && claimed !== bodyHash) return 'InvalidSignatureException (body hash)';
     const headers: Record<string, string> = {};
     for (const name of m[5]!.split(';')) headers[name] = String(req.headers[name] ?? '');
     const signed = aws4.sign(
@@ -72,9 +72,9 @@ export async function startCloudWatchReceiver(o: CloudWatchReceiverOptions): Pro
     (req, violation) => {
       const bad = verify(req);
       if (bad !== undefined) {
-        violation(`signature check failed: ${bad}`);
-        return bad === 'InvalidSignatureException'
-          ? fail(bad, 'The request signature we calculated does not match the signature you provided.', 403)
+        violation(`signature check failed: ${bad} (${String(req.headers['x-amz-target'])}, ${req.raw.length} bytes, content-length ${String(req.headers['content-length'])})`);
+        return bad.startsWith('InvalidSignatureException')
+          ? fail('InvalidSignatureException', 'The request signature we calculated does not match the signature you provided.', 403)
           : fail(bad, 'The security token included in the request is invalid.', 400);
       }
       if (req.method !== 'POST' || req.path !== '/') violation('unexpected method or path');

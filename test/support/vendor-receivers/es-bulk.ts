@@ -3,14 +3,15 @@
 // ending in a newline, every action `create` or `index` into the expected index, documents
 // JSON objects; an optional Authorization value. Answers as Elasticsearch does: 200 with
 // per-item statuses (`errors`, `items`), honouring `filter_path`; `create` of an `_id`
-// already stored is 409 version_conflict_engine_exception. On demand it refuses documents
+// already stored is 409 version_conflict_engine_exception, `index` of one replaces it (200). On demand it refuses documents
 // (400 mapper_parsing_exception) or throttles items (429 es_rejected_execution_exception).
 import { retryAfterHeader, startReceiverCore, type ReceiverCore } from './base.js';
 
 export interface EsBulkReceiver extends ReceiverCore {
   /** Stored documents in arrival order. */
   readonly docs: Array<Record<string, unknown>>;
-  readonly ids: Set<string>;
+  /** Stored ids → position in docs. */
+  readonly ids: Map<string, number>;
   /** The next `n` items (in any request) get 429. */
   throttleItems(n: number): void;
 }
@@ -40,7 +41,7 @@ export async function startEsBulkReceiver(options: {
   refuse?: (doc: Record<string, unknown>) => boolean;
 }): Promise<EsBulkReceiver> {
   const docs: Array<Record<string, unknown>> = [];
-  const ids = new Set<string>();
+  const ids = new Map<string, number>();
   let throttle = 0;
   const core = await startReceiverCore(
     (req, violation) => {
@@ -87,10 +88,14 @@ export async function startEsBulkReceiver(options: {
           item = { status: 429, error: { type: FAILURES[429]![0], reason: FAILURES[429]![1] } };
         } else if (op === 'create' && id !== undefined && ids.has(id)) {
           item = { _id: id, status: 409, error: { type: 'version_conflict_engine_exception', reason: `[${id}]: version conflict, document already exists (current version [1])` } };
+        } else if (op === 'index' && id !== undefined && ids.has(id)) {
+          // Indexing an id already there replaces the document: one copy, answered 200.
+          docs[ids.get(id)!] = doc;
+          item = { _id: id, status: 200 };
         } else if (options.refuse?.(doc)) {
           item = { _id: id, status: 400, error: { type: 'mapper_parsing_exception', reason: "failed to parse field [message] of type [long] in document with id '" + String(id) + "'. Preview of field's value: 'x'" } };
         } else {
-          if (id !== undefined) ids.add(id);
+          if (id !== undefined) ids.set(id, docs.length);
           docs.push(doc);
           item = { _id: id, status: 201 };
         }
@@ -101,7 +106,7 @@ export async function startEsBulkReceiver(options: {
       const filtered = req.query.get('filter_path') !== null;
       const body = filtered
         ? { errors, items: items.map((w) => Object.fromEntries(Object.entries(w).map(([op, it]) => [op, it.error ? { status: it.status, error: it.error } : { status: it.status }]))) }
-        : { took: 3, errors, items: items.map((w) => Object.fromEntries(Object.entries(w).map(([op, it]) => [op, { _index: options.index, _id: it._id, _version: 1, result: it.status === 201 ? 'created' : undefined, ...it }]))) };
+        : { took: 3, errors, items: items.map((w) => Object.fromEntries(Object.entries(w).map(([op, it]) => [op, { _index: options.index, _id: it._id, _version: 1, result: it.status === 201 ? 'created' : it.status === 200 ? 'updated' : undefined, ...it }]))) };
       return { status: 200, body: JSON.stringify(body) };
     },
     (status, retryAfter) => ({ status, body: status === 413 ? '' : esError(status, ...(FAILURES[status] ?? ['exception', 'error'])), headers: retryAfterHeader(retryAfter) }),
