@@ -58,10 +58,12 @@ export async function startCloudWatchReceiver(o: CloudWatchReceiverOptions): Pro
     const bodyHash = createHash('sha256').update(req.raw).digest('hex');
     const claimed = req.headers['x-amz-content-sha256'];
     if (claimed !== undefined && claimed !== bodyHash) return 'InvalidSignatureException (body hash)';
+    // Only the signed headers, X-Amz-Date among them (aws4 then signs for that time). The
+    // payload hash comes from X-Amz-Content-Sha256 when sent (checked against the body above).
     const headers: Record<string, string> = {};
     for (const name of m[5]!.split(';')) headers[name] = String(req.headers[name] ?? '');
     const signed = aws4.sign(
-      { host: headers.host, path: req.path + (req.query.toString() ? `?${req.query}` : ''), method: req.method, service: 'logs', region: o.region, headers, body: req.raw, doNotModifyHeaders: true },
+      { host: headers.host, path: req.path + (req.query.toString() ? `?${req.query}` : ''), method: req.method, service: 'logs', region: o.region, headers, ...(claimed === undefined ? { body: req.raw } : {}) },
       { accessKeyId: o.accessKeyId, secretAccessKey: o.secretAccessKey, ...(o.sessionToken !== undefined ? { sessionToken: o.sessionToken } : {}) },
     );
     const expected = String((signed.headers as Record<string, string>).Authorization ?? (signed.headers as Record<string, string>).authorization);
