@@ -22,11 +22,20 @@ import { plugin as openobserve } from './openobserve/index.js';
 import { plugin as signoz } from './signoz/index.js';
 import { plugin as uptrace } from './uptrace/index.js';
 import { plugin as slack } from './slack/index.js';
+import { plugin as datadog } from './datadog/index.js';
+import { plugin as honeycomb } from './honeycomb/index.js';
+import { plugin as newRelic } from './new-relic/index.js';
+import { plugin as humio } from './humio/index.js';
+import { plugin as eraSearch } from './erasearch/index.js';
+import { plugin as sematext } from './sematext/index.js';
+import { plugin as cloudwatch } from './cloudwatch/index.js';
+import { plugin as papertrail } from './papertrail/index.js';
 
 export const catalogue: SinkCatalogue = {
   plugins: [
     http, loki, opsverse, s3, file,
     appsignal, axiom, baselime, betterstack, highlight, honeybadger, hyperdx, logdna, logflare, openobserve, signoz, uptrace, slack,
+    datadog, honeycomb, newRelic, humio, eraSearch, sematext, cloudwatch, papertrail,
   ] as unknown as SinkPlugin<unknown>[],
   fallback: { plugin: file as unknown as SinkPlugin<unknown>, config: defaultFileSinkConfig },
 };

@@ -21,7 +21,9 @@ export function makeCredentials(accessKeyId: string, secretAccessKey: string, se
 export const EMPTY_PAYLOAD_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
 
 export interface SignInput {
-  readonly method: 'GET' | 'PUT' | 'HEAD';
+  readonly method: 'GET' | 'PUT' | 'HEAD' | 'POST';
+  /** The AWS service signed for; default 's3' (CloudWatch Logs signs for 'logs'). */
+  readonly service?: string;
   /** `host[:port]` exactly as the Host header will carry it. */
   readonly host: string;
   /** Path and query, already percent-encoded as sent (each key segment RFC 3986-encoded). */
@@ -55,7 +57,7 @@ export function signS3Request(input: SignInput): SignedRequest {
     'x-amz-date': amzDate(input.now ?? new Date()),
   };
   const signed = aws4.sign(
-    { host: input.host, path: input.path, method: input.method, service: 's3', region: input.region, headers },
+    { host: input.host, path: input.path, method: input.method, service: input.service ?? 's3', region: input.region, headers },
     {
       accessKeyId: input.credentials.accessKeyId,
       secretAccessKey: input.credentials.secretAccessKey,

@@ -7,7 +7,8 @@ import { classifyFailure, ConfigError, SinkResponseError, type FailureAction } f
 import type { EnvReader } from '../../src/config/env.js';
 import { gzip } from '../../src/codec/compress.js';
 import { forEachLine } from '../../src/pipeline/batch.js';
-import { FIELD_TIMESTAMP, scanFlyJson, type ScanResult } from '../../src/intake/fly-json-scan.js';
+import type { ScanResult } from '../../src/codec/json-scan.js';
+import { FIELD_TIMESTAMP, scanFlyJson } from '../../src/intake/entry.js';
 import type { Batch, BatchSettings, EncodedBatch, PipelineSettings, SendResult, Sink, SinkContext, SinkKind, SinkPlugin } from '../../src/pipeline/sink.js';
 import type { LogEntry } from '../../src/intake/entry.js';
 import { jsonArrayBody, ndjsonBody } from '../http/encode.js';
@@ -157,7 +158,7 @@ export class VendorHttpSink implements Sink {
 
 const TIMESTAMP_KEY = Buffer.from('"timestamp"', 'utf8');
 const scanSpans = new Int32Array(8);
-const scanResult: ScanResult = { valid: false, multiline: false };
+const scanResult: ScanResult = { valid: false, multiline: false, ambiguous: false, escaped: 0 };
 
 /**
  * The batch with each line's top-level "timestamp" key renamed to `to`, in one new buffer.
@@ -219,7 +220,7 @@ function slowRenamed(batch: Batch, map: (line: string) => string, max: number | 
 function timestampKeyAt(b: Buffer, start: number, end: number): number {
   scanFlyJson(b, scanSpans, scanResult, start, end);
   const valueStart = scanSpans[2 * FIELD_TIMESTAMP]!;
-  if (!scanResult.valid || valueStart < 0) return -1;
+  if (!scanResult.valid || scanResult.ambiguous || valueStart < 0) return -1;
   // valueStart is just after the value's opening quote: step back over it, spaces, ':' and spaces.
   let i = valueStart - 2;
   while (i > start && (b[i] === 0x20 || b[i] === 0x09)) i--;

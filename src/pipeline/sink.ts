@@ -9,7 +9,8 @@ import type { Logger } from '../ops/logger.js';
 export type SinkKind =
   | 'http' | 'file' | 's3' | 'loki'
   // Destinations from fly-log-shipper (sinks/<kind>/).
-  | 'appsignal' | 'axiom' | 'baselime' | 'betterstack' | 'highlight' | 'honeybadger' | 'hyperdx' | 'logdna' | 'logflare' | 'openobserve' | 'signoz' | 'uptrace' | 'slack';
+  | 'appsignal' | 'axiom' | 'baselime' | 'betterstack' | 'highlight' | 'honeybadger' | 'hyperdx' | 'logdna' | 'logflare' | 'openobserve' | 'signoz' | 'uptrace' | 'slack'
+  | 'datadog' | 'honeycomb' | 'new_relic' | 'humio' | 'erasearch' | 'sematext' | 'cloudwatch' | 'papertrail';
 
 /** When the core seals a batch. `maxBytes` is measured on the encoded (compressed, if the sink compresses) body. */
 export interface BatchSettings {

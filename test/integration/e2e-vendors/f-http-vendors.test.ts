@@ -5,7 +5,7 @@
 // accounted for per destination, stored exactly once where the vendor acknowledged it, with
 // every field as Fly sent it; one slow or failing destination holds up none of the others.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { NatsConnection } from 'nats';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { startSubscribedAgent, type Agent } from '../../support/agent.js';
 import { idOf, makeFlyEntries } from '../../support/fly-entries.js';
 import { connectPublisher, publishAll, startNatsServer, type NatsServer } from '../../support/nats.js';

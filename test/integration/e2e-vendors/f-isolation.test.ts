@@ -1,7 +1,7 @@
 // One destination down does not hold up the others: HyperDX answers 503 while SigNoz and
 // Axiom deliver everything; when HyperDX recovers, it delivers its backlog exactly once.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { NatsConnection } from 'nats';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { startSubscribedAgent, type Agent } from '../../support/agent.js';
 import { makeFlyEntries } from '../../support/fly-entries.js';
 import { connectPublisher, publishAll, startNatsServer, type NatsServer } from '../../support/nats.js';

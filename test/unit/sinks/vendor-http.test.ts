@@ -71,7 +71,7 @@ describe('VendorHttpSink.encode', () => {
       '{"message":"not a string","timestamp":12345}',
       '{"message":"quote \\"timestamp\\": inside","timestamp":"2026-11-26T20:35:04Z"}',
     ];
-    const batch = { id: 1, partition: '', ndjson: Buffer.from(`${lines.join('\n')}\n`), count: lines.length, bytes: 0, receivedAtMs: 0 };
+    const batch = { id: 1, key: 'test-000001', partition: '', ndjson: Buffer.from(`${lines.join('\n')}\n`), count: lines.length, bytes: 0, receivedAtMs: 0 };
     const encoded = await new VendorHttpSink(spec({ format: 'ndjson', renameTimestamp: 'dt' })).encode(batch);
     const got = Buffer.from(encoded.body).toString().trim().split('\n').map((l) => JSON.parse(l));
     const slow = renameField('timestamp', 'dt');
