@@ -77,7 +77,7 @@ const LOG_LEVELS: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'erro
 const NATS_PROTOCOLS = ['nats:', 'tls:'];
 const NATS_DEFAULT_PORT = 4222;
 // What a user has to set to configure a sink, for the "no sink" error.
-const SINK_SECRETS = 'HTTP_URL, LOKI_URL, AWS_BUCKET (or BUCKET_NAME), a destination'\''s secrets as in fly-log-shipper (DATADOG_API_KEY, AXIOM_TOKEN, BETTER_STACK_SOURCE_TOKEN, HONEYCOMB_API_KEY, …), or DATA_DIR on a Fly volume';
+const SINK_SECRETS = 'HTTP_URL, LOKI_URL, AWS_BUCKET (or BUCKET_NAME), the secrets of a destination as in fly-log-shipper (DATADOG_API_KEY, AXIOM_TOKEN, BETTER_STACK_SOURCE_TOKEN, HONEYCOMB_API_KEY, …), or DATA_DIR on a Fly volume';
 
 /** A server URL as it may be shown in an error: everything up to the last `@` masked, so an unencoded `@` in a password leaks nothing. */
 function shownServer(server: string): string {

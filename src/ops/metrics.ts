@@ -72,7 +72,6 @@ export function createMetrics(sources: MetricsSources): Metrics {
   simple('logferry_nats_slow_consumer_total', 'Slow-consumer events reported for our subscription.', () => source.slowConsumer);
   simple('logferry_nats_stalls_total', 'Times no message arrived for STALL_TIMEOUT.', () => source.stalls);
   simple('logferry_nats_resubscribes_total', 'Resubscriptions by the stall watchdog.', () => source.resubscribes);
-  simple('logferry_nats_subscribed', '1 while connected and the server accepted the subscription.', () => (source.connected && source.subscriptionError === undefined ? 1 : 0), 'gauge');
   simple('logferry_nats_stalled', '1 while a stall was detected and no message has arrived since.', () => (source.stalled ? 1 : 0), 'gauge');
   simple('logferry_nats_last_message_age_seconds', 'Seconds since the last message arrived.', () => (Date.now() - source.lastMessageAt) / 1000, 'gauge');
 
