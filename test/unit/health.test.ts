@@ -12,6 +12,9 @@ function connected(): SourceStats {
   const s = new SourceStats();
   s.connected = true;
   s.disconnectedSince = undefined;
+  s.subscribed = true;
+  s.subscribedOnce = true;
+  s.unsubscribedSince = undefined;
   s.lastMessageAt = NOW - 1000;
   return s;
 }
@@ -86,6 +89,8 @@ describe('/health for deploys', () => {
 
     const sub = connected();
     sub.subscriptionError = "Permissions Violation for Subscription to \"logs.>\"";
+    sub.subscribed = false;
+    sub.unsubscribedSince = NOW - 1000;
     r = report(sub, sink());
     expect(r.httpStatus).toBe(503);
     expect(r.body.nats).toMatchObject({ connected: true, subscribed: false });

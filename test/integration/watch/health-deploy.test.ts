@@ -33,11 +33,11 @@ async function start(org: string, token: string): Promise<Agent> {
   return agent;
 }
 
-async function unhealthy(agent: Agent): Promise<{ status: number; body: any }> {
+async function unhealthy(agent: Agent, settled: (body: any) => boolean = () => true): Promise<{ status: number; body: any }> {
   return waitFor(
     async () => {
       const h = await agent.health();
-      return h.status === 503 && h;
+      return h.status === 503 && settled(h.body) && h;
     },
     { what: `${agent.label} /health to answer 503`, timeoutMs: 15_000, intervalMs: 100, context: async () => `${JSON.stringify((await agent.health()).body)}\n${agent.tail(10)}` },
   );
@@ -53,7 +53,7 @@ describe('/health for deploys', () => {
 
   it('NATS refuses the credentials: 503 at once, naming ORG / ACCESS_TOKEN, without the token', async () => {
     const agent = await start(NATS_ORG, WRONG_TOKEN);
-    const h = await unhealthy(agent);
+    const h = await unhealthy(agent, (body) => body.nats?.authError !== undefined);
     expect(h.body.status).toBe('failing');
     expect(h.body.nats).toMatchObject({ connected: false, subscribed: false });
     expect(h.body.nats.authError).toMatch(/authorization violation/i);
@@ -66,7 +66,8 @@ describe('/health for deploys', () => {
 
   it('NATS refuses the subscription: 503 while connected, naming the subject', async () => {
     const agent = await start(NATS_NO_SUB_USER, NATS_NO_SUB_TOKEN);
-    const h = await unhealthy(agent);
+    // Before the server's refusal arrives the agent is 503 for "not subscribed yet"; wait for the refusal itself.
+    const h = await unhealthy(agent, (body) => body.nats?.subscriptionError !== undefined);
     expect(h.body.nats).toMatchObject({ connected: true, subscribed: false });
     expect(h.body.nats.subscriptionError).toMatch(/permissions violation for subscription to "logs\.>"/i);
     expect(h.body.problems[0]).toBe('nats: subscription refused (SUBJECT not permitted)');

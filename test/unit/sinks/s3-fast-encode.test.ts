@@ -119,7 +119,7 @@ describe('S3_COMPRESSION', () => {
     const sink = plugin.create(config, { logger, agentInstanceId: 'a' });
     expect(sink.initialEncodedRatio).toBeLessThan(0.5);
     const encoded = await sink.encode(batch);
-    expect(encoded.meta?.key).toMatch(/^app=web\/dt=2026-11-26\/hour=20\/20261126T203437\.000Z-a-000001\.ndjson\.zst$/);
+    expect(encoded.meta?.key).toMatch(/^app=web\/dt=2026-11-26\/hour=20\/20261126T203437\.000Z-batch-1\.ndjson\.zst$/);
     expect(zstdDecompressSync(encoded.body).toString('utf8')).toBe(ndjson(entries));
     await sink.close?.();
   });
@@ -130,7 +130,7 @@ describe('S3_COMPRESSION', () => {
     const sink = plugin.create(config, { logger, agentInstanceId: 'a' });
     expect(sink.initialEncodedRatio).toBe(1);
     const encoded = await sink.encode(batch);
-    expect(encoded.meta?.key).toMatch(/-a-000001\.ndjson$/);
+    expect(encoded.meta?.key).toMatch(/-batch-1\.ndjson$/);
     expect(Buffer.from(encoded.body).toString('utf8')).toBe(ndjson(entries));
     await sink.close?.();
   });
