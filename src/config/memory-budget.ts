@@ -33,11 +33,41 @@ function readLimitFile(path: string): number | undefined {
  * fake files); `total` the machine's memory when no cgroup limit applies.
  */
 export function readMemoryLimit(root = '/', total: number = totalmem()): MemoryLimit {
-  const v2 = readLimitFile(join(root, 'sys/fs/cgroup/memory.max'));
+  // In a container the process's cgroup is the root of its view; elsewhere (systemd, a child
+  // cgroup) /proc/self/cgroup names it. The smallest limit on the way applies.
+  const own = ownCgroups(root);
+  const v2 = minLimit([join(root, 'sys/fs/cgroup/memory.max'), ...(own.v2 !== undefined ? [join(root, 'sys/fs/cgroup', own.v2, 'memory.max')] : [])]);
   if (v2 !== undefined) return { bytes: Math.min(v2, total), source: 'cgroup v2' };
-  const v1 = readLimitFile(join(root, 'sys/fs/cgroup/memory/memory.limit_in_bytes'));
+  const v1 = minLimit([join(root, 'sys/fs/cgroup/memory/memory.limit_in_bytes'), ...(own.v1 !== undefined ? [join(root, 'sys/fs/cgroup/memory', own.v1, 'memory.limit_in_bytes')] : [])]);
   if (v1 !== undefined) return { bytes: Math.min(v1, total), source: 'cgroup v1' };
   return { bytes: total, source: 'total memory' };
+}
+
+function minLimit(paths: readonly string[]): number | undefined {
+  let min: number | undefined;
+  for (const path of paths) {
+    const n = readLimitFile(path);
+    if (n !== undefined && (min === undefined || n < min)) min = n;
+  }
+  return min;
+}
+
+/** This process's cgroup paths from /proc/self/cgroup: v2 (`0::/path`) and v1's memory controller (`N:memory:/path`). */
+function ownCgroups(root: string): { v2?: string; v1?: string } {
+  let text: string;
+  try {
+    text = readFileSync(join(root, 'proc/self/cgroup'), 'utf8');
+  } catch {
+    return {};
+  }
+  const found: { v2?: string; v1?: string } = {};
+  for (const line of text.split('\n')) {
+    const [, controllers, path] = /^\d+:([^:]*):(.*)$/.exec(line.trim()) ?? [];
+    if (path === undefined || path === '/' || path.includes('..')) continue;
+    if (controllers === '') found.v2 = path;
+    else if (controllers!.split(',').includes('memory')) found.v1 = path;
+  }
+  return found;
 }
 
 const MiB = 1024 * 1024;

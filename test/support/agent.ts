@@ -109,7 +109,7 @@ export async function startAgent(env: Readonly<Record<string, string>>, options:
   const metricsPort = env.METRICS_PORT !== undefined ? Number(env.METRICS_PORT) : await freePort();
   const fullEnv = agentEnv({ METRICS_PORT: String(metricsPort), ...env });
   const label = options.label ?? `agent#${++started}`;
-  const child = spawn(process.execPath, [AGENT_MAIN], { cwd: options.cwd ?? freshAgentDir(), env: fullEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawnAgentProcess(fullEnv, options.cwd ?? freshAgentDir());
   running.add(child);
 
   const logs: AgentLog[] = [];
@@ -267,7 +267,7 @@ export interface AgentRun {
  */
 export async function runAgentToExit(env: Readonly<Record<string, string>>, options: { timeoutMs?: number; cwd?: string } = {}): Promise<AgentRun> {
   assertBuilt();
-  const child = spawn(process.execPath, [AGENT_MAIN], { cwd: options.cwd ?? freshAgentDir(), env: agentEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawnAgentProcess(agentEnv(env), options.cwd ?? freshAgentDir());
   running.add(child);
   let stdout = '';
   let stderr = '';
@@ -278,4 +278,16 @@ export async function runAgentToExit(env: Readonly<Record<string, string>>, opti
   clearTimeout(timer);
   running.delete(child);
   return { code, signal, stdout, stderr };
+}
+
+/**
+ * `node dist/src/main.js`. With LOGFERRY_TEST_MEMORY_CGROUP=<a cgroup v1 memory directory>
+ * the agent joins that cgroup before it starts (so it sees its limit, as on a Fly VM): for
+ * runs by hand that try fly.toml's 256 MB, e.g. the e2e-defaults scenarios.
+ */
+function spawnAgentProcess(env: NodeJS.ProcessEnv, cwd: string): ReturnType<typeof spawn> {
+  const cgroup = process.env.LOGFERRY_TEST_MEMORY_CGROUP;
+  if (cgroup === undefined || cgroup === '') return spawn(process.execPath, [AGENT_MAIN], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const script = 'echo $$ > "$1/cgroup.procs" && exec "$2" "$3"';
+  return spawn('/bin/sh', ['-c', script, 'sh', cgroup, process.execPath, AGENT_MAIN], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
 }

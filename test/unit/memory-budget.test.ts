@@ -47,6 +47,17 @@ describe('readMemoryLimit', () => {
     expect(readMemoryLimit(root, 3 * GiB)).toEqual({ bytes: 3 * GiB, source: 'cgroup v2' });
   });
 
+  it("reads the process's own cgroup named in /proc/self/cgroup (v1 memory controller, v2 unified), the smallest limit winning", async () => {
+    await fake('proc/self/cgroup', '12:memory:/logferry-vm\n11:cpu,cpuacct:/\n');
+    await fake('sys/fs/cgroup/memory/memory.limit_in_bytes', '9223372036854771712\n');
+    await fake('sys/fs/cgroup/memory/logferry-vm/memory.limit_in_bytes', String(256 * MiB));
+    expect(readMemoryLimit(root, 8 * GiB)).toEqual({ bytes: 256 * MiB, source: 'cgroup v1' });
+    await fake('proc/self/cgroup', '0::/system.slice/logferry.service\n');
+    await fake('sys/fs/cgroup/memory.max', 'max\n');
+    await fake('sys/fs/cgroup/system.slice/logferry.service/memory.max', String(512 * MiB));
+    expect(readMemoryLimit(root, 8 * GiB)).toEqual({ bytes: 512 * MiB, source: 'cgroup v2' });
+  });
+
   it('ignores garbage in the files', async () => {
     await fake('sys/fs/cgroup/memory.max', 'lots\n');
     await fake('sys/fs/cgroup/memory/memory.limit_in_bytes', '-1\n');
