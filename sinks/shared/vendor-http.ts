@@ -4,7 +4,7 @@
 // (VendorHttpSpec + vendorPlugin: URL, headers, body format, how an entry becomes the vendor's
 // shape, partial success) or, when its body needs per-entry fields (sinks/shared/fly-fields.ts),
 // as VendorSinkOptions with its own build() and readAnswer(). Batching, retries and accounting stay in the core.
-import { classifyFailure, ConfigError, SinkResponseError, type FailureAction } from '../../src/errors.js';
+import { classifyFailure, SinkResponseError, type FailureAction } from '../../src/errors.js';
 import type { EnvReader } from '../../src/config/env.js';
 import { gzip } from '../../src/codec/compress.js';
 import { forEachLine } from '../../src/pipeline/batch.js';
@@ -395,47 +395,7 @@ export function renameField(from: string, to: string): (line: string) => string 
   };
 }
 
-// ---- Config and plugin helpers shared by the vendor destinations ----
-
-// Header values must not smuggle a line break or NUL into the request.
-const BAD_HEADER_CHAR = /[\r\n\0]/;
-
-/** A secret that goes into a header or URL: set, and free of characters that would break the request. Never quoted in errors. */
-export function readSecret(env: EnvReader, name: string): string | undefined {
-  const value = env.raw(name);
-  if (value === undefined) return undefined;
-  if (BAD_HEADER_CHAR.test(value) || /\s/.test(value)) throw new ConfigError(name, 'must not contain spaces, line breaks or NUL characters');
-  return value;
-}
-
-/** A required companion secret, named in the error with the secret that needs it. */
-export function requireSecret(env: EnvReader, name: string, neededBy: string, what: string): string {
-  const value = readSecret(env, name);
-  if (value === undefined) throw new ConfigError(name, `is required when ${neededBy} is set: ${what}`);
-  return value;
-}
-
-/**
- * An endpoint URL (http or https). The value may hold credentials or a token in the query,
- * so it is never quoted; the parser's error (which keeps the input) is not kept as the cause.
- */
-export function readEndpoint(env: EnvReader, name: string): URL | undefined {
-  const value = env.raw(name);
-  if (value === undefined) return undefined;
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw new ConfigError(name, 'expected a URL such as https://host/path');
-  }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new ConfigError(name, 'expected an http or https URL');
-  return url;
-}
-
-/** `https://host/path` of a URL, for the start-up log: no credentials, no query. */
-export function shownUrl(url: URL): string {
-  return `${url.protocol}//${url.host}${url.pathname}`;
-}
+// ---- Plugin helpers shared by the vendor destinations (config readers: ./vendor-config.ts) ----
 
 export const VENDOR_DEFAULTS: PipelineSettings = {
   batch: { maxEntries: 10_000, maxBytes: 1024 * 1024, maxAgeMs: 1000 },
@@ -467,22 +427,4 @@ export function vendorPlugin<Config>(definition: {
     create: (config: Config, context: SinkContext) =>
       describedSink(definition.spec(config), { maxConnections: context.settings?.maxInFlight ?? definition.defaults.maxInFlight }),
   };
-}
-
-/** Companion variables set without the one that turns the destination on: a mistake worth reporting. */
-export function rejectStray(env: EnvReader, primary: string, companions: readonly string[]): void {
-  const stray = companions.find((name) => env.has(name));
-  if (stray !== undefined) throw new ConfigError(primary, `is required when ${stray} is set`);
-}
-
-/** `Basic base64(user:password)`. */
-export function basicAuthorization(user: string, password: string): string {
-  return `Basic ${Buffer.from(`${user}:${password}`, 'utf8').toString('base64')}`;
-}
-
-/** A base URL with `path` appended (one slash between them), keeping its query. */
-export function withPath(base: URL, path: string): URL {
-  const url = new URL(base.href);
-  url.pathname = `${url.pathname.replace(/\/+$/, '')}/${path.replace(/^\/+/, '')}`;
-  return url;
 }
