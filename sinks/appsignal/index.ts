@@ -2,7 +2,8 @@
 // array of {"log": entry}; batches of at most 100 entries and 450,000 bytes (Vector's defaults
 // for this API); start-up check GET <endpoint>/vector/healthcheck, which must answer 2xx.
 import { httpRequest } from '../shared/http-request.js';
-import { vendorDefaults, vendorPlugin, withPath, type VendorHttpSpec } from '../shared/vendor-http.js';
+import { vendorDefaults, type VendorHttpSpec, vendorPlugin } from '../shared/vendor-http.js';
+import { withPath } from '../shared/vendor-config.js';
 import { describeAppsignal, readAppsignalConfig, type AppsignalConfig } from './config.js';
 import { APPSIGNAL_WRAP } from './encode.js';
 

@@ -3,7 +3,7 @@
 // /v1/datasets/<dataset>/ingest appended, one with a path is used as it is.
 import { ConfigError } from '../../src/errors.js';
 import type { EnvReader } from '../../src/config/env.js';
-import { readEndpoint, readSecret, rejectStray, requireSecret, shownUrl, withPath } from '../shared/vendor-http.js';
+import { readEndpoint, readSecret, requireFor, requireSecret, shownUrl, withPath } from '../shared/vendor-config.js';
 
 export interface AxiomConfig {
   readonly token: string;
@@ -17,7 +17,7 @@ export const AXIOM_CLOUD_URL = 'https://api.axiom.co';
 export function readAxiomConfig(env: EnvReader): AxiomConfig | undefined {
   const token = readSecret(env, 'AXIOM_TOKEN');
   if (token === undefined) {
-    rejectStray(env, 'AXIOM_TOKEN', ['AXIOM_DATASET', 'AXIOM_URL']);
+    requireFor(env, 'AXIOM_TOKEN', ['AXIOM_DATASET', 'AXIOM_URL']);
     return undefined;
   }
   const dataset = requireSecret(env, 'AXIOM_DATASET', 'AXIOM_TOKEN', 'the name of the Axiom dataset to ingest into');

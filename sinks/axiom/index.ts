@@ -2,7 +2,7 @@
 // entries as they are (Axiom reads `timestamp`); events Axiom reports as failed in its 200
 // answer are counted as rejected. Start-up check: a connection to the host (an ingest token
 // may not read anything).
-import { vendorDefaults, vendorPlugin, type VendorHttpSpec } from '../shared/vendor-http.js';
+import { vendorDefaults, type VendorHttpSpec, vendorPlugin } from '../shared/vendor-http.js';
 import { describeAxiom, readAxiomConfig, type AxiomConfig } from './config.js';
 import { axiomPartial } from './encode.js';
 

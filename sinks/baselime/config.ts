@@ -2,7 +2,7 @@
 // BASELIME_ENDPOINT (logferry's) replaces https://events.baselime.io, e.g. for a test receiver.
 import { ConfigError } from '../../src/errors.js';
 import type { EnvReader } from '../../src/config/env.js';
-import { readEndpoint, readSecret, rejectStray, shownUrl, withPath } from '../shared/vendor-http.js';
+import { readEndpoint, readSecret, requireFor, shownUrl, withPath } from '../shared/vendor-config.js';
 
 export interface BaselimeConfig {
   readonly apiKey: string;
@@ -15,7 +15,7 @@ export const BASELIME_DEFAULT_ENDPOINT = 'https://events.baselime.io';
 export function readBaselimeConfig(env: EnvReader): BaselimeConfig | undefined {
   const apiKey = readSecret(env, 'BASELIME_API_KEY');
   if (apiKey === undefined) {
-    rejectStray(env, 'BASELIME_API_KEY', ['BASELIME_DATASET', 'BASELIME_ENDPOINT']);
+    requireFor(env, 'BASELIME_API_KEY', ['BASELIME_DATASET', 'BASELIME_ENDPOINT']);
     return undefined;
   }
   const dataset = env.string('BASELIME_DATASET', 'flyio');

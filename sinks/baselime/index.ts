@@ -1,6 +1,6 @@
 // The Baselime destination: POST /v1/<dataset>, bearer API key, a JSON array of the entries as
 // fly-log-shipper sends them. Start-up check: a connection to the host.
-import { vendorDefaults, vendorPlugin, type VendorHttpSpec } from '../shared/vendor-http.js';
+import { vendorDefaults, type VendorHttpSpec, vendorPlugin } from '../shared/vendor-http.js';
 import { describeBaselime, readBaselimeConfig, type BaselimeConfig } from './config.js';
 
 export function baselimeSpec(config: BaselimeConfig): VendorHttpSpec {

@@ -4,7 +4,7 @@
 // is taken as the whole URL (logferry's addition, for a receiver of one's own or a test).
 import { ConfigError } from '../../src/errors.js';
 import type { EnvReader } from '../../src/config/env.js';
-import { readEndpoint, readSecret, rejectStray, shownUrl } from '../shared/vendor-http.js';
+import { readEndpoint, readSecret, requireFor, shownUrl } from '../shared/vendor-config.js';
 
 export interface BetterStackConfig {
   readonly sourceToken: string;
@@ -19,7 +19,7 @@ export function readBetterStackConfig(env: EnvReader): BetterStackConfig | undef
   const tokenVariable = env.has('BETTER_STACK_SOURCE_TOKEN') ? 'BETTER_STACK_SOURCE_TOKEN' : 'LOGTAIL_TOKEN';
   const sourceToken = readSecret(env, tokenVariable);
   if (sourceToken === undefined) {
-    rejectStray(env, 'BETTER_STACK_SOURCE_TOKEN', ['BETTER_STACK_INGESTING_HOST']);
+    requireFor(env, 'BETTER_STACK_SOURCE_TOKEN', ['BETTER_STACK_INGESTING_HOST']);
     return undefined;
   }
   return { sourceToken, tokenVariable, url: readHost(env) };

@@ -1,7 +1,7 @@
 // The Better Stack destination: POST /, bearer source token, a JSON array of the entries with
 // `timestamp` renamed to `dt` (Better Stack's time field, as fly-log-shipper's remap does).
 // Limits (Better Stack's docs): 10 MiB per request, 10 MiB per record; it answers 202.
-import { vendorDefaults, vendorPlugin, type VendorHttpSpec } from '../shared/vendor-http.js';
+import { vendorDefaults, type VendorHttpSpec, vendorPlugin } from '../shared/vendor-http.js';
 import { describeBetterStack, readBetterStackConfig, type BetterStackConfig } from './config.js';
 
 export const BETTER_STACK_MAX_RECORD_BYTES = 10 * 1024 * 1024;

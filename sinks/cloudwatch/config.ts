@@ -5,7 +5,7 @@
 import { ConfigError } from '../../src/errors.js';
 import type { EnvReader } from '../../src/config/env.js';
 import { makeCredentials, type S3Credentials } from '../s3/signing.js';
-import { readEndpoint, readToken } from '../shared/vendor-config.js';
+import { readEndpoint, readSecret } from '../shared/vendor-config.js';
 
 export interface CloudWatchConfig {
   readonly group: string;
@@ -24,13 +24,13 @@ export function readCloudWatchConfig(env: EnvReader): CloudWatchConfig | undefin
   if (!GROUP.test(group)) throw new ConfigError('CLOUDWATCH_LOG_GROUP_NAME', `must be 1-512 characters of letters, digits and . - _ / #, got "${group}"`);
   const region = env.required('AWS_REGION', 'the AWS region of the log group, e.g. us-east-1');
   if (!REGION.test(region)) throw new ConfigError('AWS_REGION', `expected an AWS region such as us-east-1, got "${region}"`);
-  const accessKeyId = readToken(env, 'AWS_ACCESS_KEY_ID');
+  const accessKeyId = readSecret(env, 'AWS_ACCESS_KEY_ID');
   if (accessKeyId === undefined) throw new ConfigError('AWS_ACCESS_KEY_ID', 'is required for CloudWatch Logs (CLOUDWATCH_LOG_GROUP_NAME is set)');
-  const secret = readToken(env, 'AWS_SECRET_ACCESS_KEY');
+  const secret = readSecret(env, 'AWS_SECRET_ACCESS_KEY');
   if (secret === undefined) throw new ConfigError('AWS_SECRET_ACCESS_KEY', 'is required for CloudWatch Logs (CLOUDWATCH_LOG_GROUP_NAME is set)');
-  const sessionToken = readToken(env, 'AWS_SESSION_TOKEN');
+  const sessionToken = readSecret(env, 'AWS_SESSION_TOKEN');
   const endpoint =
-    readEndpoint(env, 'AWS_ENDPOINT_URL_CLOUDWATCH_LOGS') ?? readEndpoint(env, 'AWS_ENDPOINT_URL') ?? new URL(`https://logs.${region}.amazonaws.com`);
+    readEndpoint(env, 'AWS_ENDPOINT_URL_CLOUDWATCH_LOGS', { bare: true }) ?? readEndpoint(env, 'AWS_ENDPOINT_URL', { bare: true }) ?? new URL(`https://logs.${region}.amazonaws.com`);
   return { group, region, credentials: makeCredentials(accessKeyId, secret, sessionToken), endpoint };
 }
 

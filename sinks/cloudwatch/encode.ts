@@ -5,7 +5,7 @@
 // the first and last event, 256 KB per event.
 import { EntryView, type LogEntry } from '../../src/intake/entry.js';
 import type { Batch } from '../../src/pipeline/sink.js';
-import type { BuiltBody } from '../shared/vendor-sink.js';
+import type { BuiltBody } from '../shared/vendor-http.js';
 import { bump, capRecord, q, readRecords } from '../shared/fly-fields.js';
 
 export const CW_MAX_EVENTS = 10_000;

@@ -3,7 +3,7 @@
 // service (the app) and status (the level). Fly's `timestamp` (RFC3339) is Datadog's
 // default date attribute, so it stays as sent.
 import type { Batch } from '../../src/pipeline/sink.js';
-import type { BuiltBody } from '../shared/vendor-sink.js';
+import type { BuiltBody } from '../shared/vendor-http.js';
 import { bump, capRecord, jsonArray, q, readRecords, spliceObject, type FlyRecord } from '../shared/fly-fields.js';
 
 /** Datadog's documented limits: 1,000 entries and 5 MB (uncompressed) per request, 1 MB per entry. */

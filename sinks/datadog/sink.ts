@@ -2,7 +2,7 @@
 // DD-API-KEY; at start the key is checked with GET /api/v1/validate.
 import { SinkResponseError } from '../../src/errors.js';
 import { httpRequest } from '../shared/http-request.js';
-import { VendorHttpSink } from '../shared/vendor-sink.js';
+import { VendorHttpSink } from '../shared/vendor-http.js';
 import type { DatadogConfig } from './config.js';
 import { buildDatadogBody, DATADOG_MAX_ENTRIES, DATADOG_MAX_REQUEST_BYTES } from './encode.js';
 

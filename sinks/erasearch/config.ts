@@ -5,7 +5,7 @@
 import { ConfigError } from '../../src/errors.js';
 import type { EnvReader } from '../../src/config/env.js';
 import { BULK_FILTER_PATH } from '../shared/es-bulk.js';
-import { joinUrl, readEndpoint, requireFor } from '../shared/vendor-config.js';
+import { readEndpoint, requireFor, withPath } from '../shared/vendor-config.js';
 
 export interface EraSearchConfig {
   readonly bulkUrl: URL;
@@ -17,7 +17,7 @@ export interface EraSearchConfig {
 const INDEX = /^[^-_+A-Z\\/*?"<>|,#: ][^A-Z\\/*?"<>|,#: ]*$/;
 
 export function readEraSearchConfig(env: EnvReader): EraSearchConfig | undefined {
-  const url = readEndpoint(env, 'ERASEARCH_URL');
+  const url = readEndpoint(env, 'ERASEARCH_URL', { bare: true });
   if (url === undefined) {
     requireFor(env, 'ERASEARCH_URL', ['ERASEARCH_INDEX', 'ERASEARCH_AUTH']);
     return undefined;
@@ -26,7 +26,7 @@ export function readEraSearchConfig(env: EnvReader): EraSearchConfig | undefined
   if (!INDEX.test(index) || Buffer.byteLength(index) > 255) throw new ConfigError('ERASEARCH_INDEX', `is not a valid index name (lower case, no spaces or \\ / * ? " < > | , # :), got "${index}"`);
   const authorization = env.raw('ERASEARCH_AUTH');
   if (authorization !== undefined && /[\r\n\0]/.test(authorization)) throw new ConfigError('ERASEARCH_AUTH', 'must not contain line breaks or NUL characters (value not shown)');
-  const bulkUrl = joinUrl(url, '/_bulk');
+  const bulkUrl = withPath(url, '/_bulk');
   bulkUrl.searchParams.set('filter_path', BULK_FILTER_PATH);
   return { bulkUrl, index, authorization };
 }

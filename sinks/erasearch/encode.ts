@@ -4,7 +4,7 @@
 import type { Batch } from '../../src/pipeline/sink.js';
 import { buildBulkBody } from '../shared/es-bulk.js';
 import type { FlyRecord } from '../shared/fly-fields.js';
-import type { BuiltBody } from '../shared/vendor-sink.js';
+import type { BuiltBody } from '../shared/vendor-http.js';
 
 export function eraSearchDocument(r: FlyRecord): string {
   const m = r.message;

@@ -3,7 +3,7 @@
 // fly-log-shipper turns EraSearch's healthcheck off; the start-up check only connects.
 import { probeConnection } from '../http/probe.js';
 import { BULK_MAX_DOCUMENTS, BulkRetryError, readBulkAnswer } from '../shared/es-bulk.js';
-import { VendorHttpSink } from '../shared/vendor-sink.js';
+import { VendorHttpSink } from '../shared/vendor-http.js';
 import type { EraSearchConfig } from './config.js';
 import { buildEraSearchBody } from './encode.js';
 

@@ -1,6 +1,6 @@
 // The Highlight destination: POST /v1/logs/json, gzip'd NDJSON of the entries as they are,
 // the project in x-highlight-project. Start-up check: a connection to the host.
-import { vendorDefaults, vendorPlugin, type VendorHttpSpec } from '../shared/vendor-http.js';
+import { vendorDefaults, type VendorHttpSpec, vendorPlugin } from '../shared/vendor-http.js';
 import { describeHighlight, readHighlightConfig, type HighlightConfig } from './config.js';
 
 export function highlightSpec(config: HighlightConfig): VendorHttpSpec {

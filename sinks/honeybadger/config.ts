@@ -1,7 +1,7 @@
 // Honeybadger Insights from fly-log-shipper's secret HONEYBADGER_API_KEY. HONEYBADGER_ENDPOINT
 // (logferry's) replaces https://api.honeybadger.io/v1/events, e.g. for a test receiver.
 import type { EnvReader } from '../../src/config/env.js';
-import { readEndpoint, readSecret, rejectStray, shownUrl } from '../shared/vendor-http.js';
+import { readEndpoint, readSecret, requireFor, shownUrl } from '../shared/vendor-config.js';
 
 export interface HoneybadgerConfig {
   readonly apiKey: string;
@@ -13,7 +13,7 @@ export const HONEYBADGER_DEFAULT_URL = 'https://api.honeybadger.io/v1/events';
 export function readHoneybadgerConfig(env: EnvReader): HoneybadgerConfig | undefined {
   const apiKey = readSecret(env, 'HONEYBADGER_API_KEY');
   if (apiKey === undefined) {
-    rejectStray(env, 'HONEYBADGER_API_KEY', ['HONEYBADGER_ENDPOINT']);
+    requireFor(env, 'HONEYBADGER_API_KEY', ['HONEYBADGER_ENDPOINT']);
     return undefined;
   }
   return { apiKey, url: readEndpoint(env, 'HONEYBADGER_ENDPOINT') ?? new URL(HONEYBADGER_DEFAULT_URL) };

@@ -2,7 +2,7 @@
 // `timestamp` renamed to `ts` (as fly-log-shipper's remap does). Honeybadger's events API takes
 // at most 102,400 bytes per request (its 413 says so), so batches stay under that and a single
 // larger entry is dropped as entry_too_large. It answers 201.
-import { vendorDefaults, vendorPlugin, type VendorHttpSpec } from '../shared/vendor-http.js';
+import { vendorDefaults, type VendorHttpSpec, vendorPlugin } from '../shared/vendor-http.js';
 import { describeHoneybadger, readHoneybadgerConfig, type HoneybadgerConfig } from './config.js';
 
 export const HONEYBADGER_MAX_REQUEST_BYTES = 102_400;

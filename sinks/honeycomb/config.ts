@@ -3,7 +3,7 @@
 // Vector's `endpoint` option (default https://api.honeycomb.io).
 import { ConfigError } from '../../src/errors.js';
 import type { EnvReader } from '../../src/config/env.js';
-import { joinUrl, readEndpoint, readToken, requireFor } from '../shared/vendor-config.js';
+import { readEndpoint, readSecret, requireFor, withPath } from '../shared/vendor-config.js';
 
 export interface HoneycombConfig {
   readonly apiKey: string;
@@ -13,20 +13,20 @@ export interface HoneycombConfig {
 }
 
 export function readHoneycombConfig(env: EnvReader): HoneycombConfig | undefined {
-  const apiKey = readToken(env, 'HONEYCOMB_API_KEY');
+  const apiKey = readSecret(env, 'HONEYCOMB_API_KEY');
   if (apiKey === undefined) {
     requireFor(env, 'HONEYCOMB_API_KEY', ['HONEYCOMB_DATASET', 'HONEYCOMB_ENDPOINT']);
     return undefined;
   }
   const dataset = env.required('HONEYCOMB_DATASET', 'the Honeycomb dataset to send to');
   if (/[\x00-\x1f]/.test(dataset)) throw new ConfigError('HONEYCOMB_DATASET', 'must not contain control characters');
-  const base = readEndpoint(env, 'HONEYCOMB_ENDPOINT') ?? new URL('https://api.honeycomb.io');
+  const base = readEndpoint(env, 'HONEYCOMB_ENDPOINT', { bare: true }) ?? new URL('https://api.honeycomb.io');
   return {
     apiKey,
     dataset,
     // The dataset is one path segment: percent-encode it whole (a '/' in a name included).
-    batchUrl: joinUrl(base, `/1/batch/${encodeURIComponent(dataset)}`),
-    authUrl: joinUrl(base, '/1/auth'),
+    batchUrl: withPath(base, `/1/batch/${encodeURIComponent(dataset)}`),
+    authUrl: withPath(base, '/1/auth'),
   };
 }
 

@@ -1,7 +1,7 @@
 // Honeycomb batch API body: a JSON array of `{"time": <Fly's RFC3339 timestamp>, "data":
 // <the entry's own object>}`; the entry's line goes in as it came, not re-serialised.
 import type { Batch } from '../../src/pipeline/sink.js';
-import type { BuiltBody } from '../shared/vendor-sink.js';
+import type { BuiltBody } from '../shared/vendor-http.js';
 import { bump, capRecord, jsonArray, q, readRecords } from '../shared/fly-fields.js';
 
 /** Honeycomb's limits: 1 MB per event, 5 MB per batch request (uncompressed). */

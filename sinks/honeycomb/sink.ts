@@ -5,7 +5,7 @@
 import { SinkNetworkError } from '../../src/errors.js';
 import type { SendResult } from '../../src/pipeline/sink.js';
 import { excerpt, httpRequest, type HttpAnswer } from '../shared/http-request.js';
-import { VendorHttpSink } from '../shared/vendor-sink.js';
+import { VendorHttpSink } from '../shared/vendor-http.js';
 import type { HoneycombConfig } from './config.js';
 import { buildHoneycombBody, HONEYCOMB_MAX_EVENTS, HONEYCOMB_MAX_REQUEST_BYTES } from './encode.js';
 

@@ -2,7 +2,7 @@
 // them: `time` (epoch seconds, millisecond fraction), `host` (the instance, fly-log-shipper's
 // host_key fly.app.instance) and `event` (the entry's own object, its line as it came).
 import type { Batch } from '../../src/pipeline/sink.js';
-import type { BuiltBody } from '../shared/vendor-sink.js';
+import type { BuiltBody } from '../shared/vendor-http.js';
 import { bump, capRecord, q, readRecords } from '../shared/fly-fields.js';
 
 /** LogScale truncates events over 1 MB; cutting the message here keeps the event JSON. */

@@ -5,7 +5,7 @@
 // GET /api/v1/status checks that LogScale answers (it needs no token).
 import { SinkResponseError } from '../../src/errors.js';
 import { httpRequest } from '../shared/http-request.js';
-import { VendorHttpSink } from '../shared/vendor-sink.js';
+import { VendorHttpSink } from '../shared/vendor-http.js';
 import type { HumioConfig } from './config.js';
 import { buildHumioBody } from './encode.js';
 

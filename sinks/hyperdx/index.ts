@@ -1,6 +1,6 @@
 // The HyperDX destination: POST /?hdx_platform=flyio, bearer API key, a JSON array of the
 // entries as fly-log-shipper sends them. Start-up check: a connection to the host.
-import { vendorDefaults, vendorPlugin, type VendorHttpSpec } from '../shared/vendor-http.js';
+import { vendorDefaults, type VendorHttpSpec, vendorPlugin } from '../shared/vendor-http.js';
 import { describeHyperdx, readHyperdxConfig, type HyperdxConfig } from './config.js';
 
 export function hyperdxSpec(config: HyperdxConfig): VendorHttpSpec {

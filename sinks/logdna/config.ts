@@ -1,7 +1,7 @@
 // LogDNA / Mezmo from fly-log-shipper's secret LOGDNA_API_KEY (Vector's `logdna` sink, with
 // hostname = the Fly instance). LOGDNA_ENDPOINT (logferry's) replaces https://logs.mezmo.com.
 import type { EnvReader } from '../../src/config/env.js';
-import { readEndpoint, readSecret, rejectStray, shownUrl } from '../shared/vendor-http.js';
+import { readEndpoint, readSecret, requireFor, shownUrl } from '../shared/vendor-config.js';
 
 export interface LogdnaConfig {
   readonly apiKey: string;
@@ -14,7 +14,7 @@ export const LOGDNA_DEFAULT_ENDPOINT = 'https://logs.mezmo.com';
 export function readLogdnaConfig(env: EnvReader): LogdnaConfig | undefined {
   const apiKey = readSecret(env, 'LOGDNA_API_KEY');
   if (apiKey === undefined) {
-    rejectStray(env, 'LOGDNA_API_KEY', ['LOGDNA_ENDPOINT']);
+    requireFor(env, 'LOGDNA_API_KEY', ['LOGDNA_ENDPOINT']);
     return undefined;
   }
   return { apiKey, endpoint: readEndpoint(env, 'LOGDNA_ENDPOINT') ?? new URL(LOGDNA_DEFAULT_ENDPOINT) };

@@ -2,7 +2,8 @@
 // with the API key as user, {"lines":[…]} (see encode.ts). Batches are per Fly instance, since
 // the hostname is per request. Start-up check (as Vector's): an empty POST that must not
 // answer 401/403 or 5xx.
-import { basicAuthorization, requestHealthcheck, vendorDefaults, vendorPlugin, withPath, type VendorHttpSpec } from '../shared/vendor-http.js';
+import { requestHealthcheck, vendorDefaults, type VendorHttpSpec, vendorPlugin } from '../shared/vendor-http.js';
+import { basicAuthorization, withPath } from '../shared/vendor-config.js';
 import { describeLogdna, readLogdnaConfig, type LogdnaConfig } from './config.js';
 import { logdnaBody, logdnaLine } from './encode.js';
 

@@ -1,6 +1,6 @@
 // The Logflare destination: POST /logs/vector?source=<token>, X-API-Key, a JSON array of the
 // entries with `level` copied from log.level, uncompressed (as fly-log-shipper sends it).
-import { vendorDefaults, vendorPlugin, type VendorHttpSpec } from '../shared/vendor-http.js';
+import { vendorDefaults, type VendorHttpSpec, vendorPlugin } from '../shared/vendor-http.js';
 import { describeLogflare, readLogflareConfig, type LogflareConfig } from './config.js';
 import { logflareLine } from './encode.js';
 

@@ -4,7 +4,7 @@
 // Log API itself does not use it). NEW_RELIC_ENDPOINT is logferry's (FedRAMP, proxies, tests).
 import { ConfigError } from '../../src/errors.js';
 import type { EnvReader } from '../../src/config/env.js';
-import { joinUrl, readEndpoint, readToken, requireFor } from '../shared/vendor-config.js';
+import { readEndpoint, readSecret, requireFor, withPath } from '../shared/vendor-config.js';
 
 export type NewRelicKey = { readonly kind: 'license' | 'insert'; readonly value: string };
 
@@ -18,8 +18,8 @@ export interface NewRelicConfig {
 const REGION_URLS = { us: 'https://log-api.newrelic.com/log/v1', eu: 'https://log-api.eu.newrelic.com/log/v1' } as const;
 
 export function readNewRelicConfig(env: EnvReader): NewRelicConfig | undefined {
-  const license = readToken(env, 'NEW_RELIC_LICENSE_KEY');
-  const insert = readToken(env, 'NEW_RELIC_INSERT_KEY');
+  const license = readSecret(env, 'NEW_RELIC_LICENSE_KEY');
+  const insert = readSecret(env, 'NEW_RELIC_INSERT_KEY');
   if (license === undefined && insert === undefined) {
     requireFor(env, 'NEW_RELIC_LICENSE_KEY', ['NEW_RELIC_REGION', 'NEW_RELIC_ACCOUNT_ID', 'NEW_RELIC_ENDPOINT']);
     return undefined;
@@ -27,12 +27,12 @@ export function readNewRelicConfig(env: EnvReader): NewRelicConfig | undefined {
   const region = env.oneOf('NEW_RELIC_REGION', ['us', 'eu'] as const, 'us');
   const accountId = env.raw('NEW_RELIC_ACCOUNT_ID');
   if (accountId !== undefined && !/^\d+$/.test(accountId)) throw new ConfigError('NEW_RELIC_ACCOUNT_ID', 'expected the numeric New Relic account id');
-  const endpoint = readEndpoint(env, 'NEW_RELIC_ENDPOINT');
+  const endpoint = readEndpoint(env, 'NEW_RELIC_ENDPOINT', { bare: true });
   return {
     key: license !== undefined ? { kind: 'license', value: license } : { kind: 'insert', value: insert! },
     region,
     accountId,
-    url: endpoint ? joinUrl(endpoint, '/log/v1') : new URL(REGION_URLS[region]),
+    url: endpoint ? withPath(endpoint, '/log/v1') : new URL(REGION_URLS[region]),
   };
 }
 

@@ -4,7 +4,7 @@
 // the nanosecond in `rfc3339_timestamp`, and hostname (the instance), service.name (the
 // app) and level. The numeric timestamp replaces Fly's string, so each record is built anew.
 import type { Batch } from '../../src/pipeline/sink.js';
-import type { BuiltBody } from '../shared/vendor-sink.js';
+import type { BuiltBody } from '../shared/vendor-http.js';
 import { bump, capRecord, readRecords, type FlyRecord } from '../shared/fly-fields.js';
 
 /** The Log API's limit: 1 MB (10^6 bytes) per POST, compressed. An entry must fit one. */

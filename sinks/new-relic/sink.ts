@@ -1,7 +1,7 @@
 // New Relic: one gzip'd POST to the Log API per batch (202 Accepted), the key in
 // X-License-Key or X-Insert-Key as Vector sends it. The Log API has no read-only request,
 // so the start-up check only connects (and verifies TLS), as the HTTP sink's does.
-import { VendorHttpSink } from '../shared/vendor-sink.js';
+import { VendorHttpSink } from '../shared/vendor-http.js';
 import { probeConnection } from '../http/probe.js';
 import type { NewRelicConfig } from './config.js';
 import { buildNewRelicBody, NEW_RELIC_MAX_PAYLOAD_BYTES } from './encode.js';

@@ -2,7 +2,7 @@
 // https://api.openobserve.ai/api/<org>/<stream>/_json), OPENOBSERVE_USER, OPENOBSERVE_PASSWORD.
 import type { EnvReader } from '../../src/config/env.js';
 import { ConfigError } from '../../src/errors.js';
-import { readEndpoint, rejectStray, shownUrl } from '../shared/vendor-http.js';
+import { readEndpoint, requireFor, shownUrl } from '../shared/vendor-config.js';
 
 export interface OpenobserveConfig {
   readonly url: URL;
@@ -13,7 +13,7 @@ export interface OpenobserveConfig {
 export function readOpenobserveConfig(env: EnvReader): OpenobserveConfig | undefined {
   const url = readEndpoint(env, 'OPENOBSERVE_URI');
   if (url === undefined) {
-    rejectStray(env, 'OPENOBSERVE_URI', ['OPENOBSERVE_USER', 'OPENOBSERVE_PASSWORD']);
+    requireFor(env, 'OPENOBSERVE_URI', ['OPENOBSERVE_USER', 'OPENOBSERVE_PASSWORD']);
     return undefined;
   }
   const user = env.raw('OPENOBSERVE_USER');

@@ -1,7 +1,8 @@
 // The OpenObserve destination: POST to OPENOBSERVE_URI, basic auth, a gzip'd JSON array of the
 // entries as they are (OpenObserve reads `timestamp`); records its 200 answer reports as failed
 // are counted as rejected. fly-log-shipper turns the healthcheck off; this one only connects.
-import { basicAuthorization, vendorDefaults, vendorPlugin, type VendorHttpSpec } from '../shared/vendor-http.js';
+import { vendorDefaults, type VendorHttpSpec, vendorPlugin } from '../shared/vendor-http.js';
+import { basicAuthorization } from '../shared/vendor-config.js';
 import { describeOpenobserve, readOpenobserveConfig, type OpenobserveConfig } from './config.js';
 import { openobservePartial } from './encode.js';
 

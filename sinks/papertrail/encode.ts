@@ -4,7 +4,7 @@
 // limit), Fly's host as HOSTNAME (Papertrail's "system", as Vector's papertrail sink sets it),
 // the app as APP-NAME, and the entry's JSON (codec json) or its message (codec text) as MSG.
 import type { Batch } from '../../src/pipeline/sink.js';
-import type { BuiltBody } from '../shared/vendor-sink.js';
+import type { BuiltBody } from '../shared/vendor-http.js';
 import { bump, readRecords, type FlyRecord } from '../shared/fly-fields.js';
 import type { PapertrailCodec } from './config.js';
 

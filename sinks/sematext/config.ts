@@ -4,7 +4,7 @@
 import { ConfigError } from '../../src/errors.js';
 import type { EnvReader } from '../../src/config/env.js';
 import { BULK_FILTER_PATH } from '../shared/es-bulk.js';
-import { joinUrl, readEndpoint, readToken, requireFor } from '../shared/vendor-config.js';
+import { readEndpoint, readSecret, requireFor, withPath } from '../shared/vendor-config.js';
 
 export interface SematextConfig {
   readonly region: 'us' | 'eu';
@@ -15,14 +15,14 @@ export interface SematextConfig {
 const RECEIVERS = { us: 'https://logsene-receiver.sematext.com', eu: 'https://logsene-receiver.eu.sematext.com' } as const;
 
 export function readSematextConfig(env: EnvReader): SematextConfig | undefined {
-  const token = readToken(env, 'SEMATEXT_TOKEN');
+  const token = readSecret(env, 'SEMATEXT_TOKEN');
   if (token === undefined) {
     requireFor(env, 'SEMATEXT_TOKEN', ['SEMATEXT_REGION', 'SEMATEXT_ENDPOINT']);
     return undefined;
   }
   if (!env.has('SEMATEXT_REGION')) throw new ConfigError('SEMATEXT_REGION', 'is required: us or eu (where your Sematext account is)');
   const region = env.oneOf('SEMATEXT_REGION', ['us', 'eu'] as const, 'us');
-  const bulkUrl = joinUrl(readEndpoint(env, 'SEMATEXT_ENDPOINT') ?? new URL(RECEIVERS[region]), '/_bulk');
+  const bulkUrl = withPath(readEndpoint(env, 'SEMATEXT_ENDPOINT', { bare: true }) ?? new URL(RECEIVERS[region]), '/_bulk');
   bulkUrl.searchParams.set('filter_path', BULK_FILTER_PATH);
   return { region, token, bulkUrl };
 }

@@ -3,7 +3,7 @@
 // The start-up check connects (and verifies TLS): the receiver has no read-only check.
 import { probeConnection } from '../http/probe.js';
 import { BULK_MAX_DOCUMENTS, BulkRetryError, readBulkAnswer } from '../shared/es-bulk.js';
-import { VendorHttpSink } from '../shared/vendor-sink.js';
+import { VendorHttpSink } from '../shared/vendor-http.js';
 import type { SematextConfig } from './config.js';
 import { buildSematextBody } from './encode.js';
 

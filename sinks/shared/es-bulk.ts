@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { LogferryError } from '../../src/errors.js';
 import type { Batch, SendResult } from '../../src/pipeline/sink.js';
 import type { HttpAnswer } from './http-request.js';
-import type { BuiltBody } from './vendor-sink.js';
+import type { BuiltBody } from './vendor-http.js';
 import { bump, q, readRecords, type FlyRecord } from './fly-fields.js';
 
 /**

@@ -2,7 +2,6 @@
 // message), read once per batch from the batch's lines; plus the helpers their encoders
 // share: splicing vendor fields into Fly's original line (no re-serialisation), capping a
 // record's size by cutting its message, and the local "too large for one request" error.
-// (Branch g-dest-vendors; the lead may merge this with sinks/shared/vendor-http.ts.)
 import { EntryView, entryLevel, messageFields, type FlyLogBody } from '../../src/intake/entry.js';
 import { forEachLine, readEntry } from '../../src/pipeline/batch.js';
 import type { Batch } from '../../src/pipeline/sink.js';

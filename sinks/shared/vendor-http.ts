@@ -1,9 +1,10 @@
-// One Sink for the many destinations that are "HTTP, JSON or NDJSON, a token in a header":
-// a destination describes its request (URL, headers, body format, gzip), how an entry
-// becomes the vendor's shape, its per-entry size limit and how to read a partial success,
-// and this module does the rest on the shared transport (sinks/shared/http-request.ts) and
-// the HTTP sink's encoders (sinks/http/encode.ts). Batching, retries and accounting stay in the core.
-import { classifyFailure, ConfigError, SinkResponseError, type FailureAction } from '../../src/errors.js';
+// The one vendor layer: every HTTP vendor destination sends one request per batch through
+// VendorHttpSink (the shared transport sinks/shared/http-request.ts; gzip; splitting a request
+// over the vendor's documented limits). A destination is written either as a description
+// (VendorHttpSpec + vendorPlugin: URL, headers, body format, how an entry becomes the vendor's
+// shape, partial success) or, when its body needs per-entry fields (sinks/shared/fly-fields.ts),
+// as VendorSinkOptions with its own build() and readAnswer(). Batching, retries and accounting stay in the core.
+import { classifyFailure, SinkResponseError, type FailureAction } from '../../src/errors.js';
 import type { EnvReader } from '../../src/config/env.js';
 import { gzip } from '../../src/codec/compress.js';
 import { forEachLine } from '../../src/pipeline/batch.js';
@@ -14,6 +15,7 @@ import type { LogEntry } from '../../src/intake/entry.js';
 import { jsonArrayBody, ndjsonBody } from '../http/encode.js';
 import { probeConnection } from '../http/probe.js';
 import { createHttpAgent, httpRequest, type HttpAnswer, type HttpPool } from './http-request.js';
+import { RequestLimitError } from './fly-fields.js';
 
 export type VendorBodyFormat = 'json-array' | 'ndjson';
 
@@ -62,98 +64,198 @@ export interface VendorHttpSpec {
 const DEFAULT_TIMEOUT_MS = 30_000;
 const DEFAULT_GZIP_LEVEL = 3;
 
+/** One request's uncompressed body, as a destination's encoder builds it (pure). */
+export interface BuiltBody {
+  readonly plain: Buffer;
+  readonly entryCount: number;
+  readonly dropped?: Readonly<Record<string, number>>;
+  readonly adjusted?: Readonly<Record<string, number>>;
+  /** Anything the answer reader needs (e.g. which entries the body carries). */
+  readonly meta?: Readonly<Record<string, string>>;
+}
+
+/** What the one vendor sink needs from a destination written as code (its own body builder and answer reader). */
+export interface VendorSinkOptions {
+  readonly name: string;
+  readonly kind: SinkKind;
+  /** Where batches go; a function when the URL depends on the batch (its partition, the time). */
+  readonly url: URL | ((batch: Batch) => URL);
+  /** Sent with every request (auth, content type); never logged. */
+  readonly headers: Readonly<Record<string, string>>;
+  /** gzip level, or undefined to send uncompressed. */
+  readonly gzipLevel: number | undefined;
+  readonly timeoutMs: number;
+  readonly maxConnections: number;
+  /** The vendor's limit on the uncompressed request body; a larger one is split before sending. */
+  readonly maxRequestBytes?: number;
+  /** The vendor's limit on the request body as sent (compressed). */
+  readonly maxEncodedBytes?: number;
+  /** The vendor's limit on entries per request (the batch setting can be raised past it). */
+  readonly maxRequestEntries?: number;
+  /** Groups entries into batches (LogDNA: one hostname per request). */
+  readonly partitionKey?: (entry: LogEntry) => string;
+  /** Pure: the uncompressed body of one request. */
+  build(batch: Batch): BuiltBody;
+  /** Reads a 2xx answer: entries the vendor refused inside it. May throw to make the core retry. */
+  readAnswer?(answer: HttpAnswer, encoded: EncodedBatch): SendResult | void;
+  /** Reads a failed attempt's answer (e.g. how many entries a 400 refused); returns the error to throw. */
+  mapError?(error: unknown, encoded: EncodedBatch): unknown;
+  /** The vendor's start-up check (validate the key, etc.). */
+  healthcheck?(pool: HttpPool, signal: AbortSignal): Promise<void>;
+  /** Destination-specific classification before the shared one (undefined: use the shared one). */
+  classify?(error: unknown): FailureAction | undefined;
+}
+
+/**
+ * The one vendor sink: one HTTP request per batch. It gzips the built body, splits a request
+ * over the vendor's documented limits before sending, sends through the one transport and
+ * classifies; the destination supplies the body and reads the answer.
+ */
 export class VendorHttpSink implements Sink {
   readonly name: string;
   readonly kind: SinkKind;
   readonly initialEncodedRatio: number;
-  readonly #spec: VendorHttpSpec;
+  readonly partitionKey?: (entry: LogEntry) => string;
+  readonly #o: VendorSinkOptions;
   readonly #pool: HttpPool;
   readonly #headers: Record<string, string>;
-  readonly partitionKey?: (entry: LogEntry) => string;
   #closing: Promise<void> | undefined;
 
-  constructor(spec: VendorHttpSpec, options: { readonly maxConnections?: number; readonly name?: string } = {}) {
-    this.#spec = spec;
-    this.kind = spec.kind;
-    this.name = options.name ?? spec.kind;
-    this.#pool = createHttpAgent(options.maxConnections ?? 4);
-    const contentType = typeof spec.format === 'object' ? spec.format.contentType : spec.format === 'ndjson' ? 'application/x-ndjson' : 'application/json';
-    this.#headers = { 'user-agent': 'logferry', 'content-type': contentType, ...spec.headers };
-    if (spec.gzip) this.#headers['content-encoding'] = 'gzip';
+  constructor(options: VendorSinkOptions) {
+    this.#o = options;
+    this.name = options.name;
+    this.kind = options.kind;
+    this.#pool = createHttpAgent(options.maxConnections);
+    this.#headers = { 'user-agent': 'logferry', ...options.headers };
+    if (options.gzipLevel !== undefined) this.#headers['content-encoding'] = 'gzip';
     // gzip'd JSON logs shrink to roughly a sixth until the core has measured real batches.
-    this.initialEncodedRatio = spec.gzip ? 0.15 : 1;
-    if (spec.partitionKey) this.partitionKey = spec.partitionKey;
+    this.initialEncodedRatio = options.gzipLevel !== undefined ? 0.15 : 1;
+    if (options.partitionKey) this.partitionKey = options.partitionKey;
+  }
+
+  get pool(): HttpPool {
+    return this.#pool;
   }
 
   async encode(batch: Batch): Promise<EncodedBatch> {
-    const spec = this.#spec;
-    let plain: Buffer;
-    let entryCount = batch.count;
-    let dropped: Record<string, number> | undefined;
-    const needsLines =
-      spec.mapLine !== undefined || typeof spec.format === 'object' || (spec.wrap === undefined && spec.renameTimestamp === undefined && spec.maxEntryBytes !== undefined && hasLineOver(batch, spec.maxEntryBytes));
-    if (!needsLines) {
-      const framed =
-        spec.renameTimestamp !== undefined ? renameTimestampKey(batch, spec.renameTimestamp, spec.maxEntryBytes)
-        : spec.wrap === undefined ? batch
-        : wrapLines(batch, spec.wrap, spec.maxEntryBytes);
-      if (framed.count < batch.count) dropped = { entry_too_large: batch.count - framed.count };
-      entryCount = framed.count;
-      plain = spec.format === 'ndjson' ? ndjsonBody(framed) : jsonArrayBody(framed);
-    } else {
-      const lines: string[] = [];
-      let tooLarge = 0;
-      const ndjson = batch.ndjson;
-      forEachLine(batch, (start, end) => {
-        if (end === start) return;
-        const raw = ndjson.toString('utf8', start, end);
-        const line = spec.mapLine ? spec.mapLine(raw) : raw;
-        if (spec.maxEntryBytes !== undefined && Buffer.byteLength(line) > spec.maxEntryBytes) {
-          tooLarge++;
-          return;
-        }
-        lines.push(line);
-      });
-      if (tooLarge > 0) dropped = { entry_too_large: tooLarge };
-      entryCount = lines.length;
-      if (typeof spec.format === 'object') plain = spec.format.custom(lines);
-      else {
-        // The mapped lines as a batch of their own, so the one NDJSON / JSON-array encoder frames them.
-        const mapped = Buffer.from(lines.length === 0 ? '' : `${lines.join('\n')}\n`, 'utf8');
-        const asBatch: Batch = { ...batch, ndjson: mapped, count: lines.length, bytes: mapped.length - lines.length };
-        plain = spec.format === 'ndjson' ? ndjsonBody(asBatch) : jsonArrayBody(asBatch);
-      }
-    }
-    const body = spec.gzip ? await gzip(plain, spec.gzipLevel ?? DEFAULT_GZIP_LEVEL) : plain;
-    return { body, entryCount, ...(dropped ? { dropped } : {}) };
+    const built = this.#o.build(batch);
+    const meta: Record<string, string> = { ...built.meta, plainBytes: String(built.plain.length) };
+    const body = this.#o.gzipLevel !== undefined ? await gzip(built.plain, this.#o.gzipLevel) : built.plain;
+    return {
+      body,
+      entryCount: built.entryCount,
+      ...(built.dropped !== undefined && Object.keys(built.dropped).length > 0 ? { dropped: built.dropped } : {}),
+      ...(built.adjusted !== undefined && Object.keys(built.adjusted).length > 0 ? { adjusted: built.adjusted } : {}),
+      meta,
+    };
   }
 
   async send(encoded: EncodedBatch, batch: Batch, signal: AbortSignal): Promise<SendResult | void> {
     signal.throwIfAborted();
     // Every entry was left out (too large): nothing to send, and an empty request could be refused.
     if (encoded.entryCount === 0) return;
-    const spec = this.#spec;
-    const url = typeof spec.url === 'function' ? spec.url(batch) : spec.url;
-    const answer = await httpRequest(this.#pool, { url, method: 'POST', headers: this.#headers, body: encoded.body, signal, timeoutMs: spec.timeoutMs ?? DEFAULT_TIMEOUT_MS });
-    const partial = spec.partialSuccess?.(answer, encoded.entryCount);
-    if (partial !== undefined && partial.rejected > 0) return { rejectedEntries: Math.min(partial.rejected, encoded.entryCount), rejectReason: partial.reason };
+    const plainBytes = Number(encoded.meta?.plainBytes ?? encoded.body.length);
+    const max = this.#o.maxRequestBytes;
+    if (max !== undefined && plainBytes > max) {
+      throw new RequestLimitError(`${this.name}: a request of ${plainBytes} bytes (uncompressed) is over the ${max}-byte limit; splitting`);
+    }
+    const maxEncoded = this.#o.maxEncodedBytes;
+    if (maxEncoded !== undefined && encoded.body.length > maxEncoded) {
+      throw new RequestLimitError(`${this.name}: a request of ${encoded.body.length} bytes is over the ${maxEncoded}-byte limit; splitting`);
+    }
+    const maxEntries = this.#o.maxRequestEntries;
+    if (maxEntries !== undefined && encoded.entryCount > maxEntries) {
+      throw new RequestLimitError(`${this.name}: a request of ${encoded.entryCount} entries is over the limit of ${maxEntries}; splitting`);
+    }
+    const url = typeof this.#o.url === 'function' ? this.#o.url(batch) : this.#o.url;
+    let answer: HttpAnswer;
+    try {
+      answer = await httpRequest(this.#pool, { url, method: 'POST', headers: this.#headers, body: encoded.body, signal, timeoutMs: this.#o.timeoutMs });
+    } catch (error) {
+      throw this.#o.mapError ? this.#o.mapError(error, encoded) : error;
+    }
+    return this.#o.readAnswer?.(answer, encoded);
   }
 
   classify(error: unknown): FailureAction {
-    return this.#spec.classify?.(error) ?? classifyFailure(error);
+    if (error instanceof RequestLimitError) return 'split';
+    return this.#o.classify?.(error) ?? classifyFailure(error);
   }
 
   healthcheck(signal: AbortSignal): Promise<void> {
-    if (this.#spec.healthcheck) return this.#spec.healthcheck(this.#pool, signal);
-    const url = typeof this.#spec.url === 'function' ? undefined : this.#spec.url;
-    // A URL that depends on the batch still has one host: probe it via a dummy batch-free URL.
-    return url === undefined ? Promise.resolve() : probeConnection(url, 10_000, signal);
+    return this.#o.healthcheck ? this.#o.healthcheck(this.#pool, signal) : Promise.resolve();
   }
 
   close(): Promise<void> {
     this.#closing ??= this.#pool.close();
     return this.#closing;
   }
+}
+
+/** The vendor sink for a destination written as a description (VendorHttpSpec). */
+export function describedSink(spec: VendorHttpSpec, options: { readonly maxConnections?: number; readonly name?: string } = {}): VendorHttpSink {
+  const contentType = typeof spec.format === 'object' ? spec.format.contentType : spec.format === 'ndjson' ? 'application/x-ndjson' : 'application/json';
+  const staticUrl = typeof spec.url === 'function' ? undefined : spec.url;
+  return new VendorHttpSink({
+    name: options.name ?? spec.kind,
+    kind: spec.kind,
+    url: spec.url,
+    headers: { 'content-type': contentType, ...spec.headers },
+    gzipLevel: spec.gzip ? (spec.gzipLevel ?? DEFAULT_GZIP_LEVEL) : undefined,
+    timeoutMs: spec.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+    maxConnections: options.maxConnections ?? 4,
+    ...(spec.partitionKey ? { partitionKey: spec.partitionKey } : {}),
+    ...(spec.classify ? { classify: spec.classify } : {}),
+    build: (batch) => buildDescribed(spec, batch),
+    readAnswer: (answer, encoded) => {
+      const partial = spec.partialSuccess?.(answer, encoded.entryCount);
+      if (partial !== undefined && partial.rejected > 0) return { rejectedEntries: Math.min(partial.rejected, encoded.entryCount), rejectReason: partial.reason };
+    },
+    // A URL that depends on the batch has no one URL to probe before the first batch.
+    healthcheck: (pool, signal) => (spec.healthcheck ? spec.healthcheck(pool, signal) : staticUrl === undefined ? Promise.resolve() : probeConnection(staticUrl, 10_000, signal)),
+  });
+}
+
+/** A description's request body: the lines framed as it says (renamed, wrapped or mapped), too-large lines left out. */
+function buildDescribed(spec: VendorHttpSpec, batch: Batch): BuiltBody {
+  let plain: Buffer;
+  let entryCount = batch.count;
+  let dropped: Record<string, number> | undefined;
+  const needsLines =
+    spec.mapLine !== undefined || typeof spec.format === 'object' || (spec.wrap === undefined && spec.renameTimestamp === undefined && spec.maxEntryBytes !== undefined && hasLineOver(batch, spec.maxEntryBytes));
+  if (!needsLines) {
+    const framed =
+      spec.renameTimestamp !== undefined ? renameTimestampKey(batch, spec.renameTimestamp, spec.maxEntryBytes)
+      : spec.wrap === undefined ? batch
+      : wrapLines(batch, spec.wrap, spec.maxEntryBytes);
+    if (framed.count < batch.count) dropped = { entry_too_large: batch.count - framed.count };
+    entryCount = framed.count;
+    plain = spec.format === 'ndjson' ? ndjsonBody(framed) : jsonArrayBody(framed);
+  } else {
+    const lines: string[] = [];
+    let tooLarge = 0;
+    const ndjson = batch.ndjson;
+    forEachLine(batch, (start, end) => {
+      if (end === start) return;
+      const raw = ndjson.toString('utf8', start, end);
+      const line = spec.mapLine ? spec.mapLine(raw) : raw;
+      if (spec.maxEntryBytes !== undefined && Buffer.byteLength(line) > spec.maxEntryBytes) {
+        tooLarge++;
+        return;
+      }
+      lines.push(line);
+    });
+    if (tooLarge > 0) dropped = { entry_too_large: tooLarge };
+    entryCount = lines.length;
+    if (typeof spec.format === 'object') plain = spec.format.custom(lines);
+    else {
+      // The mapped lines as a batch of their own, so the one NDJSON / JSON-array encoder frames them.
+      const mapped = Buffer.from(lines.length === 0 ? '' : `${lines.join('\n')}\n`, 'utf8');
+      const asBatch: Batch = { ...batch, ndjson: mapped, count: lines.length, bytes: mapped.length - lines.length };
+      plain = spec.format === 'ndjson' ? ndjsonBody(asBatch) : jsonArrayBody(asBatch);
+    }
+  }
+  return { plain, entryCount, ...(dropped ? { dropped } : {}) };
 }
 
 const TIMESTAMP_KEY = Buffer.from('"timestamp"', 'utf8');
@@ -293,47 +395,7 @@ export function renameField(from: string, to: string): (line: string) => string 
   };
 }
 
-// ---- Config and plugin helpers shared by the vendor destinations ----
-
-// Header values must not smuggle a line break or NUL into the request.
-const BAD_HEADER_CHAR = /[\r\n\0]/;
-
-/** A secret that goes into a header or URL: set, and free of characters that would break the request. Never quoted in errors. */
-export function readSecret(env: EnvReader, name: string): string | undefined {
-  const value = env.raw(name);
-  if (value === undefined) return undefined;
-  if (BAD_HEADER_CHAR.test(value) || /\s/.test(value)) throw new ConfigError(name, 'must not contain spaces, line breaks or NUL characters');
-  return value;
-}
-
-/** A required companion secret, named in the error with the secret that needs it. */
-export function requireSecret(env: EnvReader, name: string, neededBy: string, what: string): string {
-  const value = readSecret(env, name);
-  if (value === undefined) throw new ConfigError(name, `is required when ${neededBy} is set: ${what}`);
-  return value;
-}
-
-/**
- * An endpoint URL (http or https). The value may hold credentials or a token in the query,
- * so it is never quoted; the parser's error (which keeps the input) is not kept as the cause.
- */
-export function readEndpoint(env: EnvReader, name: string): URL | undefined {
-  const value = env.raw(name);
-  if (value === undefined) return undefined;
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw new ConfigError(name, 'expected a URL such as https://host/path');
-  }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new ConfigError(name, 'expected an http or https URL');
-  return url;
-}
-
-/** `https://host/path` of a URL, for the start-up log: no credentials, no query. */
-export function shownUrl(url: URL): string {
-  return `${url.protocol}//${url.host}${url.pathname}`;
-}
+// ---- Plugin helpers shared by the vendor destinations (config readers: ./vendor-config.ts) ----
 
 export const VENDOR_DEFAULTS: PipelineSettings = {
   batch: { maxEntries: 10_000, maxBytes: 1024 * 1024, maxAgeMs: 1000 },
@@ -363,24 +425,6 @@ export function vendorPlugin<Config>(definition: {
     readConfig: definition.readConfig,
     describe: definition.describe,
     create: (config: Config, context: SinkContext) =>
-      new VendorHttpSink(definition.spec(config), { maxConnections: context.settings?.maxInFlight ?? definition.defaults.maxInFlight }),
+      describedSink(definition.spec(config), { maxConnections: context.settings?.maxInFlight ?? definition.defaults.maxInFlight }),
   };
-}
-
-/** Companion variables set without the one that turns the destination on: a mistake worth reporting. */
-export function rejectStray(env: EnvReader, primary: string, companions: readonly string[]): void {
-  const stray = companions.find((name) => env.has(name));
-  if (stray !== undefined) throw new ConfigError(primary, `is required when ${stray} is set`);
-}
-
-/** `Basic base64(user:password)`. */
-export function basicAuthorization(user: string, password: string): string {
-  return `Basic ${Buffer.from(`${user}:${password}`, 'utf8').toString('base64')}`;
-}
-
-/** A base URL with `path` appended (one slash between them), keeping its query. */
-export function withPath(base: URL, path: string): URL {
-  const url = new URL(base.href);
-  url.pathname = `${url.pathname.replace(/\/+$/, '')}/${path.replace(/^\/+/, '')}`;
-  return url;
 }

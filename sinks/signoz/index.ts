@@ -1,6 +1,6 @@
 // The SigNoz destination: POST to SIGNOZ_URI (its Vector endpoint), the ingestion key in
 // signoz-access-token, a JSON array of the entries as fly-log-shipper sends them.
-import { vendorDefaults, vendorPlugin, type VendorHttpSpec } from '../shared/vendor-http.js';
+import { vendorDefaults, type VendorHttpSpec, vendorPlugin } from '../shared/vendor-http.js';
 import { describeSignoz, readSignozConfig, type SignozConfig } from './config.js';
 
 export function signozSpec(config: SignozConfig): VendorHttpSpec {

@@ -5,7 +5,7 @@
 // (the path is the credential): it never appears in a message.
 import { ConfigError } from '../../src/errors.js';
 import type { EnvReader } from '../../src/config/env.js';
-import { readEndpoint, rejectStray } from '../shared/vendor-http.js';
+import { readEndpoint, requireFor } from '../shared/vendor-config.js';
 
 export interface SlackConfig {
   readonly webhookUrl: URL;
@@ -17,7 +17,7 @@ const KEYWORDS_EXAMPLE = "[r'SIGTERM', r'reboot']";
 export function readSlackConfig(env: EnvReader): SlackConfig | undefined {
   const webhookUrl = readEndpoint(env, 'SLACK_WEBHOOK_URL');
   if (webhookUrl === undefined) {
-    rejectStray(env, 'SLACK_WEBHOOK_URL', ['SLACK_ALERT_KEYWORDS']);
+    requireFor(env, 'SLACK_WEBHOOK_URL', ['SLACK_ALERT_KEYWORDS']);
     return undefined;
   }
   const text = env.raw('SLACK_ALERT_KEYWORDS');

@@ -3,7 +3,7 @@
 // the DSN names api.uptrace.dev, as fly-log-shipper's does.
 import { ConfigError } from '../../src/errors.js';
 import type { EnvReader } from '../../src/config/env.js';
-import { readEndpoint, readSecret, rejectStray, requireSecret, shownUrl } from '../shared/vendor-http.js';
+import { readEndpoint, readSecret, requireFor, requireSecret, shownUrl } from '../shared/vendor-config.js';
 
 export interface UptraceConfig {
   readonly apiKey: string;
@@ -18,7 +18,7 @@ export const UPTRACE_DEFAULT_URL = 'https://api.uptrace.dev/api/v1/vector-logs';
 export function readUptraceConfig(env: EnvReader): UptraceConfig | undefined {
   const apiKey = readSecret(env, 'UPTRACE_API_KEY');
   if (apiKey === undefined) {
-    rejectStray(env, 'UPTRACE_API_KEY', ['UPTRACE_PROJECT', 'UPTRACE_ENDPOINT']);
+    requireFor(env, 'UPTRACE_API_KEY', ['UPTRACE_PROJECT', 'UPTRACE_ENDPOINT']);
     return undefined;
   }
   const project = requireSecret(env, 'UPTRACE_PROJECT', 'UPTRACE_API_KEY', 'the Uptrace project id');

@@ -1,6 +1,6 @@
 // The Uptrace destination: POST /api/v1/vector-logs, the DSN in uptrace-dsn, gzip'd NDJSON of
 // the entries as they are.
-import { vendorDefaults, vendorPlugin, type VendorHttpSpec } from '../shared/vendor-http.js';
+import { vendorDefaults, type VendorHttpSpec, vendorPlugin } from '../shared/vendor-http.js';
 import { describeUptrace, readUptraceConfig, type UptraceConfig } from './config.js';
 
 export function uptraceSpec(config: UptraceConfig): VendorHttpSpec {

@@ -13,6 +13,7 @@ import { parseFlyMessage, type LogEntry } from '../../src/intake/entry.js';
 import { SinkNetworkError, SinkResponseError } from '../../src/errors.js';
 import type { Batch, Sink } from '../../src/pipeline/sink.js';
 import { batchLines, makeBatch as batchOf } from '../../src/pipeline/batch.js';
+import { freePort } from './ports.js';
 
 export interface ContractHarness {
   sink: Sink;
@@ -229,4 +230,30 @@ function canonical(value: unknown): string {
 
 function sortCanonical(list: Array<Record<string, unknown>>): Array<Record<string, unknown>> {
   return list.map((o) => [canonical(o), o] as const).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, o]) => o);
+}
+
+/** A receiver standing in for a vendor: where it listens, what it stored, and a one-shot failure. */
+export interface VendorReceiver {
+  readonly url: string;
+  entries(): Array<Record<string, unknown>> | Promise<Array<Record<string, unknown>>>;
+  failNext(status: number): void;
+  close(): Promise<void>;
+}
+
+/** The contract suite for a vendor sink against its receiver; `sinkFor(url)` builds the sink from the destination's env. */
+export function receiverContractSuite<R extends VendorReceiver>(kind: string, startReceiver: () => Promise<R>, sinkFor: (url: string) => Sink): void {
+  sinkContractSuite(kind, async () => {
+    const rx = await startReceiver();
+    const sink = sinkFor(rx.url);
+    return {
+      sink,
+      stored: async () => rx.entries(),
+      failNext: (status) => rx.failNext(status),
+      refusedSink: async () => sinkFor(`http://127.0.0.1:${await freePort()}`),
+      close: async () => {
+        await sink.close?.();
+        await rx.close();
+      },
+    };
+  });
 }

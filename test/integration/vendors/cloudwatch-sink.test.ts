@@ -8,9 +8,8 @@ import { CloudWatchSink } from '../../../sinks/cloudwatch/sink.js';
 import { RequestLimitError } from '../../../sinks/shared/fly-fields.js';
 import { entryFromLine } from '../../../src/intake/entry.js';
 import { startCloudWatchReceiver, type CloudWatchReceiver } from '../../support/vendor-receivers/cloudwatch.js';
-import { freePort } from '../../support/ports.js';
 import { configured } from '../../support/config-error.js';
-import { batchesFor, makeBatch, sampleEntries, SAMPLE_RECEIVED_AT_MS, sinkContractSuite } from '../../support/sink-contract.js';
+import { batchesFor, makeBatch, sampleEntries, SAMPLE_RECEIVED_AT_MS, receiverContractSuite } from '../../support/sink-contract.js';
 
 const KEY_ID = 'AKIAIOSFODNN7EXAMPLE';
 const SECRET = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY';
@@ -24,20 +23,7 @@ function sinkFor(url: string, extra: Record<string, string> = {}): CloudWatchSin
 
 // The fixture holds entries from 2022, older than the service's 14 days: the contract runs
 // against a receiver whose retention lets them in (the window has its own test below).
-sinkContractSuite('cloudwatch', async () => {
-  const rx = await startCloudWatchReceiver({ accessKeyId: KEY_ID, secretAccessKey: SECRET, region: REGION, retentionDays: 100_000, now: () => SAMPLE_RECEIVED_AT_MS });
-  const sink = sinkFor(rx.url);
-  return {
-    sink,
-    stored: async () => rx.entries(),
-    failNext: (status) => rx.failNext(status),
-    refusedSink: async () => sinkFor(`http://127.0.0.1:${await freePort()}`),
-    close: async () => {
-      await sink.close();
-      await rx.close();
-    },
-  };
-});
+receiverContractSuite('cloudwatch', () => startCloudWatchReceiver({ accessKeyId: KEY_ID, secretAccessKey: SECRET, region: REGION, retentionDays: 100_000, now: () => SAMPLE_RECEIVED_AT_MS }), (url) => sinkFor(url));
 
 function line(ms: number, i: number, host = 'h1'): string {
   return JSON.stringify({ event: { provider: 'app' }, fly: { app: { instance: 'i1', name: 'web' }, region: 'ams' }, host, log: { level: 'info' }, message: `m${i}`, timestamp: new Date(ms).toISOString() });

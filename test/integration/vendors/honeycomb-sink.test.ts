@@ -5,9 +5,8 @@ import { SinkResponseError } from '../../../src/errors.js';
 import { readHoneycombConfig } from '../../../sinks/honeycomb/config.js';
 import { createHoneycombSink } from '../../../sinks/honeycomb/sink.js';
 import { startHoneycombReceiver, type HoneycombReceiver } from '../../support/vendor-receivers/honeycomb.js';
-import { freePort } from '../../support/ports.js';
 import { configured } from '../../support/config-error.js';
-import { makeBatch, sampleEntries, sinkContractSuite } from '../../support/sink-contract.js';
+import { makeBatch, sampleEntries, receiverContractSuite } from '../../support/sink-contract.js';
 
 const KEY = 'hcaik_01abcdefghijklmnopqrstuvwx';
 const DATASET = 'fly logs/prod';
@@ -16,20 +15,7 @@ function sinkFor(url: string, key = KEY) {
   return createHoneycombSink(configured(readHoneycombConfig(new EnvReader({ HONEYCOMB_API_KEY: key, HONEYCOMB_DATASET: DATASET, HONEYCOMB_ENDPOINT: url }))), 2);
 }
 
-sinkContractSuite('honeycomb', async () => {
-  const rx = await startHoneycombReceiver({ apiKey: KEY, dataset: DATASET });
-  const sink = sinkFor(rx.url);
-  return {
-    sink,
-    stored: async () => rx.entries(),
-    failNext: (status) => rx.failNext(status),
-    refusedSink: async () => sinkFor(`http://127.0.0.1:${await freePort()}`),
-    close: async () => {
-      await sink.close();
-      await rx.close();
-    },
-  };
-});
+receiverContractSuite('honeycomb', () => startHoneycombReceiver({ apiKey: KEY, dataset: DATASET }), (url) => sinkFor(url));
 
 describe('honeycomb requests', () => {
   let rx: HoneycombReceiver;

@@ -5,9 +5,8 @@ import { SinkResponseError } from '../../../src/errors.js';
 import { readHumioConfig } from '../../../sinks/humio/config.js';
 import { createHumioSink } from '../../../sinks/humio/sink.js';
 import { startHumioReceiver, type HumioReceiver } from '../../support/vendor-receivers/humio.js';
-import { freePort } from '../../support/ports.js';
 import { configured } from '../../support/config-error.js';
-import { makeBatch, sampleEntries, sinkContractSuite } from '../../support/sink-contract.js';
+import { makeBatch, sampleEntries, receiverContractSuite } from '../../support/sink-contract.js';
 
 const TOKEN = '0a1b2c3d-4e5f-6789-abcd-ef0123456789';
 
@@ -15,20 +14,7 @@ function sinkFor(url: string) {
   return createHumioSink(configured(readHumioConfig(new EnvReader({ HUMIO_TOKEN: TOKEN, HUMIO_ENDPOINT: url }))), 2);
 }
 
-sinkContractSuite('humio', async () => {
-  const rx = await startHumioReceiver({ token: TOKEN });
-  const sink = sinkFor(rx.url);
-  return {
-    sink,
-    stored: async () => rx.entries(),
-    failNext: (status) => rx.failNext(status),
-    refusedSink: async () => sinkFor(`http://127.0.0.1:${await freePort()}`),
-    close: async () => {
-      await sink.close();
-      await rx.close();
-    },
-  };
-});
+receiverContractSuite('humio', () => startHumioReceiver({ token: TOKEN }), (url) => sinkFor(url));
 
 describe('humio requests', () => {
   let rx: HumioReceiver | undefined;

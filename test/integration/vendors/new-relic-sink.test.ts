@@ -5,9 +5,8 @@ import { EnvReader } from '../../../src/config/env.js';
 import { readNewRelicConfig } from '../../../sinks/new-relic/config.js';
 import { createNewRelicSink } from '../../../sinks/new-relic/sink.js';
 import { startNewRelicReceiver, type NewRelicReceiver } from '../../support/vendor-receivers/new-relic.js';
-import { freePort } from '../../support/ports.js';
 import { configured } from '../../support/config-error.js';
-import { makeBatch, sampleEntries, sinkContractSuite } from '../../support/sink-contract.js';
+import { makeBatch, sampleEntries, receiverContractSuite } from '../../support/sink-contract.js';
 import { entryFromLine } from '../../../src/intake/entry.js';
 import { RequestLimitError } from '../../../sinks/shared/fly-fields.js';
 
@@ -17,20 +16,7 @@ function sinkFor(url: string, env: Record<string, string> = { NEW_RELIC_LICENSE_
   return createNewRelicSink(configured(readNewRelicConfig(new EnvReader({ ...env, NEW_RELIC_ENDPOINT: url }))), 2);
 }
 
-sinkContractSuite('new_relic', async () => {
-  const rx = await startNewRelicReceiver({ key: LICENSE, keyHeader: 'x-license-key' });
-  const sink = sinkFor(rx.url);
-  return {
-    sink,
-    stored: async () => rx.entries(),
-    failNext: (status) => rx.failNext(status),
-    refusedSink: async () => sinkFor(`http://127.0.0.1:${await freePort()}`),
-    close: async () => {
-      await sink.close();
-      await rx.close();
-    },
-  };
-});
+receiverContractSuite('new_relic', () => startNewRelicReceiver({ key: LICENSE, keyHeader: 'x-license-key' }), (url) => sinkFor(url));
 
 describe('new relic requests', () => {
   let rx: NewRelicReceiver;

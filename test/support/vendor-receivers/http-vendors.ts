@@ -200,9 +200,16 @@ const json = (status: number, body: unknown): ScriptedAnswer => ({ status, heade
 
 // ---- The vendors ----
 
+type ProfileDefaults = 'validate' | 'toOriginal' | 'partialInAnswer';
+
+/** A profile with the common defaults: any JSON object is a record, stored as sent, no partial success in a 2xx. */
+function profile(p: Omit<VendorProfile, ProfileDefaults> & Partial<Pick<VendorProfile, ProfileDefaults>>): VendorProfile {
+  return { validate: objectRecord, toOriginal: identity, partialInAnswer: false, ...p };
+}
+
 export const PROFILES = {
   /** AppSignal's Vector endpoint: POST /vector/events, bearer push key, gzip'd JSON array of {"log": …}; GET /vector/healthcheck. */
-  appsignal: ({ key }: { key: string }): VendorProfile => ({
+  appsignal: ({ key }: { key: string }): VendorProfile => profile({
     vendor: 'appsignal',
     checkTarget: exactPath('/vector/events'),
     authorized: bearer(key),
@@ -214,12 +221,11 @@ export const PROFILES = {
     badRequest: (p) => plain(400, p),
     toOriginal: (r) => r.log as Rec,
     success: () => plain(200, ''),
-    partialInAnswer: false,
     isHealthcheck: (method, path) => method === 'GET' && path === '/vector/healthcheck',
   }),
 
   /** Axiom ingest: POST /v1/datasets/<dataset>/ingest, bearer, NDJSON (gzip), 200 with ingested/failed counts. */
-  axiom: ({ token, dataset }: { token: string; dataset: string }): VendorProfile => ({
+  axiom: ({ token, dataset }: { token: string; dataset: string }): VendorProfile => profile({
     vendor: 'axiom',
     checkTarget: exactPath(`/v1/datasets/${dataset}/ingest`),
     authorized: bearer(token),
@@ -229,7 +235,6 @@ export const PROFILES = {
     parse: ndjson,
     validate: (r) => (isObject(r) && (typeof r._time === 'string' || typeof r.timestamp === 'string') ? undefined : 'no _time or timestamp'),
     badRequest: (p) => json(400, { code: 400, message: p }),
-    toOriginal: identity,
     success: (stored, failed) =>
       json(200, { ingested: stored, failed: failed.length, failures: failed.map((error) => ({ timestamp: new Date().toISOString(), error })), processedBytes: 0, blocksCreated: 0, walLength: stored }),
     partialInAnswer: true,
@@ -237,7 +242,7 @@ export const PROFILES = {
   }),
 
   /** Baselime: POST /v1/<dataset>, bearer, JSON array. */
-  baselime: ({ key, dataset }: { key: string; dataset: string }): VendorProfile => ({
+  baselime: ({ key, dataset }: { key: string; dataset: string }): VendorProfile => profile({
     vendor: 'baselime',
     checkTarget: exactPath(`/v1/${dataset}`),
     authorized: bearer(key),
@@ -245,15 +250,12 @@ export const PROFILES = {
     contentTypes: JSON_TYPES,
     gzip: false,
     parse: jsonArray,
-    validate: objectRecord,
     badRequest: (p) => json(400, { message: p }),
-    toOriginal: identity,
     success: () => json(202, { message: 'Request Accepted' }),
-    partialInAnswer: false,
   }),
 
   /** Better Stack: POST /, bearer source token, JSON array with `dt`; 10 MiB per request; 202. */
-  betterstack: ({ token }: { token: string }): VendorProfile => ({
+  betterstack: ({ token }: { token: string }): VendorProfile => profile({
     vendor: 'betterstack',
     checkTarget: exactPath('/'),
     authorized: bearer(token),
@@ -267,11 +269,10 @@ export const PROFILES = {
     badRequest: () => plain(406, "Couldn't parse JSON content."),
     toOriginal: (r) => renamed(r, 'dt', 'timestamp'),
     success: () => plain(202, ''),
-    partialInAnswer: false,
   }),
 
   /** Highlight: POST /v1/logs/json, x-highlight-project, gzip'd NDJSON. */
-  highlight: ({ project }: { project: string }): VendorProfile => ({
+  highlight: ({ project }: { project: string }): VendorProfile => profile({
     vendor: 'highlight',
     checkTarget: exactPath('/v1/logs/json'),
     authorized: (h) => h['x-highlight-project'] === project,
@@ -279,15 +280,12 @@ export const PROFILES = {
     contentTypes: NDJSON_TYPES,
     gzip: true,
     parse: ndjson,
-    validate: objectRecord,
     badRequest: (p) => plain(400, p),
-    toOriginal: identity,
     success: () => plain(200, ''),
-    partialInAnswer: false,
   }),
 
   /** Honeybadger Insights: POST /v1/events, X-API-Key, NDJSON with `ts`; at most 102,400 bytes; 201. */
-  honeybadger: ({ key }: { key: string }): VendorProfile => ({
+  honeybadger: ({ key }: { key: string }): VendorProfile => profile({
     vendor: 'honeybadger',
     checkTarget: exactPath('/v1/events'),
     authorized: (h) => h['x-api-key'] === key,
@@ -301,11 +299,10 @@ export const PROFILES = {
     badRequest: () => json(422, { error: "The payload couldn't be processed." }),
     toOriginal: (r) => renamed(r, 'ts', 'timestamp'),
     success: () => json(201, {}),
-    partialInAnswer: false,
   }),
 
   /** HyperDX: POST /?hdx_platform=flyio, bearer, JSON array. */
-  hyperdx: ({ key }: { key: string }): VendorProfile => ({
+  hyperdx: ({ key }: { key: string }): VendorProfile => profile({
     vendor: 'hyperdx',
     checkTarget: (path, q) => (path !== '/' ? `path ${path}` : q.get('hdx_platform') !== 'flyio' ? 'hdx_platform is not flyio' : undefined),
     authorized: bearer(key),
@@ -313,15 +310,12 @@ export const PROFILES = {
     contentTypes: JSON_TYPES,
     gzip: false,
     parse: jsonArray,
-    validate: objectRecord,
     badRequest: (p) => plain(400, p),
-    toOriginal: identity,
     success: () => plain(200, 'OK'),
-    partialInAnswer: false,
   }),
 
   /** Mezmo (LogDNA): POST /logs/ingest?hostname=…&now=…, basic auth key:, {"lines":[{line, timestamp, app, env, meta}]}. */
-  logdna: ({ key }: { key: string }): VendorProfile => ({
+  logdna: ({ key }: { key: string }): VendorProfile => profile({
     vendor: 'logdna',
     checkTarget: (path, q) =>
       path !== '/logs/ingest' ? `path ${path}` : !q.get('hostname') ? 'no hostname' : !/^\d+$/.test(q.get('now') ?? '') ? 'now is not ms' : undefined,
@@ -345,12 +339,11 @@ export const PROFILES = {
     badRequest: (p) => json(400, { error: p, status: 'error' }),
     toOriginal: (r) => ({ ...(r.meta as Rec), message: r.line }),
     success: () => json(200, { status: 'ok', batchID: 'b-1' }),
-    partialInAnswer: false,
     isHealthcheck: (method, path, decoded) => method === 'POST' && path === '/logs/ingest' && decoded.length === 0,
   }),
 
   /** Logflare: POST /logs/vector?source=<token>, X-API-Key, JSON array with `level`. */
-  logflare: ({ key, source }: { key: string; source: string }): VendorProfile => ({
+  logflare: ({ key, source }: { key: string; source: string }): VendorProfile => profile({
     vendor: 'logflare',
     checkTarget: (path, q) => (path !== '/logs/vector' ? `path ${path}` : q.get('source') !== source ? 'wrong source' : undefined),
     authorized: (h) => h['x-api-key'] === key,
@@ -365,11 +358,10 @@ export const PROFILES = {
       return rest;
     },
     success: () => json(200, { message: 'Logged!' }),
-    partialInAnswer: false,
   }),
 
   /** OpenObserve: POST /api/<org>/<stream>/_json, basic auth, gzip'd JSON array; 200 with per-stream successful/failed. */
-  openobserve: ({ user, password, path }: { user: string; password: string; path: string }): VendorProfile => ({
+  openobserve: ({ user, password, path }: { user: string; password: string; path: string }): VendorProfile => profile({
     vendor: 'openobserve',
     checkTarget: exactPath(path),
     authorized: basic(user, password),
@@ -377,15 +369,13 @@ export const PROFILES = {
     contentTypes: JSON_TYPES,
     gzip: true,
     parse: jsonArray,
-    validate: objectRecord,
     badRequest: (p) => json(400, { code: 400, message: p }),
-    toOriginal: identity,
     success: (stored, failed) => json(200, { code: 200, status: [{ name: path.split('/')[3] ?? 'default', successful: stored, failed: failed.length, ...(failed.length > 0 ? { error: failed[0] } : {}) }] }),
     partialInAnswer: true,
   }),
 
   /** SigNoz: POST /logs/vector, signoz-access-token, JSON array. */
-  signoz: ({ key }: { key: string }): VendorProfile => ({
+  signoz: ({ key }: { key: string }): VendorProfile => profile({
     vendor: 'signoz',
     checkTarget: exactPath('/logs/vector'),
     authorized: (h) => h['signoz-access-token'] === key,
@@ -393,15 +383,12 @@ export const PROFILES = {
     contentTypes: JSON_TYPES,
     gzip: false,
     parse: jsonArray,
-    validate: objectRecord,
     badRequest: (p) => plain(400, p),
-    toOriginal: identity,
     success: () => plain(200, ''),
-    partialInAnswer: false,
   }),
 
   /** Uptrace: POST /api/v1/vector-logs, uptrace-dsn, gzip'd NDJSON. */
-  uptrace: ({ dsn }: { dsn: string }): VendorProfile => ({
+  uptrace: ({ dsn }: { dsn: string }): VendorProfile => profile({
     vendor: 'uptrace',
     checkTarget: exactPath('/api/v1/vector-logs'),
     authorized: (h) => h['uptrace-dsn'] === dsn,
@@ -409,11 +396,8 @@ export const PROFILES = {
     contentTypes: NDJSON_TYPES,
     gzip: true,
     parse: ndjson,
-    validate: objectRecord,
     badRequest: (p) => json(400, { message: p }),
-    toOriginal: identity,
     success: () => plain(200, ''),
-    partialInAnswer: false,
   }),
 
   /**

@@ -4,7 +4,8 @@ import { gunzipSync } from 'node:zlib';
 import { describe, expect, test } from 'vitest';
 import { parseFlyMessage, type LogEntry } from '../../../src/intake/entry.js';
 import { makeBatch } from '../../../src/pipeline/batch.js';
-import { renameField, VendorHttpSink, withPath, type VendorHttpSpec } from '../../../sinks/shared/vendor-http.js';
+import { describedSink, renameField, type VendorHttpSpec } from '../../../sinks/shared/vendor-http.js';
+import { withPath } from '../../../sinks/shared/vendor-config.js';
 import { axiomPartial } from '../../../sinks/axiom/encode.js';
 import { openobservePartial } from '../../../sinks/openobserve/encode.js';
 import { logdnaBody, logdnaLine } from '../../../sinks/logdna/encode.js';
@@ -23,28 +24,28 @@ const answer = (body: string) => ({ status: 200, headers: {}, body });
 describe('VendorHttpSink.encode', () => {
   test('unmapped NDJSON is the batch itself; a JSON array frames the same lines', async () => {
     const batch = makeBatch(1, '', [entry('a'), entry('b')]);
-    const nd = await new VendorHttpSink(spec({ format: 'ndjson' })).encode(batch);
+    const nd = await describedSink(spec({ format: 'ndjson' })).encode(batch);
     expect(nd.body).toBe(batch.ndjson);
-    const arr = await new VendorHttpSink(spec({})).encode(batch);
+    const arr = await describedSink(spec({})).encode(batch);
     expect(JSON.parse(Buffer.from(arr.body).toString())).toEqual(batch.ndjson.toString().trim().split('\n').map((l) => JSON.parse(l)));
   });
 
   test('mapping applies to every line; gzip round-trips', async () => {
     const batch = makeBatch(1, '', [entry('a'), entry('b')]);
-    const encoded = await new VendorHttpSink(spec({ gzip: true, mapLine: renameField('timestamp', 'dt') })).encode(batch);
+    const encoded = await describedSink(spec({ gzip: true, mapLine: renameField('timestamp', 'dt') })).encode(batch);
     const objects = JSON.parse(gunzipSync(encoded.body).toString()) as Array<Record<string, unknown>>;
     expect(objects.map((o) => [o.message, o.dt, 'timestamp' in o])).toEqual([['a', '2026-11-26T20:35:01.123456789Z', false], ['b', '2026-11-26T20:35:01.123456789Z', false]]);
   });
 
   test('entries over the vendor\'s size are left out and counted as dropped, the rest kept', async () => {
     const batch = makeBatch(1, '', [entry('small'), entry('x'.repeat(2000)), entry('also small')]);
-    const encoded = await new VendorHttpSink(spec({ format: 'ndjson', maxEntryBytes: 1000 })).encode(batch);
+    const encoded = await describedSink(spec({ format: 'ndjson', maxEntryBytes: 1000 })).encode(batch);
     expect(encoded).toMatchObject({ entryCount: 2, dropped: { entry_too_large: 1 } });
     expect(Buffer.from(encoded.body).toString().trim().split('\n').map((l) => JSON.parse(l).message)).toEqual(['small', 'also small']);
   });
 
   test('a batch whose every entry is too large sends nothing', async () => {
-    const sink = new VendorHttpSink(spec({ maxEntryBytes: 100 }));
+    const sink = describedSink(spec({ maxEntryBytes: 100 }));
     const batch = makeBatch(1, '', [entry('y'.repeat(500))]);
     const encoded = await sink.encode(batch);
     expect(encoded.entryCount).toBe(0);
@@ -55,7 +56,7 @@ describe('VendorHttpSink.encode', () => {
 
   test('wrapping copies each line\'s bytes into the wrapper; a wrapped entry over the limit is dropped', async () => {
     const batch = makeBatch(1, '', [entry('a'), entry('z'.repeat(2000)), entry('ü')]);
-    const encoded = await new VendorHttpSink(spec({ wrap: { prefix: '{"log":', suffix: '}' }, maxEntryBytes: 1000 })).encode(batch);
+    const encoded = await describedSink(spec({ wrap: { prefix: '{"log":', suffix: '}' }, maxEntryBytes: 1000 })).encode(batch);
     expect(encoded).toMatchObject({ entryCount: 2, dropped: { entry_too_large: 1 } });
     const lines = batch.ndjson.toString().trim().split('\n');
     expect(JSON.parse(Buffer.from(encoded.body).toString())).toEqual([{ log: JSON.parse(lines[0]!) }, { log: JSON.parse(lines[2]!) }]);
@@ -72,7 +73,7 @@ describe('VendorHttpSink.encode', () => {
       '{"message":"quote \\"timestamp\\": inside","timestamp":"2026-11-26T20:35:04Z"}',
     ];
     const batch = { id: 1, key: 'test-000001', partition: '', ndjson: Buffer.from(`${lines.join('\n')}\n`), count: lines.length, bytes: 0, receivedAtMs: 0 };
-    const encoded = await new VendorHttpSink(spec({ format: 'ndjson', renameTimestamp: 'dt' })).encode(batch);
+    const encoded = await describedSink(spec({ format: 'ndjson', renameTimestamp: 'dt' })).encode(batch);
     const got = Buffer.from(encoded.body).toString().trim().split('\n').map((l) => JSON.parse(l));
     const slow = renameField('timestamp', 'dt');
     expect(got).toEqual(lines.map((l) => JSON.parse(slow(l))));
@@ -84,7 +85,7 @@ describe('VendorHttpSink.encode', () => {
 
   test('renamed entries over the limit are dropped', async () => {
     const batch = makeBatch(1, '', [entry('ok'), entry('q'.repeat(3000))]);
-    const encoded = await new VendorHttpSink(spec({ format: 'ndjson', renameTimestamp: 'ts', maxEntryBytes: 1000 })).encode(batch);
+    const encoded = await describedSink(spec({ format: 'ndjson', renameTimestamp: 'ts', maxEntryBytes: 1000 })).encode(batch);
     expect(encoded).toMatchObject({ entryCount: 1, dropped: { entry_too_large: 1 } });
   });
 
