@@ -9,7 +9,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, rm, stat, statfs, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { connect, errors as natsErrors, type NatsConnection } from '@nats-io/transport-node';
+import { connect, errors as natsErrors, type ConnectionOptions, type NatsConnection, type Server } from '@nats-io/transport-node';
+import { dialledServerTls, natsAddresses } from '../source/nats-source.js';
 import type { AgentConfig, NatsConfig, SinkCatalogue, SpoolConfig } from '../config/config.js';
 import { loadConfig } from '../config/config.js';
 import type { Env } from '../config/env.js';
@@ -73,14 +74,20 @@ async function checkNats(nats: NatsConfig, timeoutMs: number, messageWaitMs: num
   const where = nats.servers.join(', ');
   const notChecked = (name: string): CheckLine => ({ outcome: 'failed', name, detail: 'not checked: no connection to NATS' });
   let nc: NatsConnection;
+  let dialling: Server | undefined;
   try {
     nc = await connect({
-      servers: [...nats.servers],
+      servers: natsAddresses(nats.servers),
+      reconnectToServer: (pool) => {
+        dialling = pool[0];
+        return null;
+      },
       ...(nats.user !== undefined ? { user: nats.user, pass: nats.pass ?? '' } : {}),
       name: 'logferry-check',
       reconnect: false,
       timeout: timeoutMs,
-      ...(nats.servers.some((s) => s.startsWith('tls:')) ? { tls: {} } : {}),
+      // The same identity check as the agent's, so a certificate for an IP address passes here too.
+      ...(nats.servers.some((s) => s.startsWith('tls:')) ? { tls: dialledServerTls(() => dialling) as ConnectionOptions['tls'] } : {}),
     });
   } catch (error) {
     if (error instanceof natsErrors.AuthorizationError || error instanceof natsErrors.UserAuthenticationExpiredError) {

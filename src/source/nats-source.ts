@@ -182,7 +182,7 @@ export class NatsSource {
     const options = this.#options;
     return {
       // nats.js takes host:port; the scheme only decides whether TLS is insisted on.
-      servers: config.servers.map((s) => s.replace(/^(nats|tls):\/\//, '')),
+      servers: natsAddresses(config.servers),
       ...(config.user !== undefined ? { user: config.user, pass: config.pass ?? '' } : {}),
       name: 'logferry',
       maxReconnectAttempts: -1,
@@ -205,19 +205,8 @@ export class NatsSource {
     };
   }
 
-  /**
-   * nats.js sets the TLS servername from the host name and leaves it empty for an IP address;
-   * Node then checks the certificate against "localhost". Check it against the address dialled.
-   */
   #tlsOptions(): NodeTlsOptions {
-    return {
-      ...this.#options.tls,
-      checkServerIdentity: (name: string, cert: PeerCertificate) => {
-        const server = this.#dialling;
-        const host = server === undefined ? name : server.tlsName !== '' ? server.tlsName : isIP(server.hostname) !== 0 ? server.hostname : name;
-        return checkServerIdentity(host, cert);
-      },
-    };
+    return dialledServerTls(() => this.#dialling, this.#options.tls);
   }
 
   #reportConnectFailure(error: unknown): void {
@@ -384,4 +373,25 @@ export class NatsSource {
         return;
     }
   }
+}
+
+/** nats.js takes host:port; the scheme (nats:// or tls://) only decides whether TLS is insisted on. */
+export function natsAddresses(servers: readonly string[]): string[] {
+  return servers.map((s) => s.replace(/^(nats|tls):\/\//, ''));
+}
+
+/**
+ * nats.js sets the TLS servername from the host name and leaves it empty for an IP address;
+ * Node then checks the certificate against "localhost". Check it against the address dialled
+ * (recorded by the connection's `reconnectToServer` hook), for the agent and `logferry check` alike.
+ */
+export function dialledServerTls(dialling: () => Server | undefined, base: NodeTlsOptions = {}): NodeTlsOptions {
+  return {
+    ...base,
+    checkServerIdentity: (name: string, cert: PeerCertificate) => {
+      const server = dialling();
+      const host = server === undefined ? name : server.tlsName !== '' ? server.tlsName : isIP(server.hostname) !== 0 ? server.hostname : name;
+      return checkServerIdentity(host, cert);
+    },
+  };
 }

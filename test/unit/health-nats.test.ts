@@ -3,20 +3,12 @@
 import { describe, expect, it } from 'vitest';
 import { healthReport } from '../../src/ops/health.js';
 import { SourceStats } from '../../src/ops/stats.js';
+import { subscribedSource } from '../support/source-stats.js';
 
 const NOW = 1_000_000;
 const report = (source: SourceStats) => healthReport({ source, sinks: [], failAfterMs: 60_000, stallTimeoutMs: 300_000 }, NOW);
 
-function subscribedSource(): SourceStats {
-  const s = new SourceStats();
-  s.connected = true;
-  s.disconnectedSince = undefined;
-  s.subscribed = true;
-  s.subscribedOnce = true;
-  s.unsubscribedSince = undefined;
-  s.lastMessageAt = NOW;
-  return s;
-}
+const connectedSource = (): SourceStats => subscribedSource(NOW);
 
 describe('healthReport: NATS subscription', () => {
   it('is 503 before the first subscription exists, even when connected', () => {
@@ -30,14 +22,14 @@ describe('healthReport: NATS subscription', () => {
   });
 
   it('is 200 once subscribed, and says so', () => {
-    const r = report(subscribedSource());
+    const r = report(connectedSource());
     expect(r.httpStatus).toBe(200);
     expect(r.body.nats).toMatchObject({ connected: true, subscribed: true, slowConsumer: 0 });
     expect(r.body.nats).not.toHaveProperty('subscriptionError');
   });
 
   it('is 503 at once while the server refuses the subscription, with its reason', () => {
-    const s = subscribedSource();
+    const s = connectedSource();
     s.subscribed = false;
     s.unsubscribedSince = NOW - 10;
     s.subscriptionError = 'Permissions Violation for Subscription to "logs.>"';
@@ -47,7 +39,7 @@ describe('healthReport: NATS subscription', () => {
   });
 
   it('tolerates a short gap between subscriptions (reconnect, resubscribe), not one past HEALTH_FAIL_AFTER', () => {
-    const s = subscribedSource();
+    const s = connectedSource();
     s.subscribed = false;
     s.unsubscribedSince = NOW - 59_999;
     expect(report(s).httpStatus).toBe(200);

@@ -4,20 +4,12 @@
 import { describe, expect, it } from 'vitest';
 import { healthReport } from '../../src/ops/health.js';
 import { SinkStats, SourceStats } from '../../src/ops/stats.js';
+import { subscribedSource } from '../support/source-stats.js';
 
 const NOW = 1_800_000_000_000;
 const FAIL_AFTER = 60_000;
 
-function connected(): SourceStats {
-  const s = new SourceStats();
-  s.connected = true;
-  s.disconnectedSince = undefined;
-  s.subscribed = true;
-  s.subscribedOnce = true;
-  s.unsubscribedSince = undefined;
-  s.lastMessageAt = NOW - 1000;
-  return s;
-}
+const connected = (): SourceStats => subscribedSource(NOW - 1000);
 
 function sink(over: Partial<SinkStats> = {}): SinkStats {
   const s = new SinkStats();
