@@ -12,6 +12,7 @@ import { createLogger, ThrottledLog, type Logger } from './ops/logger.js';
 import { createMetrics, type SpoolStoreStats } from './ops/metrics.js';
 import { NatsSource } from './source/nats-source.js';
 import { EntryRouter } from './intake/router.js';
+import { BufferBudget } from './pipeline/buffer-budget.js';
 import { SinkPipeline } from './pipeline/sink-pipeline.js';
 import { Spool } from './spool/spool.js';
 import { freeBytesAt, spoolBoundFromFree, spoolSurvivesRestart } from './spool/spool-disk.js';
@@ -83,6 +84,10 @@ async function main(): Promise<void> {
     spoolSurvives = await spoolSurvivesRestart(config.spool.dir, config.onFly);
   }
 
+  // One budget for the sinks that did not get a buffer of their own; free batch buffers kept
+  // for reuse: twice the requests they may have in flight.
+  const sharing = config.sinks.filter((s) => !s.ownBuffer);
+  const sharedBudget = new BufferBudget(config.memory.bufferBudgetBytes, 2 * sharing.reduce((n, s) => n + s.settings.maxInFlight, 0));
   const pipelines: SinkPipeline[] = [];
   for (const configured of config.sinks) {
     const sink = configured.plugin.create(configured.config, {
@@ -91,7 +96,6 @@ async function main(): Promise<void> {
       agentInstanceId: config.agentInstanceId,
     });
     const stats = new SinkStats();
-    stats.bufferMaxBytes = configured.settings.bufferMaxBytes;
     const spool = config.spool === undefined ? undefined : await openSpool(config.spool, spoolMaxBytes!, sink.name, stats, logger);
     const pipeline = new SinkPipeline({
       sink,
@@ -102,6 +106,7 @@ async function main(): Promise<void> {
       throttled,
       observeRequest: metrics.observeRequest(sink.name),
       runId: config.agentInstanceId,
+      ...(configured.ownBuffer ? {} : { budget: sharedBudget }),
       ...(spool !== undefined ? { spool, spoolSurvivesRestart: spoolSurvives } : {}),
     });
     pipelines.push(pipeline);
@@ -139,7 +144,11 @@ async function main(): Promise<void> {
       memory: {
         limitBytes: config.memory.limit.bytes,
         from: config.memory.limit.source,
-        bufferBytes: Object.fromEntries(config.sinks.map((s, i) => [pipelines[i]!.name, s.settings.bufferMaxBytes])),
+        bufferBytes: sharing.length === 0 ? undefined : config.memory.bufferBudgetBytes,
+        bufferSharedBy: sharing.length === config.sinks.length ? 'all sinks' : pipelines.filter((_, i) => !config.sinks[i]!.ownBuffer).map((p) => p.name),
+        ...(sharing.length < config.sinks.length
+          ? { ownBufferBytes: Object.fromEntries(config.sinks.flatMap((s, i) => (s.ownBuffer ? [[pipelines[i]!.name, s.settings.bufferMaxBytes]] : []))) }
+          : {}),
       },
       spool:
         config.spool === undefined

@@ -6,7 +6,7 @@ import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ConfigError, ConfigErrors } from '../errors.js';
 import { EnvReader, type Env } from './env.js';
-import { bufferShare, defaultBufferBudget, readMemoryLimit, type MemoryLimit } from './memory-budget.js';
+import { defaultBufferBudget, readMemoryLimit, type MemoryLimit } from './memory-budget.js';
 import type { LogLevel } from '../ops/logger.js';
 import type { RetryPolicy } from '../pipeline/retry.js';
 import type { PipelineSettings, SinkPlugin } from '../pipeline/sink.js';
@@ -25,6 +25,8 @@ export interface ConfiguredSink {
   readonly plugin: SinkPlugin<unknown>;
   readonly config: unknown;
   readonly settings: PipelineSettings;
+  /** Its buffer was set (`BUFFER_MAX_BYTES` / `<SINK>_BUFFER_MAX_BYTES`): a budget of its own instead of the shared one. */
+  readonly ownBuffer: boolean;
   readonly description: string;
 }
 
@@ -235,14 +237,14 @@ export function loadConfig(rawEnv: Env, catalogue: SinkCatalogue, machine: Machi
       if (c !== undefined) chosen.push({ plugin, config: c });
     }
   }
-  // One memory budget for all sinks, split equally; BUFFER_MAX_BYTES / <SINK>_BUFFER_MAX_BYTES override.
+  // One memory budget shared by all sinks; BUFFER_MAX_BYTES / <SINK>_BUFFER_MAX_BYTES give a sink a buffer of its own.
   const bufferBudgetBytes = defaultBufferBudget(machine.memoryLimit);
-  const share = bufferShare(bufferBudgetBytes, chosen.length);
   const sinks: ConfiguredSink[] = chosen.map(({ plugin, config }) =>
     Object.freeze({
       plugin,
       config,
-      settings: readPipelineSettings(env, plugin.envPrefix, { ...plugin.defaults, bufferMaxBytes: share }),
+      settings: readPipelineSettings(env, plugin.envPrefix, { ...plugin.defaults, bufferMaxBytes: bufferBudgetBytes }),
+      ownBuffer: env.has(`${plugin.envPrefix}_BUFFER_MAX_BYTES`) || env.has('BUFFER_MAX_BYTES'),
       description: env.attempt(() => plugin.describe(config), plugin.kind),
     }),
   );

@@ -71,7 +71,7 @@ function ownCgroups(root: string): { v2?: string; v1?: string } {
 }
 
 const MiB = 1024 * 1024;
-/** Share of the memory limit the memory buffers of all sinks may hold together. */
+/** Share of the memory limit the memory buffers of all sinks may hold together (one budget they share). */
 export const BUFFER_SHARE_OF_MEMORY = 1 / 8;
 export const BUFFER_BUDGET_MIN_BYTES = 8 * MiB;
 export const BUFFER_BUDGET_MAX_BYTES = 64 * MiB;
@@ -87,7 +87,3 @@ export function defaultBufferBudget(limit: MemoryLimit): number {
   return Math.max(BUFFER_BUDGET_MIN_BYTES, Math.min(BUFFER_BUDGET_MAX_BYTES, share));
 }
 
-/** Each sink's default buffer: an equal part of the budget (at least 1 MiB). */
-export function bufferShare(budget: number, sinks: number): number {
-  return Math.max(MiB, Math.floor(budget / Math.max(1, sinks)));
-}

@@ -56,7 +56,11 @@ function spoolFacts(read: (() => SpoolFacts) | undefined): Record<string, unknow
 
 /** No room for more entries: the spool is off or unusable and the memory buffer is full. */
 export function sinkHasNoRoom(stats: SinkStats): boolean {
-  return stats.spoolState !== 'ok' && stats.bufferMaxBytes > 0 && stats.bufferedBytes >= MEMORY_FULL_FRACTION * stats.bufferMaxBytes;
+  if (stats.spoolState === 'ok') return false;
+  // A shared budget is full when all its sinks together fill it; this sink holds some of it.
+  const used = stats.bufferBudget?.usedBytes ?? stats.bufferedBytes;
+  const max = stats.bufferBudget?.limitBytes ?? stats.bufferMaxBytes;
+  return max > 0 && stats.bufferedBytes > 0 && used >= MEMORY_FULL_FRACTION * max;
 }
 
 /** Why this sink should stop a deploy, or undefined when it should not. */

@@ -54,8 +54,10 @@ export class SinkStats {
   pending = 0;
   /** Line bytes of the pending entries; bounded by the sink's buffer size. */
   bufferedBytes = 0;
-  /** The sink's memory buffer bound (its share of the memory budget, or the override). */
+  /** The bound of the memory budget the sink draws on (shared by the sinks, or its own override). */
   bufferMaxBytes = 0;
+  /** That budget: how much all the sinks drawing on it hold together. */
+  bufferBudget: { readonly usedBytes: number; readonly limitBytes: number } | undefined;
     /** Arrival to acknowledgement, per delivered entry (see DeliveryLatency). */
   readonly deliveryLatency = new DeliveryLatency();
   retries = 0;

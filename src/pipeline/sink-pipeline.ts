@@ -8,7 +8,8 @@
 // one record at a time, retrying with backoff, while new batches keep flowing from memory.
 // Order: memory (the newest entries) first, the backlog alongside in its own request slot,
 // so new entries never wait behind a long backlog and the backlog always moves.
-import { batchFromLines, SlabPool, splitBatch } from './batch.js';
+import { batchFromLines, type SlabPool, splitBatch } from './batch.js';
+import { BufferBudget, type BudgetMember } from './buffer-budget.js';
 import { releaseBody } from './body-pool.js';
 import type { LogEntry } from '../intake/entry.js';
 import { LogferryError, SinkResponseError, errorMessage, isAuthFailure } from '../errors.js';
@@ -76,7 +77,9 @@ export interface PipelineDeps {
   readonly spool?: BatchSpool;
   /** The spool's disk outlives a restart of the machine (a local disk, a Fly volume): see `idle`. */
   readonly spoolSurvivesRestart?: boolean;
-  /** Free batch buffers for reuse; undefined: the pipeline makes its own (tests pass one to watch it). */
+  /** The memory budget this sink draws on (shared by the sinks); undefined: one of its own of `settings.bufferMaxBytes`. */
+  readonly budget?: BufferBudget;
+  /** Free batch buffers for reuse; undefined: the budget's (tests pass one to watch it). */
   readonly slabs?: SlabPool;
   /** Unique per process (the agent instance id): the prefix of batch keys (Batch.key). */
   readonly runId?: string;
@@ -119,6 +122,10 @@ export class SinkPipeline {
   /** Spool writes under way; shutdown waits for them. Their batches stay in memory (and in the buffer) until written. */
   readonly #spoolWrites = new Set<Promise<void>>();
   #spoolWriteBytes = 0;
+  readonly #budget: BufferBudget;
+  readonly #member: BudgetMember;
+  /** Batches sealed now go straight to the spool: memory is full and they would only wait there. */
+  #sealToSpool = false;
   #drainer: Promise<void> | undefined;
   #lostSeen = 0;
   #wakeDrainer: (() => void) | undefined;
@@ -141,16 +148,24 @@ export class SinkPipeline {
     this.#observe = deps.observeRequest;
     this.#encodedRatio = deps.sink.initialEncodedRatio ?? 1;
     this.#partitionKey = deps.sink.partitionKey?.bind(deps.sink);
-    // Free batch buffers kept for reuse: twice as many as can be in flight (open batches
-    // take them too), and at most the buffer's size, since a free buffer is resident
-    // memory (see #recycle for the bound with the entries held). Fewer made full speed
-    // allocate a batch buffer per batch: V8 runs a full GC per ~10 MB of such external
-    // memory, and each fresh page written costs a page fault.
-    this.#slabs = deps.slabs ?? new SlabPool(deps.settings.bufferMaxBytes, 2 * deps.settings.maxInFlight);
+    this.#budget = deps.budget ?? new BufferBudget(deps.settings.bufferMaxBytes, 2 * deps.settings.maxInFlight);
+    const stats = this.#stats;
+    this.#member = {
+      get heldBytes() {
+        return stats.bufferedBytes;
+      },
+      giveWay: (need) => this.#giveWayForOthers(need),
+    };
+    this.#budget.join(this.#member);
+    // Free batch buffers kept for reuse (see #recycle for their bound). Without them full
+    // speed allocated a batch buffer per batch: V8 runs a full GC per ~10 MB of such
+    // external memory, and each fresh page written costs a page fault.
+    this.#slabs = deps.slabs ?? this.#budget.slabs;
     this.#batcher = new Batcher(deps.settings.batch, () => this.#encodedRatio, (batch) => this.#enqueue(batch), this.#slabs, deps.settings.bufferMaxBytes / 4, deps.runId);
     this.#spool = deps.spool;
     this.#spoolSurvivesRestart = deps.spoolSurvivesRestart ?? false;
-    this.#stats.bufferMaxBytes = deps.settings.bufferMaxBytes;
+    this.#stats.bufferMaxBytes = this.#budget.limitBytes;
+    this.#stats.bufferBudget = this.#budget;
     if (this.#spool !== undefined) {
       const recovered = this.#spool.recoveredEntries;
       // Their arrival is not on disk: they count as arrived at this start.
@@ -172,17 +187,18 @@ export class SinkPipeline {
   accept(entry: LogEntry): void {
     const stats = this.#stats;
     stats.received++;
-    const max = this.#settings.bufferMaxBytes;
-    if (stats.bufferedBytes + entry.bytes > max && stats.bufferedBytes + entry.bytes > this.#bufferLimit() && !this.#makeRoom(entry.bytes)) {
+    const budget = this.#budget;
+    if (budget.usedBytes + entry.bytes > budget.limitBytes && !budget.fits(entry.bytes) && !this.#makeRoom(entry.bytes)) {
       this.#countDropped(1, 'buffer_full');
       return;
     }
     stats.pending++;
     stats.bufferedBytes += entry.bytes;
+    budget.usedBytes += entry.bytes;
     this.#batcher.add(this.#partitionKey === undefined ? '' : this.#partitionKey(entry), entry);
     // Many partitions each holding a little must not fill the buffer while the sink is fine:
-    // past half the buffer in open batches, send the oldest early.
-    if (this.#batcher.openBytes > max / 2) this.#batcher.sealOldest();
+    // past half the sink's fair share in open batches, send the oldest early.
+    if (this.#batcher.openBytes > budget.fairShareBytes / 2) this.#batcher.sealOldest();
   }
 
   /**
@@ -288,6 +304,11 @@ export class SinkPipeline {
   }
 
   #enqueue(batch: Batch): void {
+    if (this.#sealToSpool) {
+      this.#hold(-batch.bytes);
+      this.#toSpool(batch);
+      return;
+    }
     this.#queue.push(batch);
     if (!this.#makingRoom) this.#pump();
   }
@@ -297,7 +318,7 @@ export class SinkPipeline {
       // The sink is failing: the spool drainer is already retrying. New batches go straight to
       // disk, in order, rather than each making a doomed attempt first.
       for (const batch of this.#queue.splice(0)) {
-        this.#stats.bufferedBytes -= batch.bytes;
+        this.#hold(-batch.bytes);
         this.#toSpool(batch);
       }
       return;
@@ -328,37 +349,31 @@ export class SinkPipeline {
     return d;
   }
 
-  /**
-   * The buffer's bound, plus the bytes on their way to the spool (up to half the bound):
-   * they leave memory as soon as the disk has synced them, and refusing entries meanwhile
-   * would drop them while the spool has room. A quarter still dropped ~8 % of the bench's
-   * slow-sink case (intake at ~110,000 entries/s); half dropped none.
-   */
-  #bufferLimit(): number {
-    const max = this.#settings.bufferMaxBytes;
-    return max + Math.min(this.#spoolWriteBytes, max / 2);
+  /** Entries held in memory change by `bytes`: this sink's count and the budget's. */
+  #hold(bytes: number): void {
+    this.#stats.bufferedBytes += bytes;
+    this.#budget.usedBytes += bytes;
   }
 
-  /** Frees buffer space for `need` more bytes by moving out the oldest batches. False when nothing can be moved. */
+  #spoolWriting(bytes: number): void {
+    this.#spoolWriteBytes += bytes;
+    this.#budget.spoolWriteBytes += bytes;
+  }
+
+  /**
+   * Frees budget for `need` more bytes: this sink's own movable batches, and sinks holding
+   * more than their fair share give way (first, when this one is within its share). False
+   * when nothing can be moved (only batches mid-request are left).
+   */
   #makeRoom(need: number): boolean {
+    const budget = this.#budget;
     this.#makingRoom = true;
     try {
-      while (this.#stats.bufferedBytes + need > this.#bufferLimit()) {
-        const queued = this.#queue.shift();
-        if (queued !== undefined) {
-          this.#evictQueued(queued, 'buffer_full');
-          continue;
-        }
-        // A batch waiting out a retry backoff is the next oldest; one mid-request is left to finish.
-        const waiting = [...this.#inFlight].find((d) => d.phase === 'waiting' && !d.fromSpool);
-        if (waiting !== undefined) {
-          this.#evictDelivery(waiting, 'buffer_full');
-          continue;
-        }
-        // Memory held by batches waiting for their spool append frees itself when the disk catches
-        // up; sealing open batches now would only make tiny records. Refuse the entry instead.
-        if (this.#spoolWriteBytes > 0) return false;
-        if (!this.#batcher.sealOldest()) return false;
+      // A sink within its fair share first asks the ones holding more; only then moves its own.
+      if (this.#stats.bufferedBytes + need <= budget.fairShareBytes && budget.reclaim(need, this.#member)) return true;
+      while (!budget.fits(need)) {
+        if (this.#giveWay()) continue;
+        return budget.reclaim(need, this.#member);
       }
       return true;
     } finally {
@@ -367,9 +382,50 @@ export class SinkPipeline {
     }
   }
 
+  /** Another sink needs room: move out one batch as #giveWay does. */
+  #giveWayForOthers(_need: number): boolean {
+    const was = this.#makingRoom;
+    this.#makingRoom = true;
+    try {
+      return this.#giveWay();
+    } finally {
+      this.#makingRoom = was;
+      if (!was) this.#pump();
+    }
+  }
+
+  /**
+   * Moves one batch out of memory, oldest first: a queued one, then one waiting out a retry
+   * backoff (one mid-request is left to finish), then, with a spool, the oldest open batch
+   * straight to the spool; without one, sealing it queues it for the next round to drop.
+   * False when nothing is left to move.
+   */
+  #giveWay(): boolean {
+    const queued = this.#queue.shift();
+    if (queued !== undefined) {
+      this.#evictQueued(queued, 'buffer_full');
+      return true;
+    }
+    for (const d of this.#inFlight) {
+      if (d.phase === 'waiting' && !d.fromSpool) {
+        this.#evictDelivery(d, 'buffer_full');
+        return true;
+      }
+    }
+    if (this.#spool !== undefined && this.#stats.spoolState === 'ok' && !this.#stopping) {
+      this.#sealToSpool = true;
+      try {
+        return this.#batcher.sealOldest();
+      } finally {
+        this.#sealToSpool = false;
+      }
+    }
+    return this.#batcher.sealOldest();
+  }
+
   /** A queued batch must leave memory: to the spool when there is one, else dropped. */
   #evictQueued(batch: Batch, reason: DropReason): void {
-    this.#stats.bufferedBytes -= batch.bytes;
+    this.#hold(-batch.bytes);
     if (this.#spool !== undefined && this.#stats.spoolState === 'ok') {
       this.#toSpool(batch);
       return;
@@ -405,8 +461,8 @@ export class SinkPipeline {
     const stats = this.#stats;
     stats.spooledEntries += n;
     // Until the append is done the batch is still in memory: it keeps counting against the buffer.
-    stats.bufferedBytes += batch.bytes;
-    this.#spoolWriteBytes += batch.bytes;
+    this.#hold(batch.bytes);
+    this.#spoolWriting(batch.bytes);
     const write = spool
       .appendNdjson(batch.partition, batch.ndjson, n, batch)
       .then(
@@ -424,14 +480,14 @@ export class SinkPipeline {
           // A broken disk must not stop shipping: go memory-only and keep this batch in memory.
           this.#degradeSpool(error);
           stats.spooledEntries -= n;
-          stats.bufferedBytes += batch.bytes;
+          this.#hold(batch.bytes);
           this.#queue.unshift(batch);
           this.#pump();
         },
       )
       .finally(() => {
-        stats.bufferedBytes -= batch.bytes;
-        this.#spoolWriteBytes -= batch.bytes;
+        this.#hold(-batch.bytes);
+        this.#spoolWriting(-batch.bytes);
         this.#spoolWrites.delete(write);
         this.#checkIdle();
       });
@@ -493,7 +549,7 @@ export class SinkPipeline {
 
   #release(d: Delivery): void {
     if (!this.#inFlight.delete(d)) return;
-    this.#stats.bufferedBytes -= d.heldBytes;
+    this.#hold(-d.heldBytes);
     d.heldBytes = 0;
   }
 
@@ -520,7 +576,8 @@ export class SinkPipeline {
    */
   #recycle(batch: Batch): void {
     const slabs = this.#slabs;
-    if (this.#stats.bufferedBytes + slabs.freeBytes + batch.ndjson.buffer.byteLength <= 1.5 * this.#settings.bufferMaxBytes) slabs.giveBack(batch.ndjson);
+    const budget = this.#budget;
+    if (budget.usedBytes + slabs.freeBytes + batch.ndjson.buffer.byteLength <= 1.5 * budget.limitBytes) slabs.giveBack(batch.ndjson);
   }
 
   /** Memory batches get a single attempt when a spool can take over the retrying. */

@@ -129,10 +129,14 @@ describe('loadConfig', () => {
     const one = loadConfig({ HTTP_URL: 'x' }, catalogue, vm);
     expect(one.memory.bufferBudgetBytes).toBe(32 * MiB);
     expect(one.sinks.map((s) => s.settings.bufferMaxBytes)).toEqual([32 * MiB]);
+    expect(one.sinks.map((s) => s.ownBuffer)).toEqual([false]);
+    // Two sinks draw on the one 32 MiB budget, not on halves of it.
     const two = loadConfig({ HTTP_URL: 'x', DATA_DIR: '/data' }, catalogue, vm);
-    expect(two.sinks.map((s) => s.settings.bufferMaxBytes)).toEqual([16 * MiB, 16 * MiB]);
+    expect(two.sinks.map((s) => [s.settings.bufferMaxBytes, s.ownBuffer])).toEqual([[32 * MiB, false], [32 * MiB, false]]);
     const over = loadConfig({ HTTP_URL: 'x', DATA_DIR: '/data', BUFFER_MAX_BYTES: '4MiB', FILE_BUFFER_MAX_BYTES: '2MiB' }, catalogue, vm);
-    expect(over.sinks.map((s) => s.settings.bufferMaxBytes)).toEqual([4 * MiB, 2 * MiB]);
+    expect(over.sinks.map((s) => [s.settings.bufferMaxBytes, s.ownBuffer])).toEqual([[4 * MiB, true], [2 * MiB, true]]);
+    const onlyFile = loadConfig({ HTTP_URL: 'x', DATA_DIR: '/data', FILE_BUFFER_MAX_BYTES: '2MiB' }, catalogue, vm);
+    expect(onlyFile.sinks.map((s) => [s.settings.bufferMaxBytes, s.ownBuffer])).toEqual([[32 * MiB, false], [2 * MiB, true]]);
   });
 
   it('spools by default under the data directory; SPOOL_DIR=off is memory only', () => {

@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { bufferShare, defaultBufferBudget, readMemoryLimit } from '../../src/config/memory-budget.js';
+import { defaultBufferBudget, readMemoryLimit } from '../../src/config/memory-budget.js';
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
@@ -72,9 +72,4 @@ describe('defaultBufferBudget', () => {
     expect(defaultBufferBudget({ bytes: 24 * GiB, source: 'total memory' })).toBe(64 * MiB);
   });
 
-  it('is split equally among the sinks', () => {
-    expect(bufferShare(32 * MiB, 1)).toBe(32 * MiB);
-    expect(bufferShare(32 * MiB, 4)).toBe(8 * MiB);
-    expect(bufferShare(8 * MiB, 100)).toBe(MiB);
-  });
 });

@@ -1,0 +1,79 @@
+// The memory that sinks' buffers may hold together. By default every sink draws on one
+// budget, so a sink that is busy or behind can use what the others leave free; a sink
+// configured with its own `<SINK>_BUFFER_MAX_BYTES` gets a budget of its own.
+import { SlabPool } from './batch.js';
+
+/** What the budget asks of a sink pipeline that holds more than its fair share. */
+export interface BudgetMember {
+  /** Bytes of entries this member holds in memory. */
+  readonly heldBytes: number;
+  /** Moves out (to its spool, else drops) batches it is not sending right now; true when it freed anything. */
+  giveWay(need: number): boolean;
+}
+
+export class BufferBudget {
+  readonly limitBytes: number;
+  /** Bytes of entries held by all members. */
+  usedBytes = 0;
+  /** Of those, bytes on their way to a spool: they leave memory once the disk has them. */
+  spoolWriteBytes = 0;
+  /** Free batch buffers, shared by the members (a free buffer is resident memory too). */
+  readonly slabs: SlabPool;
+  readonly #members = new Set<BudgetMember>();
+  #reclaiming = false;
+
+  /** `maxFreeSlabs`: free batch buffers kept for reuse (about twice the requests in flight at once). */
+  constructor(limitBytes: number, maxFreeSlabs = 8) {
+    this.limitBytes = limitBytes;
+    this.slabs = new SlabPool(limitBytes, maxFreeSlabs);
+  }
+
+  join(member: BudgetMember): void {
+    this.#members.add(member);
+  }
+
+  get members(): number {
+    return this.#members.size;
+  }
+
+  /** What each member can count on when all are busy. */
+  get fairShareBytes(): number {
+    return this.limitBytes / Math.max(1, this.#members.size);
+  }
+
+  /**
+   * The bound now: the limit, plus bytes being written to a spool (up to half the limit).
+   * Refusing entries while a spool append is under way would drop them although the spool
+   * has room; half the limit dropped none in the benchmark's slow-sink case.
+   */
+  get boundBytes(): number {
+    return this.limitBytes + Math.min(this.spoolWriteBytes, this.limitBytes / 2);
+  }
+
+  /** Fits `need` more bytes now. */
+  fits(need: number): boolean {
+    return this.usedBytes + need <= this.boundBytes;
+  }
+
+  /**
+   * Asks members holding more than their fair share (the largest first) to move batches
+   * out until `need` fits. `asker` is never asked: it has done what it could itself.
+   */
+  reclaim(need: number, asker: BudgetMember): boolean {
+    if (this.#reclaiming || this.#members.size < 2) return this.fits(need);
+    this.#reclaiming = true;
+    try {
+      const fair = this.fairShareBytes;
+      const over = [...this.#members].filter((m) => m !== asker && m.heldBytes > fair).sort((a, b) => b.heldBytes - a.heldBytes);
+      for (const member of over) {
+        while (!this.fits(need) && member.heldBytes > fair && member.giveWay(need)) {
+          // giveWay moved a batch out; look again.
+        }
+        if (this.fits(need)) return true;
+      }
+      return this.fits(need);
+    } finally {
+      this.#reclaiming = false;
+    }
+  }
+}
