@@ -1,8 +1,8 @@
 // The benchmark's own knobs (BENCH_*), read once by the orchestrator. Quick mode
 // (BENCH_QUICK=1) shrinks everything so a run takes well under a minute while developing.
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT } from './paths.js';
+import { dockerNodeFlags as readDockerNodeFlags, dockerRuntimeEnv as readDockerRuntimeEnv } from '../test/support/dockerfile.js';
 
 export type BenchSink = 'http' | 's3' | 'loki';
 const ALL_SINKS: readonly BenchSink[] = ['http', 's3', 'loki'];
@@ -91,21 +91,8 @@ export function readBenchConfig(env: NodeJS.ProcessEnv = process.env): BenchConf
   };
 }
 
-/** The ENV lines of the Dockerfile's runtime stage (after its last FROM): the environment production runs the agent in. */
-export function dockerRuntimeEnv(): Record<string, string> {
-  const dockerfile = readFileSync(join(REPO_ROOT, 'Dockerfile'), 'utf8');
-  const runtime = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
-  const env: Record<string, string> = {};
-  for (const m of runtime.matchAll(/^ENV ([A-Z_][A-Z0-9_]*)=(?:"([^"]*)"|(\S*))\s*$/gm)) env[m[1]!] = m[2] ?? m[3] ?? '';
-  return env;
-}
+/** The Dockerfile's runtime ENV: the environment production runs the agent in. */
+export const dockerRuntimeEnv = (): Record<string, string> => readDockerRuntimeEnv(REPO_ROOT);
 
-/** The node flags of the Dockerfile's CMD (`["node", "--flag", …, "dist/src/main.js"]`): what production runs the agent with. */
-export function dockerNodeFlags(): string[] {
-  const dockerfile = readFileSync(join(REPO_ROOT, 'Dockerfile'), 'utf8');
-  const cmd = /^CMD (\[.*\])\s*$/m.exec(dockerfile.slice(dockerfile.lastIndexOf('\nFROM ')));
-  if (cmd === null) return [];
-  const argv = JSON.parse(cmd[1]!) as unknown;
-  if (!Array.isArray(argv) || argv[0] !== 'node') return [];
-  return argv.slice(1).filter((a): a is string => typeof a === 'string' && a.startsWith('--'));
-}
+/** The node flags of the Dockerfile's CMD: what production runs the agent with. */
+export const dockerNodeFlags = (): string[] => readDockerNodeFlags(REPO_ROOT);

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { dockerNodeFlags, dockerRuntimeEnv } from './dockerfile.js';
 import { freePort } from './ports.js';
 import { waitFor } from './poll.js';
 import type { NatsServer } from './nats.js';
@@ -282,12 +283,15 @@ export async function runAgentToExit(env: Readonly<Record<string, string>>, opti
 
 /**
  * `node dist/src/main.js`. With LOGFERRY_TEST_MEMORY_CGROUP=<a cgroup v1 memory directory>
- * the agent joins that cgroup before it starts (so it sees its limit, as on a Fly VM): for
- * runs by hand that try fly.toml's 256 MB, e.g. the e2e-defaults scenarios.
+ * the agent joins that cgroup before it starts (so it sees its limit, as on a Fly VM) and runs
+ * with the Dockerfile's runtime ENV and node flags: for runs by hand that try fly.toml's
+ * 256 MB, e.g. the e2e-defaults scenarios.
  */
 function spawnAgentProcess(env: NodeJS.ProcessEnv, cwd: string): ReturnType<typeof spawn> {
   const cgroup = process.env.LOGFERRY_TEST_MEMORY_CGROUP;
   if (cgroup === undefined || cgroup === '') return spawn(process.execPath, [AGENT_MAIN], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  const script = 'echo $$ > "$1/cgroup.procs" && exec "$2" "$3"';
-  return spawn('/bin/sh', ['-c', script, 'sh', cgroup, process.execPath, AGENT_MAIN], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // As on the VM: the Dockerfile's runtime ENV and node flags (a test's own env wins).
+  const vmEnv = { ...dockerRuntimeEnv(REPO_ROOT), ...env };
+  const script = 'echo $$ > "$1/cgroup.procs" && shift && exec "$@"';
+  return spawn('/bin/sh', ['-c', script, 'sh', cgroup, process.execPath, ...dockerNodeFlags(REPO_ROOT), AGENT_MAIN], { cwd, env: vmEnv, stdio: ['ignore', 'pipe', 'pipe'] });
 }

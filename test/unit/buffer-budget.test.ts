@@ -29,7 +29,10 @@ class ScriptedSink implements Sink {
   mode: 'ok' | 'fail' | 'hold' = 'ok';
   readonly stored: number[] = [];
   #held: Array<() => void> = [];
-  constructor(readonly name: string) {}
+  readonly name: string;
+  constructor(name: string) {
+    this.name = name;
+  }
   encode(batch: Batch): EncodedBatch {
     return { body: new Uint8Array(1), entryCount: batch.count };
   }
