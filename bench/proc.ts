@@ -2,7 +2,7 @@
 // compares CPU cost, not wall-clock, because the machine is shared and noisy; /proc counts
 // every thread of the process, so compression on libuv's pool is charged to the agent too.
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { getHeapStatistics } from 'node:v8';
 
@@ -28,6 +28,26 @@ export function cpuSeconds(pid: number): number {
   const utime = Number(rest[11]);
   const stime = Number(rest[12]);
   return (utime + stime) / clockTicks();
+}
+
+/**
+ * CPU-seconds per thread name since the process started (`/proc/<pid>/task`), e.g.
+ * "node 2.10, libuv-worker 0.85, V8 DefaultWorke 0.02": where the CPU goes besides the main
+ * thread (compression runs on libuv's pool). Diagnostics for the log, not a benchmark figure.
+ */
+export function threadCpuText(pid: number): string {
+  const byName = new Map<string, number>();
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      byName.set(name, (byName.get(name) ?? 0) + (Number(rest[11]) + Number(rest[12])) / clockTicks());
+    }
+  } catch {
+    return '?';
+  }
+  return [...byName].sort(([, a], [, b]) => b - a).filter(([, s]) => s >= 0.01).map(([n, s]) => `${n} ${s.toFixed(2)}`).join(', ');
 }
 
 export interface MemoryStatus {
