@@ -30,12 +30,8 @@ export function cpuSeconds(pid: number): number {
   return (utime + stime) / clockTicks();
 }
 
-/**
- * CPU-seconds per thread name since the process started (`/proc/<pid>/task`), e.g.
- * "node 2.10, libuv-worker 0.85, V8 DefaultWorke 0.02": where the CPU goes besides the main
- * thread (compression runs on libuv's pool). Diagnostics for the log, not a benchmark figure.
- */
-export function threadCpuText(pid: number): string {
+/** CPU-seconds per thread name so far (`/proc/<pid>/task`; threads of one name summed). */
+export function threadCpu(pid: number): Map<string, number> {
   const byName = new Map<string, number>();
   try {
     for (const tid of readdirSync(`/proc/${pid}/task`)) {
@@ -45,9 +41,23 @@ export function threadCpuText(pid: number): string {
       byName.set(name, (byName.get(name) ?? 0) + (Number(rest[11]) + Number(rest[12])) / clockTicks());
     }
   } catch {
-    return '?';
+    // The process (or a thread) is gone.
   }
-  return [...byName].sort(([, a], [, b]) => b - a).filter(([, s]) => s >= 0.01).map(([n, s]) => `${n} ${s.toFixed(2)}`).join(', ');
+  return byName;
+}
+
+/**
+ * CPU-seconds per thread since `before` (a threadCpu reading), e.g. "MainThread 2.10,
+ * libuv-worker 0.85, V8Worker 0.02": where the CPU goes besides the main thread (compression
+ * runs on libuv's pool). Diagnostics for the log, not a benchmark figure.
+ */
+export function threadCpuText(pid: number, before: ReadonlyMap<string, number> = new Map()): string {
+  return [...threadCpu(pid)]
+    .map(([n, s]) => [n, s - (before.get(n) ?? 0)] as const)
+    .sort(([, a], [, b]) => b - a)
+    .filter(([, s]) => s >= 0.01)
+    .map(([n, s]) => `${n} ${s.toFixed(2)}`)
+    .join(', ');
 }
 
 export interface MemoryStatus {

@@ -9,7 +9,7 @@ import { S3RVER_CREDENTIALS, startS3rver } from '../test/support/s3.js';
 import { startAgentProcess, type AgentProcess } from './agent-process.js';
 import { BenchChild } from './child.js';
 import { dockerRuntimeEnv, type BenchConfig, type BenchSink } from './config.js';
-import { cpuSeconds, memoryStatus, threadCpuText } from './proc.js';
+import { cpuSeconds, memoryStatus, threadCpu, threadCpuText } from './proc.js';
 import { processCgroup, type VmMemory } from './vm-memory.js';
 import {
   AGENT_CONNECTION_NAME,
@@ -190,10 +190,11 @@ function publishTimeoutMs(entries: number): number {
 export async function runBare(context: BenchContext): Promise<BareResult> {
   const { config, publisher } = context;
   const args: BareArgs = { natsUrl: context.nats.url, subject: 'logs.>', name: BARE_CONNECTION_NAME };
-  // Run as the agent runs: the Dockerfile's runtime environment and node flags, the same memory limit.
+  // Run as the agent runs: the Dockerfile's runtime environment (as overridden for the agent) and node flags, the same memory limit.
   const cgroup = processCgroup(context.vm);
+  const runtimeEnv = Object.fromEntries(Object.keys(dockerRuntimeEnv()).map((k) => [k, config.agentOverrides[k] ?? '']));
   const bare = new BenchChild<BareCommand, BareEvent>('bare subscriber', new URL('./bare-subscriber.js', import.meta.url), args, {
-    env: dockerRuntimeEnv(),
+    env: runtimeEnv,
     nodeFlags: config.agentNodeFlags,
     cgroup,
   });
@@ -207,6 +208,7 @@ export async function runBare(context: BenchContext): Promise<BareResult> {
     }
     bare.send({ cmd: 'expect', count: config.entries });
     const cpu0 = cpuSeconds(bare.pid);
+    const threads0 = threadCpu(bare.pid);
     publisher.send({ cmd: 'full', count: config.entries, flowConnection: BARE_CONNECTION_NAME });
     const done = await publisher.next('done', publishTimeoutMs(config.entries));
     let reached;
@@ -218,7 +220,7 @@ export async function runBare(context: BenchContext): Promise<BareResult> {
       throw new Error(`the bare subscriber got ${c?.count ?? '?'} of ${done.published} entries (${error instanceof Error ? error.message : String(error)})`);
     }
     const cpu1 = cpuSeconds(bare.pid);
-    context.log(`[bare] ${config.entries} entries in ${(cpu1 - cpu0).toFixed(2)} CPU-s; threads: ${threadCpuText(bare.pid)}`);
+    context.log(`[bare] ${config.entries} entries in ${(cpu1 - cpu0).toFixed(2)} CPU-s; threads: ${threadCpuText(bare.pid, threads0)}`);
     return { entries: config.entries, cpuSeconds: cpu1 - cpu0, elapsedMs: reached.at - done.startedAt, peakRssBytes: memoryStatus(bare.pid).peakRss };
   } finally {
     await bare.stop({ cmd: 'exit' });
@@ -348,6 +350,7 @@ export async function runFull(setup: SinkSetup, context: BenchContext, nodeFlags
     }, 5);
     let warmedUp = 0;
     let cpu0 = 0;
+    let threads0 = new Map<string, number>();
     let done: PublishDone;
     try {
       if (config.warmUpEntries > 0) {
@@ -363,6 +366,7 @@ export async function runFull(setup: SinkSetup, context: BenchContext, nodeFlags
         setup.receiver.delivery.reset(false);
       }
       cpu0 = cpuSeconds(agent.pid);
+      threads0 = threadCpu(agent.pid);
       publisher.send({ cmd: 'full', count: config.entries, flowConnection: AGENT_CONNECTION_NAME, windowEntries });
       done = await publisher.next('done', publishTimeoutMs(config.entries));
       await awaitDelivery(setup.receiver, done.published, 20_000);
@@ -373,9 +377,9 @@ export async function runFull(setup: SinkSetup, context: BenchContext, nodeFlags
     const memory = memoryStatus(agent.pid);
     const d = setup.receiver.delivery;
     // The agent's counters include the warm-up's entries.
-    const threads = threadCpuText(agent.pid);
+    const threads = threadCpuText(agent.pid, threads0);
     const accounting = await readAccounting(agent, setup.sink, warmedUp + done.published, slowBefore, nats);
-    context.log(`[${setup.sink}] agent ${(cpu1 - cpu0).toFixed(2)} CPU-s; threads since start: ${threads}${cgroupText(agent)}`);
+    context.log(`[${setup.sink}] agent ${(cpu1 - cpu0).toFixed(2)} CPU-s; threads: ${threads}${cgroupText(agent)}`);
     context.log(
       `[${setup.sink}] published ${done.published} (paused ${done.flowPauses}× for the NATS backlog, ${done.windowPauses}× for the window of ${windowEntries ?? '∞'}), received ${d.entries}; agent: ${accountingText(accounting)}`,
     );
