@@ -60,6 +60,12 @@ export function threadCpuText(pid: number, before: ReadonlyMap<string, number> =
     .join(', ');
 }
 
+/** Minor page faults so far (all threads): each first touch of freshly mapped memory is one. */
+export function minorFaults(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[7]);
+}
+
 export interface MemoryStatus {
   /** Resident set size now, bytes. */
   readonly rss: number;

@@ -9,7 +9,7 @@ import { S3RVER_CREDENTIALS, startS3rver } from '../test/support/s3.js';
 import { startAgentProcess, type AgentProcess } from './agent-process.js';
 import { BenchChild } from './child.js';
 import { dockerRuntimeEnv, type BenchConfig, type BenchSink } from './config.js';
-import { cpuSeconds, memoryStatus, threadCpu, threadCpuText } from './proc.js';
+import { cpuSeconds, memoryStatus, minorFaults, threadCpu, threadCpuText } from './proc.js';
 import { processCgroup, type VmMemory } from './vm-memory.js';
 import {
   AGENT_CONNECTION_NAME,
@@ -351,6 +351,7 @@ export async function runFull(setup: SinkSetup, context: BenchContext, nodeFlags
     let warmedUp = 0;
     let cpu0 = 0;
     let threads0 = new Map<string, number>();
+    let faults0 = 0;
     let done: PublishDone;
     try {
       if (config.warmUpEntries > 0) {
@@ -367,6 +368,7 @@ export async function runFull(setup: SinkSetup, context: BenchContext, nodeFlags
       }
       cpu0 = cpuSeconds(agent.pid);
       threads0 = threadCpu(agent.pid);
+      faults0 = minorFaults(agent.pid);
       publisher.send({ cmd: 'full', count: config.entries, flowConnection: AGENT_CONNECTION_NAME, windowEntries });
       done = await publisher.next('done', publishTimeoutMs(config.entries));
       await awaitDelivery(setup.receiver, done.published, 20_000);
@@ -378,8 +380,9 @@ export async function runFull(setup: SinkSetup, context: BenchContext, nodeFlags
     const d = setup.receiver.delivery;
     // The agent's counters include the warm-up's entries.
     const threads = threadCpuText(agent.pid, threads0);
+    const faults = minorFaults(agent.pid) - faults0;
     const accounting = await readAccounting(agent, setup.sink, warmedUp + done.published, slowBefore, nats);
-    context.log(`[${setup.sink}] agent ${(cpu1 - cpu0).toFixed(2)} CPU-s; threads: ${threads}${cgroupText(agent)}`);
+    context.log(`[${setup.sink}] agent ${(cpu1 - cpu0).toFixed(2)} CPU-s; threads: ${threads}; ${faults} minor page faults${cgroupText(agent)}`);
     context.log(
       `[${setup.sink}] published ${done.published} (paused ${done.flowPauses}× for the NATS backlog, ${done.windowPauses}× for the window of ${windowEntries ?? '∞'}), received ${d.entries}; agent: ${accountingText(accounting)}`,
     );

@@ -45,7 +45,7 @@ function cgroupV1Writable(): boolean {
 export function vmMemory(bytes: number | undefined): VmMemory {
   if (bytes === undefined) return { bytes, mode: 'none', limit: undefined, agentEnv: {}, description: "none: the agent sees this machine's memory" };
   const budget = defaultBufferBudget({ bytes, source: 'cgroup v1' });
-  const mb = `${Math.round(bytes / 1e6)} MB`;
+  const mb = `${Math.round(bytes / 1024 / 1024)} MiB`;
   const budgetText = `${budget / 1024 / 1024} MiB`;
   if (cgroupV1Writable()) {
     return {
