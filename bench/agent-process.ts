@@ -9,11 +9,14 @@ import { createInterface } from 'node:readline';
 import { waitFor } from '../test/support/poll.js';
 import { freePort } from '../test/support/ports.js';
 import { AGENT_MAIN } from './paths.js';
+import type { ProcessCgroup } from './vm-memory.js';
 
 export interface AgentProcess {
   readonly label: string;
   readonly pid: number;
   readonly metricsPort: number;
+  /** The memory cgroup it runs in (removed once it exited), if any. */
+  readonly cgroup: ProcessCgroup | undefined;
   metrics(): Promise<string>;
   /** Last log lines and stderr, for error messages. */
   tail(lines?: number): string;
@@ -33,7 +36,7 @@ process.once('exit', () => {
 
 export async function startAgentProcess(
   env: Readonly<Record<string, string>>,
-  options: { label: string; nodeFlags?: readonly string[]; echo?: boolean },
+  options: { label: string; nodeFlags?: readonly string[]; echo?: boolean; cgroup?: ProcessCgroup | undefined },
 ): Promise<AgentProcess> {
   if (!existsSync(AGENT_MAIN)) throw new Error(`${AGENT_MAIN} is missing: run \`npx tsc -p tsconfig.json\` first`);
   const metricsPort = await freePort();
@@ -43,7 +46,9 @@ export async function startAgentProcess(
   Object.assign(fullEnv, env, { METRICS_PORT: String(metricsPort) });
   // Its own working directory: the default spool (./data/spool) of one run must not feed the next.
   const cwd = mkdtempSync(join(tmpdir(), 'logferry-bench-agent-'));
-  const child = spawn(process.execPath, [...(options.nodeFlags ?? []), AGENT_MAIN], { cwd, env: fullEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  const argv = [...(options.nodeFlags ?? []), AGENT_MAIN];
+  const [file, args] = options.cgroup !== undefined ? options.cgroup.wrap(process.execPath, argv) : [process.execPath, argv];
+  const child = spawn(file, args, { cwd, env: fullEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   child.once('exit', () => rmSync(cwd, { recursive: true, force: true }));
   running.add(child);
   const label = options.label;
@@ -53,7 +58,8 @@ export async function startAgentProcess(
   const exited = new Promise<number | null>((resolve) => {
     child.once('exit', (code) => {
       running.delete(child);
-      resolve(code);
+      if (options.cgroup === undefined) resolve(code);
+      else void options.cgroup.remove().then(() => resolve(code), () => resolve(code));
     });
   });
   createInterface({ input: child.stdout! }).on('line', (line) => {
@@ -79,6 +85,7 @@ export async function startAgentProcess(
     label,
     pid: child.pid ?? -1,
     metricsPort,
+    cgroup: options.cgroup,
     async metrics() {
       const res = await fetch(`${base}/metrics`);
       if (!res.ok) throw new Error(`${label} /metrics answered ${res.status}`);

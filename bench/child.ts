@@ -1,6 +1,14 @@
 // A forked child process that speaks the protocol in protocol.ts: send commands, await events.
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import type { ProcessCgroup } from './vm-memory.js';
+
+/** How the child runs: extra environment, node flags, and a memory cgroup to start in. */
+export interface ChildRuntime {
+  readonly env?: Readonly<Record<string, string>>;
+  readonly nodeFlags?: readonly string[];
+  readonly cgroup?: ProcessCgroup | undefined;
+}
 
 const children = new Set<ChildProcess>();
 process.once('exit', () => {
@@ -15,9 +23,17 @@ export class BenchChild<Command, Event extends { readonly ev: string }> {
   #exit: string | undefined;
   #stderr = '';
 
-  constructor(label: string, script: URL, args: unknown) {
+  constructor(label: string, script: URL, args: unknown, runtime: ChildRuntime = {}) {
     this.label = label;
-    this.process = fork(fileURLToPath(script), [JSON.stringify(args)], { stdio: ['ignore', 'inherit', 'pipe', 'ipc'] });
+    const nodeFlags = [...(runtime.nodeFlags ?? [])];
+    // In a cgroup: /bin/sh joins it, then execs node (fork runs execPath with execArgv, the script, its args).
+    const [execPath, execArgv] = runtime.cgroup !== undefined ? runtime.cgroup.wrap(process.execPath, nodeFlags) : [process.execPath, nodeFlags];
+    this.process = fork(fileURLToPath(script), [JSON.stringify(args)], {
+      stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
+      execPath,
+      execArgv,
+      env: { ...process.env, ...runtime.env },
+    });
     children.add(this.process);
     this.process.stderr?.on('data', (c: Buffer) => {
       this.#stderr = (this.#stderr + c.toString('utf8')).slice(-4000);

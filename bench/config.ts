@@ -4,6 +4,9 @@ import { join } from 'node:path';
 import { REPO_ROOT } from './paths.js';
 import { dockerNodeFlags as readDockerNodeFlags, dockerRuntimeEnv as readDockerRuntimeEnv } from '../test/support/dockerfile.js';
 
+/** fly.toml's VM: 256 MB. */
+export const FLY_VM_MEMORY_BYTES = 256 * 1024 * 1024;
+
 export type BenchSink = 'http' | 's3' | 'loki';
 const ALL_SINKS: readonly BenchSink[] = ['http', 's3', 'loki'];
 
@@ -35,6 +38,11 @@ export interface BenchConfig {
    * burst, and the agent drops what overflows its buffer (counted, and reported as lost).
    */
   readonly flood: boolean;
+  /**
+   * The deployment VM's memory (fly.toml: 256 MB), which agent and bare subscriber run under
+   * (bench/vm-memory.ts); undefined (BENCH_VM_MEMORY=0): the machine as it is.
+   */
+  readonly vmMemoryBytes: number | undefined;
   /** Passes the agent's output through to stderr. */
   readonly echoAgent: boolean;
   /** Entries of the slow-sink case (0: skip it). */
@@ -85,6 +93,7 @@ export function readBenchConfig(env: NodeJS.ProcessEnv = process.env): BenchConf
     agentOverrides,
     agentNodeFlags: env.BENCH_AGENT_NODE_FLAGS !== undefined ? env.BENCH_AGENT_NODE_FLAGS.split(' ').filter((f) => f !== '') : dockerNodeFlags(),
     flood: flag(env, 'BENCH_FLOOD'),
+    vmMemoryBytes: intVar(env, 'BENCH_VM_MEMORY', FLY_VM_MEMORY_BYTES, 0) || undefined,
     echoAgent: flag(env, 'BENCH_ECHO_AGENT'),
     slowSinkEntries: intVar(env, 'BENCH_SLOW_SINK_ENTRIES', quick ? 20_000 : 300_000, 0),
     slowSinkRate: env.BENCH_SLOW_SINK_RATE !== undefined && env.BENCH_SLOW_SINK_RATE !== '' ? intVar(env, 'BENCH_SLOW_SINK_RATE', 10_000) : undefined,

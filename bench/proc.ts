@@ -2,7 +2,7 @@
 // compares CPU cost, not wall-clock, because the machine is shared and noisy; /proc counts
 // every thread of the process, so compression on libuv's pool is charged to the agent too.
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { getHeapStatistics } from 'node:v8';
 
@@ -28,6 +28,42 @@ export function cpuSeconds(pid: number): number {
   const utime = Number(rest[11]);
   const stime = Number(rest[12]);
   return (utime + stime) / clockTicks();
+}
+
+/** CPU-seconds per thread name so far (`/proc/<pid>/task`; threads of one name summed). */
+export function threadCpu(pid: number): Map<string, number> {
+  const byName = new Map<string, number>();
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      byName.set(name, (byName.get(name) ?? 0) + (Number(rest[11]) + Number(rest[12])) / clockTicks());
+    }
+  } catch {
+    // The process (or a thread) is gone.
+  }
+  return byName;
+}
+
+/**
+ * CPU-seconds per thread since `before` (a threadCpu reading), e.g. "MainThread 2.10,
+ * libuv-worker 0.85, V8Worker 0.02": where the CPU goes besides the main thread (compression
+ * runs on libuv's pool). Diagnostics for the log, not a benchmark figure.
+ */
+export function threadCpuText(pid: number, before: ReadonlyMap<string, number> = new Map()): string {
+  return [...threadCpu(pid)]
+    .map(([n, s]) => [n, s - (before.get(n) ?? 0)] as const)
+    .sort(([, a], [, b]) => b - a)
+    .filter(([, s]) => s >= 0.01)
+    .map(([n, s]) => `${n} ${s.toFixed(2)}`)
+    .join(', ');
+}
+
+/** Minor page faults so far (all threads): each first touch of freshly mapped memory is one. */
+export function minorFaults(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[7]);
 }
 
 export interface MemoryStatus {

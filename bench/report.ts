@@ -1,14 +1,17 @@
 // The results as markdown: printed after every run and written to BENCHMARKS.md by
-// bench/run.ts (never by hand). Targets come from issue 6.
+// bench/run.ts (never by hand). Targets come from issues 6 and 16 (ratios) and 14 (slow sink).
 import { dockerRuntimeEnv, type BenchConfig, type BenchSink } from './config.js';
 import type { MachineInfo } from './proc.js';
 import type { SinkResult } from './scenario.js';
 import type { SlowSinkResult } from './slow-sink.js';
+import type { VmMemory } from './vm-memory.js';
 
 const MiB = 1024 * 1024;
 
-/** Agent entries per CPU-second ÷ the bare subscriber's, per sink (issue 6). */
-export const RATIO_TARGETS: Readonly<Record<BenchSink, number>> = { http: 0.6, s3: 0.6, loki: 0.4 };
+/** Agent entries per CPU-second ÷ the bare subscriber's, per sink (issue 16). */
+export const RATIO_TARGETS: Readonly<Record<BenchSink, number>> = { http: 0.6, s3: 0.6, loki: 0.45 };
+/** Peak RSS in the slow-sink case (issue 14). */
+export const SLOW_SINK_RSS_TARGET = 200 * MiB;
 export const LAG_TARGET_MS = 2000;
 export const PEAK_RSS_TARGET = 150 * MiB;
 export const STEADY_RSS_TARGET = 100 * MiB;
@@ -17,6 +20,7 @@ export const LATENCY_MARGIN_MS = 250;
 export interface Report {
   readonly machine: MachineInfo;
   readonly config: BenchConfig;
+  readonly vm: VmMemory;
   readonly pool: { readonly size: number; readonly bytes: number; readonly kinds: Readonly<Record<string, number>> };
   readonly results: readonly SinkResult[];
   /** The slow-sink case, when it ran. */
@@ -82,7 +86,7 @@ export function targetVerdicts(r: SinkResult): Array<[string, Verdict]> {
   const fixed = r.fixed;
   const p99Limit = r.batchMaxAgeMs + LATENCY_MARGIN_MS;
   return [
-    [`entries per CPU-second ≥ target × bare (http 0.6, s3 0.6, loki 0.4)`, verdict(q === undefined ? undefined : q >= target, q === undefined ? '—' : `${fmt(q, 2)}× (≥ ${target}×)`)],
+    [`entries per CPU-second ≥ target × bare (http ${RATIO_TARGETS.http}, s3 ${RATIO_TARGETS.s3}, loki ${RATIO_TARGETS.loki})`, verdict(q === undefined ? undefined : q >= target, q === undefined ? '—' : `${fmt(q, 2)}× (≥ ${target}×)`)],
     [`delivery done ≤ ${LAG_TARGET_MS / 1000} s after the publisher finishes`, verdict(full === undefined ? undefined : full.lagMs <= LAG_TARGET_MS, ms(full?.lagMs))],
     [`peak RSS < ${PEAK_RSS_TARGET / MiB} MiB at full speed`, verdict(full === undefined ? undefined : full.peakRssBytes < PEAK_RSS_TARGET, mib(full?.peakRssBytes))],
     [`steady RSS < ${STEADY_RSS_TARGET / MiB} MiB at the fixed rate`, verdict(fixed === undefined || Number.isNaN(fixed.steadyRssBytes) ? undefined : fixed.steadyRssBytes < STEADY_RSS_TARGET, mib(fixed?.steadyRssBytes))],
@@ -130,7 +134,7 @@ export function renderTables(report: Report): string {
     );
   }
   lines.push('');
-  lines.push('### Targets (issue 6)');
+  lines.push('### Targets (issues 6 and 16)');
   lines.push('');
   lines.push(`| target | ${results.map((r) => r.sink).join(' | ')} |`);
   lines.push(`|---|${results.map(() => '---').join('|')}|`);
@@ -155,10 +159,10 @@ function slowSinkTable(report: Report): string[] {
   const lines = ['', '### Slow sink: full-speed intake into an HTTP endpoint taking a quarter of it (default settings)', ''];
   const s = report.slowSink;
   if (s === undefined) return [...lines, `Did not finish: ${report.slowSinkError}`];
-  lines.push('| entries | intake entries/s | endpoint entries/s | peak spool | spool bound | peak RSS | drain after intake stops | lost |');
+  lines.push(`| entries | intake entries/s | endpoint entries/s | peak spool | spool bound | peak RSS (target < ${SLOW_SINK_RSS_TARGET / MiB} MiB, issue 14) | drain after intake stops | lost |`);
   lines.push('|---:|---:|---:|---:|---:|---:|---:|---:|');
   lines.push(
-    `| ${fmt(s.published)} | ${fmt(s.intakeRate)} | ${fmt(s.sinkRate)} | ${fmt(s.peakSpoolBytes / MiB, 1)} MiB | ${fmt(s.spoolMaxBytes / MiB)} MiB | ${fmt(s.peakRssBytes / MiB)} MiB | ${fmt(s.drainMs / 1000, 1)} s | ${fmt(s.lost)}${s.dropped > 0 ? ` (${fmt(s.dropped)} counted dropped)` : ''} |`,
+    `| ${fmt(s.published)} | ${fmt(s.intakeRate)} | ${fmt(s.sinkRate)} | ${fmt(s.peakSpoolBytes / MiB, 1)} MiB | ${fmt(s.spoolMaxBytes / MiB)} MiB | ${s.peakRssBytes < SLOW_SINK_RSS_TARGET ? '✅' : '❌'} ${fmt(s.peakRssBytes / MiB)} MiB | ${fmt(s.drainMs / 1000, 1)} s | ${fmt(s.lost)}${s.dropped > 0 ? ` (${fmt(s.dropped)} counted dropped)` : ''} |`,
   );
   return lines;
 }
@@ -183,10 +187,12 @@ export function renderMarkdown(report: Report): string {
   out.push('|---|---|');
   out.push(`| CPU | ${machine.cpuModel}, ${machine.cores} cores (shared; load average at start ${machine.loadAverage.map((l) => fmt(l, 2)).join(' / ')}) |`);
   out.push(`| memory | ${fmt(machine.memoryBytes / 1024 ** 3, 1)} GiB |`);
-  out.push(`| Node.js | ${machine.node} (V8 heap limit ${fmt(machine.v8HeapLimitBytes / MiB)} MiB here: V8 sizes its heap from the machine's memory, so RSS on a 256 MB VM will differ) |`);
+  out.push(`| Node.js | ${machine.node} |`);
+  out.push(`| VM memory | ${report.vm.description} (\`BENCH_VM_MEMORY\`, 0 for none) |`);
   const runtimeEnv = Object.keys(dockerRuntimeEnv()).map((k) => `\`${k}=${config.agentOverrides[k] ?? ''}\``).join(' ');
   out.push(`| agent environment | ${runtimeEnv} (the Dockerfile's runtime ENV, as on Fly) |`);
   out.push(`| agent node flags | ${config.agentNodeFlags.length > 0 ? config.agentNodeFlags.map((f) => `\`${f}\``).join(' ') : 'none'} (the Dockerfile's CMD) |`);
+  out.push('| bare subscriber | the same environment, node flags and memory limit as the agent |');
   out.push('| agent gzip | node:zlib (libuv thread pool) |');
   out.push(`| nats-server | ${machine.natsServer} |`);
   out.push(`| run time | ${fmt(report.durationSeconds)} s |`);
@@ -202,7 +208,7 @@ export function renderMarkdown(report: Report): string {
       ? ' **Flood mode** (`BENCH_FLOOD=1`): nothing else paces it, as in a real burst; what overflows the agent\'s buffer is dropped and shows as lost.'
       : ' It also stays at most half the sink\'s buffer (`*_BUFFER_MAX_BYTES`, in entries of the average size) ahead of what the receiver has counted (the other half covers batches the receiver has counted but whose answer the agent has not yet read), so the agent\'s buffer cannot overflow and the run measures the rate the agent sustains end to end (`BENCH_FLOOD=1` turns this off).') +
     ' Entries/s and MiB/s run from the first publish to the last entry counted at the receiver; MiB/s counts published JSON bytes. The delivery lag runs from the publisher\'s last flush to the last entry at the receiver.');
-  out.push('- Reference: in the same run, on the same entries, a bare `nats` subscriber in its own process that only takes each message off the wire and `JSON.parse`s it (bench/bare-subscriber.ts). CPU cost is user + system CPU-seconds from `/proc/<pid>/stat` (every thread, so compression on libuv\'s pool counts), from just before the first measured publish to the last entry received; agent ÷ bare compares entries per CPU-second.');
+  out.push('- Reference: in the same run, on the same entries, a bare nats.js (`@nats-io/transport-node`) subscriber in its own process that only takes each message off the wire and `JSON.parse`s it (bench/bare-subscriber.ts), run like the agent: the Dockerfile\'s runtime environment and node flags, and the same memory limit (see VM memory above). CPU cost is user + system CPU-seconds from `/proc/<pid>/stat` (every thread, so compression on libuv\'s pool counts), from just before the first measured publish to the last entry received; agent ÷ bare compares entries per CPU-second.');
   out.push(
     config.warmUpEntries > 0
       ? `- Warm-up: before each full-speed run is measured, the same process (bare subscriber and agent alike) first takes ${fmt(config.warmUpEntries)} entries at full speed, delivered and verified but not measured (\`BENCH_WARMUP_ENTRIES\`): JIT compilation, the first batch buffers and heap sizing happen once per process, not per entry. The agent's loss check counts them too.`

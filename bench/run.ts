@@ -12,6 +12,7 @@ import type { PublisherArgs, PublisherCommand, PublisherEvent } from './protocol
 import { renderMarkdown, renderTables, type Report } from './report.js';
 import { benchSink, type BenchContext, type Publisher, type SinkResult } from './scenario.js';
 import { runSlowSink, type SlowSinkResult } from './slow-sink.js';
+import { vmMemory } from './vm-memory.js';
 
 export function log(line: string): void {
   process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
@@ -34,7 +35,7 @@ export async function startHarness(config: BenchConfig): Promise<Harness> {
     log(`publisher ready: ${ready.poolSize} distinct entries, ${(ready.poolBytes / ready.poolSize).toFixed(0)} bytes on average`);
     const p = publisher;
     return {
-      context: { config, nats, publisher: p, avgEntryBytes: ready.poolBytes / ready.poolSize, log },
+      context: { config, nats, publisher: p, avgEntryBytes: ready.poolBytes / ready.poolSize, vm: vmMemory(config.vmMemoryBytes), log },
       pool: { size: ready.poolSize, bytes: ready.poolBytes, kinds: ready.kinds },
       async close() {
         await p.stop({ cmd: 'exit' });
@@ -74,7 +75,7 @@ async function main(): Promise<void> {
   } finally {
     await harness.close();
   }
-  const report: Report = { machine, config, pool: harness.pool, results, slowSink, slowSinkError, durationSeconds: (Date.now() - started) / 1000 };
+  const report: Report = { machine, config, vm: harness.context.vm, pool: harness.pool, results, slowSink, slowSinkError, durationSeconds: (Date.now() - started) / 1000 };
   process.stdout.write(`\n${renderTables(report)}\n\n`);
   if (config.output !== undefined) {
     writeFileSync(config.output, renderMarkdown(report));

@@ -8,8 +8,9 @@ import { metricValue, parseMetrics } from '../test/support/prometheus.js';
 import { S3RVER_CREDENTIALS, startS3rver } from '../test/support/s3.js';
 import { startAgentProcess, type AgentProcess } from './agent-process.js';
 import { BenchChild } from './child.js';
-import type { BenchConfig, BenchSink } from './config.js';
-import { cpuSeconds, memoryStatus } from './proc.js';
+import { dockerRuntimeEnv, type BenchConfig, type BenchSink } from './config.js';
+import { cpuSeconds, memoryStatus, minorFaults, threadCpu, threadCpuText } from './proc.js';
+import { processCgroup, type VmMemory } from './vm-memory.js';
 import {
   AGENT_CONNECTION_NAME,
   BARE_CONNECTION_NAME,
@@ -30,6 +31,8 @@ export interface BenchContext {
   readonly publisher: Publisher;
   /** Average published entry size, bytes (sizes the delivery window). */
   readonly avgEntryBytes: number;
+  /** The memory agent and bare subscriber run under (bench/vm-memory.ts). */
+  readonly vm: VmMemory;
   /** Progress lines go here (stderr). */
   readonly log: (line: string) => void;
 }
@@ -158,11 +161,11 @@ export async function setupSink(sink: BenchSink, context: BenchContext): Promise
       shown,
     );
   }
-  const overrides = context.config.agentOverrides;
+  const overrides = { ...context.vm.agentEnv, ...context.config.agentOverrides };
   const env = { ...base, ...overrides };
   const shownEnv = { ...shown, ...overrides };
-  // The same parsing the agent does: fails here, clearly, on a bad override.
-  const agentConfig = loadConfig(env, catalogue);
+  // The same parsing the agent does (on the VM's memory): fails here, clearly, on a bad override.
+  const agentConfig = context.vm.limit !== undefined ? loadConfig(env, catalogue, { memoryLimit: context.vm.limit }) : loadConfig(env, catalogue);
   const configured = agentConfig.sinks.find((s) => s.plugin.kind === sink);
   if (configured === undefined || agentConfig.sinks.length !== 1) throw new Error(`the ${sink} benchmark environment does not configure exactly the ${sink} sink`);
   return {
@@ -187,7 +190,14 @@ function publishTimeoutMs(entries: number): number {
 export async function runBare(context: BenchContext): Promise<BareResult> {
   const { config, publisher } = context;
   const args: BareArgs = { natsUrl: context.nats.url, subject: 'logs.>', name: BARE_CONNECTION_NAME };
-  const bare = new BenchChild<BareCommand, BareEvent>('bare subscriber', new URL('./bare-subscriber.js', import.meta.url), args);
+  // Run as the agent runs: the Dockerfile's runtime environment (as overridden for the agent) and node flags, the same memory limit.
+  const cgroup = processCgroup(context.vm);
+  const runtimeEnv = Object.fromEntries(Object.keys(dockerRuntimeEnv()).map((k) => [k, config.agentOverrides[k] ?? '']));
+  const bare = new BenchChild<BareCommand, BareEvent>('bare subscriber', new URL('./bare-subscriber.js', import.meta.url), args, {
+    env: runtimeEnv,
+    nodeFlags: config.agentNodeFlags,
+    cgroup,
+  });
   try {
     await bare.next('ready', 30_000);
     if (config.warmUpEntries > 0) {
@@ -198,6 +208,7 @@ export async function runBare(context: BenchContext): Promise<BareResult> {
     }
     bare.send({ cmd: 'expect', count: config.entries });
     const cpu0 = cpuSeconds(bare.pid);
+    const threads0 = threadCpu(bare.pid);
     publisher.send({ cmd: 'full', count: config.entries, flowConnection: BARE_CONNECTION_NAME });
     const done = await publisher.next('done', publishTimeoutMs(config.entries));
     let reached;
@@ -209,14 +220,21 @@ export async function runBare(context: BenchContext): Promise<BareResult> {
       throw new Error(`the bare subscriber got ${c?.count ?? '?'} of ${done.published} entries (${error instanceof Error ? error.message : String(error)})`);
     }
     const cpu1 = cpuSeconds(bare.pid);
+    context.log(`[bare] ${config.entries} entries in ${(cpu1 - cpu0).toFixed(2)} CPU-s; threads: ${threadCpuText(bare.pid, threads0)}`);
     return { entries: config.entries, cpuSeconds: cpu1 - cpu0, elapsedMs: reached.at - done.startedAt, peakRssBytes: memoryStatus(bare.pid).peakRss };
   } finally {
     await bare.stop({ cmd: 'exit' });
+    await cgroup?.remove();
   }
 }
 
 async function startBenchAgent(setup: SinkSetup, context: BenchContext, label: string, nodeFlags: readonly string[] = []): Promise<AgentProcess> {
-  const agent = await startAgentProcess(setup.env, { label, nodeFlags: [...context.config.agentNodeFlags, ...nodeFlags], echo: context.config.echoAgent });
+  const agent = await startAgentProcess(setup.env, {
+    label,
+    nodeFlags: [...context.config.agentNodeFlags, ...nodeFlags],
+    echo: context.config.echoAgent,
+    cgroup: processCgroup(context.vm),
+  });
   try {
     await agent.waitForReady(30_000);
     // Subscribed at the server, not just connected: nothing published before then would reach it.
@@ -304,6 +322,12 @@ function accountingText(a: Accounting): string {
   );
 }
 
+/** The cgroup's view, when the agent runs in one: peak charge (RSS + page cache) and times it hit the limit. */
+function cgroupText(agent: AgentProcess): string {
+  const g = agent.cgroup;
+  return g === undefined ? '' : `; cgroup peak ${mib(g.maxUsage())}, limit hit ${g.failCount()}×`;
+}
+
 async function stopAgent(agent: AgentProcess): Promise<number | null> {
   return agent.stop(40_000);
 }
@@ -326,6 +350,8 @@ export async function runFull(setup: SinkSetup, context: BenchContext, nodeFlags
     }, 5);
     let warmedUp = 0;
     let cpu0 = 0;
+    let threads0 = new Map<string, number>();
+    let faults0 = 0;
     let done: PublishDone;
     try {
       if (config.warmUpEntries > 0) {
@@ -341,6 +367,8 @@ export async function runFull(setup: SinkSetup, context: BenchContext, nodeFlags
         setup.receiver.delivery.reset(false);
       }
       cpu0 = cpuSeconds(agent.pid);
+      threads0 = threadCpu(agent.pid);
+      faults0 = minorFaults(agent.pid);
       publisher.send({ cmd: 'full', count: config.entries, flowConnection: AGENT_CONNECTION_NAME, windowEntries });
       done = await publisher.next('done', publishTimeoutMs(config.entries));
       await awaitDelivery(setup.receiver, done.published, 20_000);
@@ -351,7 +379,10 @@ export async function runFull(setup: SinkSetup, context: BenchContext, nodeFlags
     const memory = memoryStatus(agent.pid);
     const d = setup.receiver.delivery;
     // The agent's counters include the warm-up's entries.
+    const threads = threadCpuText(agent.pid, threads0);
+    const faults = minorFaults(agent.pid) - faults0;
     const accounting = await readAccounting(agent, setup.sink, warmedUp + done.published, slowBefore, nats);
+    context.log(`[${setup.sink}] agent ${(cpu1 - cpu0).toFixed(2)} CPU-s; threads: ${threads}; ${faults} minor page faults${cgroupText(agent)}`);
     context.log(
       `[${setup.sink}] published ${done.published} (paused ${done.flowPauses}× for the NATS backlog, ${done.windowPauses}× for the window of ${windowEntries ?? '∞'}), received ${d.entries}; agent: ${accountingText(accounting)}`,
     );
@@ -413,7 +444,7 @@ export async function runFixed(setup: SinkSetup, context: BenchContext): Promise
       const sample = samples.filter((x) => x.at <= at).at(-1);
       return sample === undefined ? '?' : (sample.rss / 1024 / 1024).toFixed(0);
     });
-    context.log(`[${setup.sink}] published ${done.published}, received ${d.entries}; agent: ${accountingText(accounting)}; RSS MiB at each tenth of the run: ${trace.join(' ')}`);
+    context.log(`[${setup.sink}] published ${done.published}, received ${d.entries}${cgroupText(agent)}; agent: ${accountingText(accounting)}; RSS MiB at each tenth of the run: ${trace.join(' ')}`);
     const exitCode = await stopAgent(agent);
     return {
       published: done.published,

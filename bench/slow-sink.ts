@@ -6,6 +6,7 @@ import { metricValue, parseMetrics } from '../test/support/prometheus.js';
 import { startHttpReceiver } from '../test/support/http-receiver.js';
 import { startAgentProcess } from './agent-process.js';
 import { memoryStatus } from './proc.js';
+import { processCgroup } from './vm-memory.js';
 import { AGENT_CONNECTION_NAME } from './protocol.js';
 import type { BenchContext } from './scenario.js';
 
@@ -36,9 +37,9 @@ export async function runSlowSink(context: BenchContext, entries: number, sinkRa
     nextFree = Math.max(now, nextFree) + (req.entryCount / sinkRate) * 1000;
     return { status: 200, delayMs: nextFree - now };
   });
-  // Default settings: only where the logs go (and the production runtime of the Dockerfile).
-  const env = { NATS_URL: nats.url, HTTP_URL: `${receiver.url}/ingest`, LOG_LEVEL: 'info', ...config.agentOverrides };
-  const agent = await startAgentProcess(env, { label: 'agent (http, slow sink)', nodeFlags: config.agentNodeFlags, echo: config.echoAgent });
+  // Default settings: only where the logs go (and the production runtime of the Dockerfile), on the VM's memory.
+  const env = { NATS_URL: nats.url, HTTP_URL: `${receiver.url}/ingest`, LOG_LEVEL: 'info', ...context.vm.agentEnv, ...config.agentOverrides };
+  const agent = await startAgentProcess(env, { label: 'agent (http, slow sink)', nodeFlags: config.agentNodeFlags, echo: config.echoAgent, cgroup: processCgroup(context.vm) });
   let peakSpoolBytes = 0;
   let spoolMaxBytes = 0;
   const sampler = setInterval(() => {
@@ -74,6 +75,7 @@ export async function runSlowSink(context: BenchContext, entries: number, sinkRa
     }
     if (receiver.stats().entries >= done.published) lastAt = Date.now();
     clearInterval(sampler);
+    if (!agent.isRunning()) throw new Error(`the agent exited during the run (a memory limit of ${context.vm.bytes ?? 'none'} bytes, ${context.vm.mode})\n${agent.tail()}`);
     const m = parseMetrics(await agent.metrics());
     const dropped = metricValue(m, 'logferry_sink_entries_dropped_total', { sink: 'http' });
     const peakRssBytes = memoryStatus(agent.pid).peakRss;
@@ -90,7 +92,8 @@ export async function runSlowSink(context: BenchContext, entries: number, sinkRa
       lost: done.published - delivered,
       dropped,
     };
-    context.log(`[slow sink] ${JSON.stringify(result)}`);
+    const g = agent.cgroup;
+    context.log(`[slow sink] ${JSON.stringify(result)}${g === undefined ? '' : `; cgroup peak ${(g.maxUsage() / 1024 / 1024).toFixed(0)} MiB, limit hit ${g.failCount()}×`}`);
     await agent.stop(40_000);
     return result;
   } finally {
