@@ -17,10 +17,13 @@ export class BufferBudget {
   usedBytes = 0;
   /** Of those, bytes on their way to a spool: they leave memory once the disk has them. */
   spoolWriteBytes = 0;
+  /** Entry bytes of the batches being encoded, sent or retried (from memory and from a spool). */
+  inFlightBytes = 0;
   /** Free batch buffers, shared by the members (a free buffer is resident memory too). */
   readonly slabs: SlabPool;
   readonly #members = new Set<BudgetMember>();
   #reclaiming = false;
+  #requestRoomWaiters: Array<() => void> = [];
 
   /** `maxFreeSlabs`: free batch buffers kept for reuse (about twice the requests in flight at once). */
   constructor(limitBytes: number, maxFreeSlabs = 8) {
@@ -48,6 +51,34 @@ export class BufferBudget {
    */
   get boundBytes(): number {
     return this.limitBytes + Math.min(this.spoolWriteBytes, this.limitBytes / 2);
+  }
+
+  /**
+   * A request for a batch of `bytes` may start: the batches in flight stay within half the
+   * limit. Encoding a batch makes its body next to its entries (and a spool record is read
+   * back into memory first): this bounds those copies, which the entry count above does not
+   * see. Past it, batches wait queued, where memory pressure can still move them to a spool.
+   */
+  mayStartRequest(bytes: number): boolean {
+    return this.inFlightBytes + bytes <= this.limitBytes / 2;
+  }
+
+  requestStarted(bytes: number): void {
+    this.inFlightBytes += bytes;
+  }
+
+  requestDone(bytes: number): void {
+    this.inFlightBytes -= bytes;
+    if (this.#requestRoomWaiters.length > 0 && this.mayStartRequest(0)) {
+      const waiters = this.#requestRoomWaiters;
+      this.#requestRoomWaiters = [];
+      for (const wake of waiters) wake();
+    }
+  }
+
+  /** Calls `wake` once a request finishes with room for more (each waiter at most once per wait). */
+  onRequestRoom(wake: () => void): void {
+    if (!this.#requestRoomWaiters.includes(wake)) this.#requestRoomWaiters.push(wake);
   }
 
   /** Fits `need` more bytes now. */

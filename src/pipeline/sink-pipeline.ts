@@ -126,6 +126,10 @@ export class SinkPipeline {
   readonly #member: BudgetMember;
   /** Batches sealed now go straight to the spool: memory is full and they would only wait there. */
   #sealToSpool = false;
+  /** Starts queued requests when the budget has room for them again. */
+  readonly #resumePump = (): void => {
+    if (!this.#makingRoom) this.#pump();
+  };
   #drainer: Promise<void> | undefined;
   #lostSeen = 0;
   #wakeDrainer: (() => void) | undefined;
@@ -324,6 +328,11 @@ export class SinkPipeline {
       return;
     }
     while (this.#running < this.#settings.maxInFlight && this.#queue.length > 0 && !this.#stopping) {
+      // Each sink may always have one request; more only while the budget has room for them.
+      if (this.#running > 0 && !this.#budget.mayStartRequest(this.#queue[0]!.bytes)) {
+        this.#budget.onRequestRoom(this.#resumePump);
+        return;
+      }
       const batch = this.#queue.shift()!;
       this.#running++;
       const d = this.#newDelivery(batch, false);
@@ -335,7 +344,8 @@ export class SinkPipeline {
     }
   }
 
-  #newDelivery(batch: Batch, fromSpool: boolean): Delivery {
+  /** `readBack`: a record just read from the spool, whose entries are now in memory too. */
+  #newDelivery(batch: Batch, fromSpool: boolean, readBack = fromSpool): Delivery {
     const d: Delivery = {
       batch,
       controller: new AbortController(),
@@ -345,7 +355,12 @@ export class SinkPipeline {
       heldBytes: fromSpool ? 0 : batch.bytes,
       acknowledged: false,
     };
+    if (readBack) {
+      d.heldBytes = batch.bytes;
+      this.#hold(batch.bytes);
+    }
     this.#inFlight.add(d);
+    this.#budget.requestStarted(batch.bytes);
     return d;
   }
 
@@ -549,6 +564,7 @@ export class SinkPipeline {
 
   #release(d: Delivery): void {
     if (!this.#inFlight.delete(d)) return;
+    this.#budget.requestDone(d.batch.bytes);
     this.#hold(-d.heldBytes);
     d.heldBytes = 0;
   }
@@ -700,12 +716,12 @@ export class SinkPipeline {
     const { batch } = d;
     const halves = splitBatch(batch, this.#batcher.nextId(), this.#batcher.nextId());
     // The halves take over the parent's entries and buffer bytes.
-    this.#inFlight.delete(d);
+    if (this.#inFlight.delete(d)) this.#budget.requestDone(batch.bytes);
     const heldPerEntry = batch.count > 0 ? d.heldBytes / batch.count : 0;
     d.heldBytes = 0;
     d.remaining = 0;
     for (const halfBatch of halves) {
-      const half = this.#newDelivery(halfBatch, d.fromSpool);
+      const half = this.#newDelivery(halfBatch, d.fromSpool, false);
       half.heldBytes = heldPerEntry * halfBatch.count;
       try {
         await this.#attempt(half);
@@ -729,6 +745,16 @@ export class SinkPipeline {
         await new Promise<void>((resolve) => {
           this.#wakeDrainer = resolve;
           setTimeout(resolve, wait).unref();
+        });
+        this.#wakeDrainer = undefined;
+        continue;
+      }
+      if (this.#running > 0 && !this.#budget.mayStartRequest(0)) {
+        // Reading a record back takes memory: wait while requests fill the budget's share for them.
+        await new Promise<void>((resolve) => {
+          this.#wakeDrainer = resolve;
+          this.#budget.onRequestRoom(resolve);
+          setTimeout(resolve, 1000).unref();
         });
         this.#wakeDrainer = undefined;
         continue;

@@ -93,7 +93,8 @@ describe('SinkPipeline with a spool', () => {
     const { sink, stats, p } = setup(spool);
     for (let i = 0; i < 50; i++) p.accept(entry(i));
     await waitFor(() => stats.spooledEntries === 50 && stats.pending === 50, { what: 'all spooled' });
-    expect(stats.bufferedBytes).toBe(0);
+    // Memory holds at most the one record (a batch of 10) the drainer is retrying.
+    expect(stats.bufferedBytes).toBeLessThanOrEqual(10 * entry(49).bytes);
     expect(identity(stats)).toBe(50);
     sink.up = true;
     await waitFor(() => stats.delivered === 50, { what: 'spool drained' });
