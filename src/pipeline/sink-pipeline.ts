@@ -36,8 +36,18 @@ export class BatchDroppedError extends LogferryError {
 
 /** What the pipeline needs of a spool (src/spool.ts implements it). */
 export interface BatchSpool {
-  /** Stores `count` entries given as NDJSON bytes (a batch's own), with the batch's key and receive time. */
-  appendNdjson(partition: string, ndjson: Buffer, count: number, batch: Pick<Batch, 'key' | 'receivedAtMs'>): Promise<{ readonly stored: boolean; readonly evictedEntries: number }>;
+  /**
+   * Stores `count` entries given as NDJSON bytes (a batch's own), with the batch's key and
+   * receive time; resolves once they are durable. `onWritten` runs as soon as the bytes are
+   * written (before the fsync), when the caller's copy is no longer needed.
+   */
+  appendNdjson(
+    partition: string,
+    ndjson: Buffer,
+    count: number,
+    batch: Pick<Batch, 'key' | 'receivedAtMs'>,
+    onWritten?: () => void,
+  ): Promise<{ readonly stored: boolean; readonly evictedEntries: number }>;
   next(): Promise<
     { readonly seq: number; readonly partition: string; readonly key: string; readonly receivedAtMs: number | undefined; readonly lines: readonly string[] } | undefined
   >;
@@ -475,11 +485,23 @@ export class SinkPipeline {
     const n = batch.count;
     const stats = this.#stats;
     stats.spooledEntries += n;
-    // Until the append is done the batch is still in memory: it keeps counting against the buffer.
+    // Until the spool has written it the batch is still in memory: it keeps counting against
+    // the budget. Once written (the fsync may still run) its memory is free for new entries.
     this.#hold(batch.bytes);
     this.#spoolWriting(batch.bytes);
+    let inMemory = true;
+    const leaveMemory = (): void => {
+      if (!inMemory) return;
+      inMemory = false;
+      this.#hold(-batch.bytes);
+      this.#spoolWriting(-batch.bytes);
+    };
+    const written = (): void => {
+      leaveMemory();
+      this.#recycle(batch);
+    };
     const write = spool
-      .appendNdjson(batch.partition, batch.ndjson, n, batch)
+      .appendNdjson(batch.partition, batch.ndjson, n, batch, written)
       .then(
         (result) => {
           if (this.#spoolRecovering) {
@@ -501,8 +523,7 @@ export class SinkPipeline {
         },
       )
       .finally(() => {
-        this.#hold(-batch.bytes);
-        this.#spoolWriting(-batch.bytes);
+        leaveMemory();
         this.#spoolWrites.delete(write);
         this.#checkIdle();
       });

@@ -52,25 +52,33 @@ export function encodeRecord(seq: number, partition: string, lines: readonly str
  * bytes are copied in once, never split into strings and joined again.
  */
 export function encodeNdjsonRecord(seq: number, partition: string, ndjson: Uint8Array, count: number, batch: BatchName = NO_NAME, version: 1 | 2 = FORMAT_VERSION): Buffer {
+  return Buffer.concat(encodeNdjsonRecordParts(seq, partition, ndjson, count, batch, version));
+}
+
+/**
+ * The record as the pieces of one vectored write: the header with the partition and name,
+ * then the batch's own bytes (a view, not a copy: it must stay unchanged until written).
+ */
+export function encodeNdjsonRecordParts(seq: number, partition: string, ndjson: Uint8Array, count: number, batch: BatchName = NO_NAME, version: 1 | 2 = FORMAT_VERSION): Buffer[] {
   const name = version === FORMAT_VERSION_1 ? '' : `\n${JSON.stringify([batch.key, batch.receivedAtMs ?? 0])}`;
-  const head = Buffer.from(JSON.stringify(partition) + name, 'utf8');
+  const head = JSON.stringify(partition) + name;
+  const headBytes = Buffer.byteLength(head, 'utf8');
   // "\n" + the lines without the last "\n" is as long as the NDJSON itself.
-  const payloadBytes = head.length + (count === 0 ? 0 : ndjson.length);
-  const buf = Buffer.allocUnsafe(HEADER_BYTES + payloadBytes);
-  head.copy(buf, HEADER_BYTES);
-  if (count > 0) {
-    buf[HEADER_BYTES + head.length] = 0x0a;
-    buf.set(ndjson.subarray(0, ndjson.length - 1), HEADER_BYTES + head.length + 1);
-  }
-  const payloadCrc = crc32(buf.subarray(HEADER_BYTES));
-  RECORD_MAGIC.copy(buf, 0);
-  buf.writeUInt32LE(payloadBytes, 4);
-  buf.writeUIntLE(seq, 8, 6);
-  buf.writeUInt16LE(version, 14);
-  buf.writeUInt32LE(count, 16);
-  buf.writeUInt32LE(payloadCrc, 20);
-  buf.writeUInt32LE(crc32(buf.subarray(0, 24)), 24);
-  return buf;
+  const lines = count === 0 ? undefined : Buffer.from(ndjson.buffer, ndjson.byteOffset, ndjson.length - 1);
+  const front = Buffer.allocUnsafe(HEADER_BYTES + headBytes + (lines === undefined ? 0 : 1));
+  front.write(head, HEADER_BYTES, 'utf8');
+  if (lines !== undefined) front[HEADER_BYTES + headBytes] = 0x0a;
+  const payloadBytes = headBytes + (lines === undefined ? 0 : lines.length + 1);
+  const frontCrc = crc32(front.subarray(HEADER_BYTES));
+  const payloadCrc = lines === undefined ? frontCrc : crc32(lines, frontCrc);
+  RECORD_MAGIC.copy(front, 0);
+  front.writeUInt32LE(payloadBytes, 4);
+  front.writeUIntLE(seq, 8, 6);
+  front.writeUInt16LE(version, 14);
+  front.writeUInt32LE(count, 16);
+  front.writeUInt32LE(payloadCrc, 20);
+  front.writeUInt32LE(crc32(front.subarray(0, 24)), 24);
+  return lines === undefined || lines.length === 0 ? [front] : [front, lines];
 }
 
 /** The header at `offset`, or undefined when the bytes there are not an intact header. */

@@ -19,7 +19,7 @@ import {
   decodeAcks,
   decodePayload,
   encodeAck,
-  encodeNdjsonRecord,
+  encodeNdjsonRecordParts,
   parseFileName,
   payloadIntact,
   readHeader,
@@ -57,6 +57,16 @@ export interface SpoolRecord {
   readonly receivedAtMs: number | undefined;
   /** The entries' JSON lines (LogEntry.line), in order. */
   readonly lines: readonly string[];
+}
+
+interface QueuedAppend {
+  readonly partition: string;
+  readonly ndjson: Buffer;
+  readonly count: number;
+  readonly batch: BatchName | undefined;
+  readonly onWritten: (() => void) | undefined;
+  readonly resolve: (result: AppendResult) => void;
+  readonly reject: (error: unknown) => void;
 }
 
 export interface AppendResult {
@@ -105,7 +115,9 @@ export class SpoolError extends LogferryError {
   }
 }
 
-const MAX_SEGMENT_BYTES = 8 * 1024 * 1024;
+// Each segment roll costs several file operations (sync, close, open, directory sync), each
+// waiting for a turn of the event loop, which full intake makes long (see ARCHITECTURE).
+const MAX_SEGMENT_BYTES = 64 * 1024 * 1024;
 const WINDOW_BYTES = 1024 * 1024;
 
 interface Segment {
@@ -197,11 +209,16 @@ async function readFully(fd: FileHandle, buf: Buffer, length: number, position: 
   return done;
 }
 
-async function writeFully(fd: FileHandle, buf: Buffer, position: number): Promise<void> {
-  let done = 0;
-  while (done < buf.length) {
-    const { bytesWritten } = await fd.write(buf, done, buf.length - done, position + done);
-    done += bytesWritten;
+/** Writes `bufs` one after another from `position`, in one writev unless the kernel takes less. */
+async function writeAllFully(fd: FileHandle, bufs: readonly Buffer[], position: number): Promise<void> {
+  let pending = bufs.filter((b) => b.length > 0);
+  let at = position;
+  while (pending.length > 0) {
+    const { bytesWritten } = await fd.writev(pending, at);
+    at += bytesWritten;
+    let skip = bytesWritten;
+    while (pending.length > 0 && skip >= pending[0]!.length) skip -= pending.shift()!.length;
+    if (skip > 0) pending[0] = pending[0]!.subarray(skip);
   }
 }
 
@@ -281,6 +298,8 @@ export class Spool {
   private syncError: unknown;
   /** fdatasync itself, replaceable by tests that count calls. */
   private readonly datasync: (fd: FileHandle) => Promise<void>;
+  /** Appends waiting for the lock; the next holder writes them all. */
+  private appendQueue: QueuedAppend[] = [];
 
   private constructor(opts: SpoolOptions, segments: Segment[], nextSeq: number, scanned: { corrupt: number }) {
     this.stats = {
@@ -399,8 +418,18 @@ export class Spool {
   }
 
   /** `append` for `count` lines already framed as NDJSON (a batch's bytes): written as they are. */
-  async appendNdjson(partition: string, ndjson: Buffer, count: number, batch?: BatchName): Promise<AppendResult> {
-    const result = await this.locked(() => this.appendLocked(partition, ndjson, count, batch));
+  async appendNdjson(partition: string, ndjson: Buffer, count: number, batch?: BatchName, onWritten?: () => void): Promise<AppendResult> {
+    const result = await new Promise<AppendResult>((resolve, reject) => {
+      this.appendQueue.push({ partition, ndjson, count, batch, onWritten, resolve, reject });
+      // Appends that arrive while one is written go out together, in one write: each write
+      // waits for a turn of the event loop, which a busy intake makes long (see ARCHITECTURE).
+      if (this.appendQueue.length === 1) {
+        this.locked(() => this.appendQueuedLocked()).catch((error: unknown) => {
+          // Closed before the round ran: nothing queued will be written.
+          for (const item of this.appendQueue.splice(0)) item.reject(error);
+        });
+      }
+    });
     // Written under the lock, synced outside it: the next appends write while this one syncs.
     if (result.stored && this.fsync) await this.whenSynced();
     return result;
@@ -499,46 +528,77 @@ export class Spool {
     return result;
   }
 
-  private async appendLocked(partition: string, ndjson: Buffer, count: number, batch: BatchName | undefined): Promise<AppendResult> {
-    if (this.syncError !== undefined) {
-      const error = this.syncError;
-      this.syncError = undefined;
-      throw new SpoolError('SPOOL_WRITE_FAILED', `spool fdatasync in ${this.dir} failed: ${errorMessage(error)}`, { cause: error });
-    }
-    const seq = this.nextSeq++;
-    const record = encodeNdjsonRecord(seq, partition, ndjson, count, batch);
-    const n = record.length;
-    // A fully acknowledged active segment only holds space: give it back before judging fullness.
-    if (this.stats.bytes + n > this.maxBytes && this.active !== undefined && this.active.records === 0) await this.seal(this.active);
-    if (n > this.maxBytes || n - HEADER_BYTES > MAX_PAYLOAD_BYTES || (this.onFull === 'drop_newest' && this.stats.bytes + n > this.maxBytes)) {
-      this.stats.refused++;
-      return { stored: false, evictedEntries: 0 };
-    }
-    let seg = this.active;
-    if (seg !== undefined && seg.size > 0 && seg.size + n > this.segmentBytes) {
-      await this.seal(seg);
-      seg = undefined;
-    }
-    if (seg === undefined) seg = await this.createSegment(seq);
+  /** Writes every queued append: consecutive records of a segment in one write. */
+  private async appendQueuedLocked(): Promise<void> {
+    const queue = this.appendQueue;
+    this.appendQueue = [];
+    let group: Array<{ item: QueuedAppend; parts: Buffer[]; bytes: number }> = [];
+    let groupSeg: Segment | undefined;
     try {
-      await writeFully(seg.writeFd!, record, seg.size);
+      if (this.syncError !== undefined) {
+        const error = this.syncError;
+        this.syncError = undefined;
+        throw new SpoolError('SPOOL_WRITE_FAILED', `spool fdatasync in ${this.dir} failed: ${errorMessage(error)}`, { cause: error });
+      }
+      let planned = 0;
+      for (const item of queue) {
+        const parts = encodeNdjsonRecordParts(this.nextSeq, item.partition, item.ndjson, item.count, item.batch);
+        let n = 0;
+        for (const part of parts) n += part.length;
+        // A fully acknowledged active segment only holds space: give it back before judging fullness.
+        if (group.length === 0 && this.stats.bytes + n > this.maxBytes && this.active !== undefined && this.active.records === 0) await this.seal(this.active);
+        if (n > this.maxBytes || n - HEADER_BYTES > MAX_PAYLOAD_BYTES || (this.onFull === 'drop_newest' && this.stats.bytes + planned + n > this.maxBytes)) {
+          this.stats.refused++;
+          item.resolve({ stored: false, evictedEntries: 0 });
+          continue;
+        }
+        this.nextSeq++;
+        let seg = this.active;
+        if (seg !== undefined && seg.size + planned > 0 && seg.size + planned + n > this.segmentBytes) {
+          await this.writeGroup(groupSeg, group);
+          group = [];
+          planned = 0;
+          await this.seal(seg);
+          seg = undefined;
+        }
+        if (seg === undefined) seg = await this.createSegment(this.nextSeq - 1);
+        groupSeg = seg;
+        group.push({ item, parts, bytes: n });
+        planned += n;
+      }
+      await this.writeGroup(groupSeg, group);
     } catch (error) {
-      // Whatever part of the record reached the file lies past `size`: never read in this
-      // process, a torn tail after a restart. Appends continue in a fresh segment.
+      // This group and everything after it in the queue: not stored (their callers keep them).
+      // Records already stored were resolved, and a settled promise ignores the rejection.
+      for (const item of queue) item.reject(error);
+    }
+  }
+
+  /** Writes records to the end of `seg` in one call, then counts them and evicts for room. */
+  private async writeGroup(seg: Segment | undefined, group: ReadonlyArray<{ item: QueuedAppend; parts: Buffer[]; bytes: number }>): Promise<void> {
+    if (seg === undefined || group.length === 0) return;
+    const records = group.flatMap((g) => g.parts);
+    try {
+      await writeAllFully(seg.writeFd!, records, seg.size);
+    } catch (error) {
+      // Whatever part reached the file lies past `size`: never read in this process, a torn
+      // tail after a restart. Appends continue in a fresh segment.
       await this.seal(seg);
       throw new SpoolError('SPOOL_WRITE_FAILED', `spool write to ${seg.path} failed: ${errorMessage(error)}`, { cause: error });
     }
-    seg.size += n;
+    for (const { item, bytes: n } of group) {
+      item.onWritten?.();
+      seg.size += n;
+      seg.records++;
+      seg.entries += item.count;
+      seg.ahead++;
+      seg.aheadEntries += item.count;
+      this.stats.bytes += n;
+      this.stats.records++;
+      this.stats.entries += item.count;
+      this.stats.written++;
+    }
     if (this.fsync) this.dirty.add(seg);
-    seg.records++;
-    seg.entries += count;
-    seg.ahead++;
-    seg.aheadEntries += count;
-    this.stats.bytes += n;
-    this.stats.records++;
-    this.stats.entries += count;
-    this.stats.written++;
-
     let evictedEntries = 0;
     if (this.onFull === 'drop_oldest') {
       while (this.stats.bytes > this.maxBytes) {
@@ -547,7 +607,10 @@ export class Spool {
         evictedEntries += await this.evict(oldest);
       }
     }
-    return { stored: true, evictedEntries };
+    // Evictions are reported once, with the group's first record.
+    for (const [i, { item }] of group.entries()) {
+      item.resolve({ stored: true, evictedEntries: i === 0 ? evictedEntries : 0 });
+    }
   }
 
   private async createSegment(firstSeq: number): Promise<Segment> {

@@ -139,4 +139,54 @@ describe('Spool group commit', () => {
     expect(spool.stats.records).toBe(2);
     await spool.close();
   });
+
+  it('writes appends queued behind one another together, across segment rolls, and says when each is written before it is durable', async () => {
+    const gate = gatedDatasync();
+    // Small segments: the 40 records below fill several.
+    const spool = await open({ datasync: gate.datasync, segmentBytes: 4096 });
+    const written: number[] = [];
+    const durable: number[] = [];
+    const events: string[] = [];
+    const ndjson = (i: number): Buffer => Buffer.from(`${line(i)}\n${line(i + 1000)}\n`);
+    const appends = Array.from({ length: 40 }, (_, i) =>
+      spool
+        .appendNdjson(`p${i % 3}`, ndjson(i), 2, { key: `k-${i}`, receivedAtMs: 1_000 + i }, () => {
+          written.push(i);
+          events.push(`w${i}`);
+        })
+        .then((r) => {
+          durable.push(i);
+          events.push(`d${i}`);
+          return r;
+        }),
+    );
+    // The first append starts a round; the other 39, queued behind it, are written together after it.
+    await until(() => written.length === 1 || gate.waiting() > 0);
+    expect(durable).toEqual([]);
+    while (durable.length < 40) {
+      gate.releaseAll();
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    expect(written).toEqual([...Array(40).keys()]);
+    expect(spool.stats.written).toBe(40);
+    // Each is reported written before it is durable; a segment roll syncs the full one on the way.
+    for (let i = 0; i < 40; i++) expect(events.indexOf(`w${i}`)).toBeLessThan(events.indexOf(`d${i}`));
+    expect(gate.calls).toBeLessThan(40);
+    for (const r of await Promise.all(appends)) expect(r).toEqual({ stored: true, evictedEntries: 0 });
+    for (let i = 0; i < 40; i++) {
+      const rec = (await spool.next())!;
+      expect(rec).toMatchObject({ partition: `p${i % 3}`, key: `k-${i}`, receivedAtMs: 1_000 + i, lines: [line(i), line(i + 1000)] });
+      await spool.ack(rec.seq);
+    }
+    expect(await spool.next()).toBeUndefined();
+    await spool.close();
+  });
+
+  it('rejects appends queued when it closes, and keeps earlier ones', async () => {
+    const spool = await open({});
+    const kept = spool.append('p', [line(1)]);
+    await spool.close();
+    await expect(kept).resolves.toMatchObject({ stored: true });
+    await expect(spool.append('p', [line(2)])).rejects.toMatchObject({ code: 'SPOOL_CLOSED' });
+  });
 });
