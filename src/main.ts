@@ -67,10 +67,15 @@ async function main(): Promise<void> {
     spoolMaxBytes?: number | undefined;
     oldestPendingAtMs?: (() => number | undefined) | undefined;
   }> = [];
+  // One budget for the sinks that did not get a buffer of their own; free batch buffers kept
+  // for reuse: twice the requests they may have in flight.
+  const sharing = config.sinks.filter((s) => !s.ownBuffer);
+  const sharedBudget = new BufferBudget(config.memory.bufferBudgetBytes, 2 * sharing.reduce((n, s) => n + s.settings.maxInFlight, 0));
   const metrics = createMetrics({
     source: sourceStats,
     sinks: sinkStats,
     sinkUp: (stats) => isSinkHealthy(sinkState(stats, config.healthFailAfterMs)),
+    ...(sharing.length > 0 ? { bufferBudget: sharedBudget } : {}),
   });
 
   // The spool's bound: SPOOL_MAX_BYTES per sink, else half the free space at start (at most
@@ -84,10 +89,6 @@ async function main(): Promise<void> {
     spoolSurvives = await spoolSurvivesRestart(config.spool.dir, config.onFly);
   }
 
-  // One budget for the sinks that did not get a buffer of their own; free batch buffers kept
-  // for reuse: twice the requests they may have in flight.
-  const sharing = config.sinks.filter((s) => !s.ownBuffer);
-  const sharedBudget = new BufferBudget(config.memory.bufferBudgetBytes, 2 * sharing.reduce((n, s) => n + s.settings.maxInFlight, 0));
   const pipelines: SinkPipeline[] = [];
   for (const configured of config.sinks) {
     const sink = configured.plugin.create(configured.config, {

@@ -26,6 +26,8 @@ export interface MetricsSources {
   }>;
   /** Whether a sink counts as healthy (the rule /health uses). */
   readonly sinkUp: (stats: SinkStats) => boolean;
+  /** The memory budget the sinks share (absent when every sink has a buffer of its own). */
+  readonly bufferBudget?: { readonly usedBytes: number; readonly limitBytes: number } | undefined;
 }
 
 export interface Metrics {
@@ -62,6 +64,11 @@ export function createMetrics(sources: MetricsSources): Metrics {
     }
   };
 
+  const budget = sources.bufferBudget;
+  if (budget !== undefined) {
+    simple('logferry_buffer_budget_bytes', 'Bound of the memory budget the sinks share (BUFFER_MAX_BYTES unset).', () => budget.limitBytes, 'gauge');
+    simple('logferry_buffer_budget_used_bytes', 'Bytes of entries the sinks sharing the budget hold in memory together.', () => budget.usedBytes, 'gauge');
+  }
   simple('logferry_nats_messages_received_total', 'Messages received from NATS.', () => source.messagesReceived);
   simple('logferry_nats_connected', '1 while connected to NATS.', () => (source.connected ? 1 : 0), 'gauge');
   simple('logferry_nats_reconnects_total', 'Reconnections to NATS.', () => source.reconnects);

@@ -99,8 +99,11 @@ describe('pipeline: latency and oldest pending entry, exported', () => {
       source: new SourceStats(),
       sinks: [{ name: 'scripted', stats, oldestPendingAtMs: () => pipeline.oldestPendingAtMs() }],
       sinkUp: () => true,
+      bufferBudget: { usedBytes: 12_345, limitBytes: 1_000_000 },
     });
     const parsed = parseMetrics(await metrics.registry.metrics());
+    expect(metricValue(parsed, 'logferry_buffer_budget_bytes', {})).toBe(1_000_000);
+    expect(metricValue(parsed, 'logferry_buffer_budget_used_bytes', {})).toBe(12_345);
     expect(metricValue(parsed, 'logferry_sink_oldest_pending_age_seconds', { sink: 'scripted' })).toBeGreaterThanOrEqual(30);
     expect(metricValue(parsed, 'logferry_sink_buffer_max_bytes', { sink: 'scripted' })).toBe(1_000_000);
     expect(metricValue(parsed, 'logferry_sink_failing_seconds', { sink: 'scripted' })).toBeGreaterThanOrEqual(0);
