@@ -2,7 +2,7 @@
 // into an HTTP endpoint that takes at most a quarter of that rate. With default settings the
 // memory buffer fills and the default spool takes the rest. Reports the peak spool bytes,
 // the peak RSS, the time to drain after intake stops, and entries lost (must be 0).
-import { metricValue, parseMetrics } from '../test/support/prometheus.js';
+import { metricSeries, metricValue, parseMetrics } from '../test/support/prometheus.js';
 import { startHttpReceiver } from '../test/support/http-receiver.js';
 import { startAgentProcess } from './agent-process.js';
 import { memoryStatus } from './proc.js';
@@ -25,6 +25,8 @@ export interface SlowSinkResult {
   /** Published minus delivered (the agent's drops are part of it). */
   readonly lost: number;
   readonly dropped: number;
+  /** Dropped entries by reason (empty when none were). */
+  readonly droppedBy: Readonly<Record<string, number>>;
 }
 
 export async function runSlowSink(context: BenchContext, entries: number, sinkRate: number): Promise<SlowSinkResult> {
@@ -78,6 +80,7 @@ export async function runSlowSink(context: BenchContext, entries: number, sinkRa
     if (!agent.isRunning()) throw new Error(`the agent exited during the run (a memory limit of ${context.vm.bytes ?? 'none'} bytes, ${context.vm.mode})\n${agent.tail()}`);
     const m = parseMetrics(await agent.metrics());
     const dropped = metricValue(m, 'logferry_sink_entries_dropped_total', { sink: 'http' });
+    const droppedBy = Object.fromEntries(metricSeries(m, 'logferry_sink_entries_dropped_total', { sink: 'http' }).filter((s) => s.value > 0).map((s) => [s.labels.reason ?? '', s.value]));
     const peakRssBytes = memoryStatus(agent.pid).peakRss;
     const delivered = receiver.stats().entries;
     const result: SlowSinkResult = {
@@ -91,6 +94,7 @@ export async function runSlowSink(context: BenchContext, entries: number, sinkRa
       drainMs: Math.max(0, lastAt - done.finishedAt),
       lost: done.published - delivered,
       dropped,
+      droppedBy,
     };
     const g = agent.cgroup;
     context.log(`[slow sink] ${JSON.stringify(result)}${g === undefined ? '' : `; cgroup peak ${(g.maxUsage() / 1024 / 1024).toFixed(0)} MiB, limit hit ${g.failCount()}×`}`);

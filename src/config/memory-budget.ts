@@ -78,9 +78,10 @@ export const BUFFER_BUDGET_MAX_BYTES = 64 * MiB;
 
 /**
  * The default memory buffer of all sinks together: an eighth of the memory limit, between
- * 8 and 64 MiB. On a 256 MB Fly VM that is 32 MiB; the pipeline may hold up to 1.5 × that in
- * batch buffers, next to Node's ~60 MiB baseline and the heap, so peak RSS stays under 200 MiB.
- * Beyond memory the disk spool takes the overflow, so a larger buffer buys little.
+ * 8 and 64 MiB. On a 256 MB Fly VM that is 32 MiB; entries held may briefly reach twice that
+ * while the spool writes the overflow, next to Node's ~60 MiB baseline and the heap, so peak
+ * RSS stays under 200 MiB. Beyond memory the disk spool takes the overflow, so a larger
+ * buffer buys little.
  */
 export function defaultBufferBudget(limit: MemoryLimit): number {
   const share = Math.floor(limit.bytes * BUFFER_SHARE_OF_MEMORY);

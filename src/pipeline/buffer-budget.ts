@@ -45,12 +45,12 @@ export class BufferBudget {
   }
 
   /**
-   * The bound now: the limit, plus bytes being written to a spool (up to half the limit).
-   * Refusing entries while a spool append is under way would drop them although the spool
-   * has room; half the limit dropped none in the benchmark's slow-sink case.
+   * The bound now: the limit, plus bytes being written to a spool (up to the limit again).
+   * Refusing entries while spool appends are under way would drop them although the spool
+   * has room (see ARCHITECTURE, "Memory first, disk as overflow").
    */
   get boundBytes(): number {
-    return this.limitBytes + Math.min(this.spoolWriteBytes, this.limitBytes / 2);
+    return this.limitBytes + Math.min(this.spoolWriteBytes, this.limitBytes);
   }
 
   /**
