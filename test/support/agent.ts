@@ -285,7 +285,8 @@ export async function runAgentToExit(env: Readonly<Record<string, string>>, opti
  * `node dist/src/main.js`. With LOGFERRY_TEST_MEMORY_CGROUP=<a cgroup v1 memory directory>
  * the agent joins that cgroup before it starts (so it sees its limit, as on a Fly VM) and runs
  * with the Dockerfile's runtime ENV and node flags: for runs by hand that try fly.toml's
- * 256 MB, e.g. the e2e-defaults scenarios.
+ * 256 MB, e.g. the e2e-defaults scenarios. Every agent joins that one cgroup, so run one test
+ * file at a time (`--no-file-parallelism`), or two agents share the 256 MB.
  */
 function spawnAgentProcess(env: NodeJS.ProcessEnv, cwd: string): ReturnType<typeof spawn> {
   const cgroup = process.env.LOGFERRY_TEST_MEMORY_CGROUP;
