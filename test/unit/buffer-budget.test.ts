@@ -6,7 +6,8 @@ import { pino } from 'pino';
 import { SinkNetworkError, classifyFailure } from '../../src/errors.js';
 import { ThrottledLog } from '../../src/ops/logger.js';
 import { BufferBudget } from '../../src/pipeline/buffer-budget.js';
-import { SinkPipeline, type BatchSpool } from '../../src/pipeline/sink-pipeline.js';
+import { SinkPipeline } from '../../src/pipeline/sink-pipeline.js';
+import { MemorySpool } from '../support/memory-spool.js';
 import type { Batch, EncodedBatch, PipelineSettings, Sink } from '../../src/pipeline/sink.js';
 import { SinkStats, total } from '../../src/ops/stats.js';
 import type { LogEntry } from '../../src/intake/entry.js';
@@ -55,31 +56,6 @@ class ScriptedSink implements Sink {
     for (const r of this.#held.splice(0)) r();
   }
   classify = classifyFailure;
-}
-
-/** The spool's contract in memory. */
-class MemorySpool implements BatchSpool {
-  readonly records: Array<{ seq: number; partition: string; key: string; receivedAtMs: number; lines: readonly string[]; out: boolean; acked: boolean }> = [];
-  recoveredEntries = 0;
-  #seq = 0;
-  async appendNdjson(partition: string, ndjson: Buffer, count: number, batch: Pick<Batch, 'key' | 'receivedAtMs'>) {
-    const lines = count === 0 ? [] : ndjson.toString('utf8', 0, ndjson.length - 1).split('\n');
-    this.records.push({ seq: ++this.#seq, partition, key: batch.key, receivedAtMs: batch.receivedAtMs, lines, out: false, acked: false });
-    return { stored: true, evictedEntries: 0 };
-  }
-  async next() {
-    const r = this.records.find((x) => !x.out && !x.acked);
-    if (r === undefined) return undefined;
-    r.out = true;
-    return { seq: r.seq, partition: r.partition, key: r.key, receivedAtMs: r.receivedAtMs, lines: r.lines };
-  }
-  async ack(seq: number) {
-    this.records.find((x) => x.seq === seq)!.acked = true;
-  }
-  release(seq: number) {
-    this.records.find((x) => x.seq === seq)!.out = false;
-  }
-  async close() {}
 }
 
 const settings = (over: Partial<PipelineSettings> = {}): PipelineSettings => ({

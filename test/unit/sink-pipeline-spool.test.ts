@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { SinkNetworkError, classifyFailure } from '../../src/errors.js';
 import { ThrottledLog } from '../../src/ops/logger.js';
-import { SinkPipeline, type BatchSpool } from '../../src/pipeline/sink-pipeline.js';
+import { SinkPipeline } from '../../src/pipeline/sink-pipeline.js';
+import { MemorySpool } from '../support/memory-spool.js';
 import type { Batch, EncodedBatch, PipelineSettings, SendResult, Sink } from '../../src/pipeline/sink.js';
 import { SinkStats, total } from '../../src/ops/stats.js';
 import type { LogEntry } from '../../src/intake/entry.js';
@@ -14,36 +15,6 @@ const logger = pino({ level: 'silent' });
 function entry(i: number): LogEntry {
   const line = `{"fly":{"app":{"name":"a","instance":"x"},"region":"r"},"message":"m${i}","timestamp":"2026-11-26T00:00:00Z"}`;
   return { line, bytes: line.length, app: 'a', region: 'r', instance: 'x', timestamp: '2026-11-26T00:00:00Z', receivedAtMs: Date.now() };
-}
-
-/** An in-memory stand-in for src/spool.ts with the same contract. */
-class MemorySpool implements BatchSpool {
-  readonly records: Array<{ seq: number; partition: string; key: string; receivedAtMs: number; lines: readonly string[]; out: boolean; acked: boolean }> = [];
-  recoveredEntries = 0;
-  failWrites = false;
-  #seq = 0;
-  async appendNdjson(partition: string, ndjson: Buffer, count: number, batch: Pick<Batch, 'key' | 'receivedAtMs'>) {
-    if (this.failWrites) throw new Error('EROFS: read-only file system');
-    const lines = count === 0 ? [] : ndjson.toString('utf8', 0, ndjson.length - 1).split('\n');
-    this.records.push({ seq: ++this.#seq, partition, key: batch.key, receivedAtMs: batch.receivedAtMs, lines, out: false, acked: false });
-    return { stored: true, evictedEntries: 0 };
-  }
-  async next() {
-    const r = this.records.find((x) => !x.out && !x.acked);
-    if (r === undefined) return undefined;
-    r.out = true;
-    return { seq: r.seq, partition: r.partition, key: r.key, receivedAtMs: r.receivedAtMs, lines: r.lines };
-  }
-  async ack(seq: number) {
-    this.records.find((x) => x.seq === seq)!.acked = true;
-  }
-  release(seq: number) {
-    this.records.find((x) => x.seq === seq)!.out = false;
-  }
-  async close() {}
-  get unacked(): number {
-    return this.records.filter((r) => !r.acked).reduce((n, r) => n + r.lines.length, 0);
-  }
 }
 
 class SwitchSink implements Sink {
