@@ -118,7 +118,7 @@ export function createMetrics(sources: MetricsSources): Metrics {
   perSink('logferry_sink_entries_delivered_total', 'Entries the sink acknowledged.', (s) => s.delivered);
   perSink('logferry_sink_entries_pending', 'Entries not settled yet (in memory and in the spool).', (s) => s.pending, 'gauge');
   perSink('logferry_sink_buffer_bytes', 'Bytes of entries held in memory for the sink.', (s) => s.bufferedBytes, 'gauge');
-  perSink('logferry_sink_buffer_max_bytes', 'Bound on the memory buffer of the sink (its share of the memory budget).', (s) => s.bufferMaxBytes, 'gauge');
+  perSink('logferry_sink_buffer_max_bytes', 'Bound of the memory budget the sink draws on (the shared one, or its own *_BUFFER_MAX_BYTES).', (s) => s.bufferMaxBytes, 'gauge');
   perSink('logferry_sink_failing_seconds', 'Seconds since the current streak of failed attempts began; 0 while the last attempt succeeded.', (s) => (s.failingSince === undefined ? 0 : (Date.now() - s.failingSince) / 1000), 'gauge');
   perSinkOf('logferry_sink_oldest_pending_age_seconds', 'Age of the oldest entry not yet settled (memory or spool); 0 when nothing is pending.', (s) => {
     const at = s.oldestPendingAtMs?.();

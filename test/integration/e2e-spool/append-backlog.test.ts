@@ -2,7 +2,8 @@
 // "memory stays flat"). With the sink down every batch leaves the memory buffer for the spool;
 // appends are serialised (one fdatasync each), so at a high enough rate batches queue up
 // waiting for their append. Those batches are still in memory: they must stay within
-// HTTP_BUFFER_MAX_BYTES (or be dropped and counted), not pile up without bound.
+// HTTP_BUFFER_MAX_BYTES plus the spool overdraft (up to that much again while the disk catches
+// up), or be dropped and counted, not pile up without bound.
 // The backlog is observable: batches handed to the spool (logferry_sink_batches_total
 // {outcome="spooled"}) minus records written (logferry_spool_records_written_total).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -28,6 +29,7 @@ describe('e2e spool: appends slower than the inflow', () => {
     const agent = await h.startAgent({ HTTP_BUFFER_MAX_BYTES: String(BUFFER) });
     let maxBacklogRecords = 0;
     let maxBacklogBytes = 0;
+    let maxBufferBytes = 0;
     let peakRss = 0;
     const trace: string[] = [];
     let sampling = true;
@@ -40,6 +42,7 @@ describe('e2e spool: appends slower than the inflow', () => {
           const perRecord = g.written > 0 ? g.spoolBytes / Math.max(1, g.spoolRecords) : 0;
           maxBacklogRecords = Math.max(maxBacklogRecords, backlog);
           maxBacklogBytes = Math.max(maxBacklogBytes, backlog * perRecord);
+          maxBufferBytes = Math.max(maxBufferBytes, g.bufferBytes);
           peakRss = Math.max(peakRss, await rssMiB(agent.pid));
           if (trace.length < 400) trace.push(String(backlog));
         } catch {
@@ -62,15 +65,17 @@ describe('e2e spool: appends slower than the inflow', () => {
     sampling = false;
     await sampler;
     console.log(
-      `append backlog: ${received.received} received at ${RATE}/s; batches waiting for their append peaked at ${maxBacklogRecords} (~${(maxBacklogBytes / KiB).toFixed(0)} KiB, memory buffer ${BUFFER / KiB} KiB); peak RSS ${peakRss.toFixed(0)} MiB; backlog over time: ${trace.join(' ')}`,
+      `append backlog: ${received.received} received at ${RATE}/s; batches waiting for their append peaked at ${maxBacklogRecords} (~${(maxBacklogBytes / KiB).toFixed(0)} KiB), memory held peaked at ${(maxBufferBytes / KiB).toFixed(0)} KiB (buffer ${BUFFER / KiB} KiB); peak RSS ${peakRss.toFixed(0)} MiB; backlog over time: ${trace.join(' ')}`,
     );
     const balanced = await expectBalanced(agent);
     const bufferFull = await agent.metric('logferry_sink_entries_dropped_total', { sink: 'http', reason: 'buffer_full' });
     console.log(`append backlog: ${balanced.pending} entries spooled, ${balanced.dropped} dropped (${bufferFull} buffer_full) while the disk could not keep up`);
     expect(balanced.dropped, 'drops are buffer_full, counted').toBe(bufferFull);
 
-    // Whatever the disk's speed: what waits in memory is bounded by the buffer (a batch over at most).
-    expect(maxBacklogBytes, 'bytes of batches waiting for their spool append').toBeLessThanOrEqual(2 * BUFFER);
+    // Whatever the disk's speed: what memory holds, batches waiting for their append included, is
+    // bounded by the buffer plus the overdraft (an entry over at most: the mix's largest is ~8 KiB).
+    expect(maxBufferBytes, 'bytes held in memory').toBeLessThanOrEqual(2 * BUFFER + 16 * KiB);
+    expect(maxBufferBytes, 'the sampler saw the buffer in use').toBeGreaterThan(0);
     expect(peakRss, 'agent RSS').toBeLessThan(200);
 
     // And what was spooled is delivered once the sink is back.

@@ -321,6 +321,8 @@ export interface SpoolGauges {
   readonly droppedSpoolFull: number;
   /** Batches the pipeline handed to the spool (written, refused, or still waiting for their append). */
   readonly spooledBatches: number;
+  /** Entry bytes the sink holds in memory, batches waiting for their spool append included. */
+  readonly bufferBytes: number;
 }
 
 /** The sink's accounting and spool metrics from one scrape. */
@@ -338,6 +340,7 @@ export async function spoolGauges(agent: Agent, sink = 'http'): Promise<SpoolGau
     up: metricValue(m, 'logferry_spool_up', l),
     droppedSpoolFull: metricValue(m, 'logferry_sink_entries_dropped_total', { sink, reason: 'spool_full' }),
     spooledBatches: metricValue(m, 'logferry_sink_batches_total', { sink, outcome: 'spooled' }),
+    bufferBytes: metricValue(m, 'logferry_sink_buffer_bytes', l),
   };
 }
 

@@ -56,6 +56,9 @@ describe('e2e: the fly-log-shipper HTTP destinations at once', () => {
     const started = agent.logs.find((l) => l.msg === 'logferry started');
     expect(started, agent.tail()).toBeDefined();
     for (const kind of [...receivers.keys()]) expect(JSON.stringify(started!.sinks), kind).toContain(kind);
+    // One memory budget for all thirteen, not thirteen shares of it.
+    expect(started!.memory).toMatchObject({ bufferSharedBy: 'all sinks' });
+    expect((started!.memory as { bufferBytes: number }).bufferBytes).toBe(await agent.metric('logferry_buffer_budget_bytes'));
     // Start-up checks that send a request: AppSignal's GET and LogDNA's empty POST.
     await waitFor(() => receivers.get('appsignal')!.healthchecks() === 1 && receivers.get('logdna')!.healthchecks() === 1, { what: 'AppSignal and LogDNA start-up checks', timeoutMs: 10_000 });
     expect(agent.logs.filter((l) => String(l.msg).includes('healthcheck failed')), agent.tail()).toEqual([]);
