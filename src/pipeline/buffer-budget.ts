@@ -7,8 +7,8 @@ import { SlabPool } from './batch.js';
 export interface BudgetMember {
   /** Bytes of entries this member holds in memory. */
   readonly heldBytes: number;
-  /** Moves out (to its spool, else drops) batches it is not sending right now; true when it freed anything. */
-  giveWay(need: number): boolean;
+  /** Moves out (to its spool, else drops) one batch it is not sending right now; true when it moved one. */
+  giveWay(): boolean;
 }
 
 export class BufferBudget {
@@ -97,7 +97,7 @@ export class BufferBudget {
       const fair = this.fairShareBytes;
       const over = [...this.#members].filter((m) => m !== asker && m.heldBytes > fair).sort((a, b) => b.heldBytes - a.heldBytes);
       for (const member of over) {
-        while (!this.fits(need) && member.heldBytes > fair && member.giveWay(need)) {
+        while (!this.fits(need) && member.heldBytes > fair && member.giveWay()) {
           // giveWay moved a batch out; look again.
         }
         if (this.fits(need)) return true;

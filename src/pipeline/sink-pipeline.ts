@@ -131,7 +131,6 @@ export class SinkPipeline {
   readonly #spoolSurvivesRestart: boolean;
   /** Spool writes under way; shutdown waits for them. Their batches stay in memory (and in the buffer) until written. */
   readonly #spoolWrites = new Set<Promise<void>>();
-  #spoolWriteBytes = 0;
   readonly #budget: BufferBudget;
   readonly #member: BudgetMember;
   /** Batches sealed now go straight to the spool: memory is full and they would only wait there. */
@@ -168,7 +167,7 @@ export class SinkPipeline {
       get heldBytes() {
         return stats.bufferedBytes;
       },
-      giveWay: (need) => this.#giveWayForOthers(need),
+      giveWay: () => this.#giveWayForOthers(),
     };
     this.#budget.join(this.#member);
     // Free batch buffers kept for reuse (see #recycle for their bound). Without them full
@@ -202,13 +201,12 @@ export class SinkPipeline {
     const stats = this.#stats;
     stats.received++;
     const budget = this.#budget;
-    if (budget.usedBytes + entry.bytes > budget.limitBytes && !budget.fits(entry.bytes) && !this.#makeRoom(entry.bytes)) {
+    if (!budget.fits(entry.bytes) && !this.#makeRoom(entry.bytes)) {
       this.#countDropped(1, 'buffer_full');
       return;
     }
     stats.pending++;
-    stats.bufferedBytes += entry.bytes;
-    budget.usedBytes += entry.bytes;
+    this.#hold(entry.bytes);
     this.#batcher.add(this.#partitionKey === undefined ? '' : this.#partitionKey(entry), entry);
     // Many partitions each holding a little must not fill the buffer while the sink is fine:
     // past half the sink's fair share in open batches, send the oldest early.
@@ -362,13 +360,10 @@ export class SinkPipeline {
       fromSpool,
       phase: 'encoding',
       remaining: batch.count,
-      heldBytes: fromSpool ? 0 : batch.bytes,
+      heldBytes: fromSpool && !readBack ? 0 : batch.bytes,
       acknowledged: false,
     };
-    if (readBack) {
-      d.heldBytes = batch.bytes;
-      this.#hold(batch.bytes);
-    }
+    if (readBack) this.#hold(batch.bytes);
     this.#inFlight.add(d);
     this.#budget.requestStarted(batch.bytes);
     return d;
@@ -378,11 +373,6 @@ export class SinkPipeline {
   #hold(bytes: number): void {
     this.#stats.bufferedBytes += bytes;
     this.#budget.usedBytes += bytes;
-  }
-
-  #spoolWriting(bytes: number): void {
-    this.#spoolWriteBytes += bytes;
-    this.#budget.spoolWriteBytes += bytes;
   }
 
   /**
@@ -408,7 +398,7 @@ export class SinkPipeline {
   }
 
   /** Another sink needs room: move out one batch as #giveWay does. */
-  #giveWayForOthers(_need: number): boolean {
+  #giveWayForOthers(): boolean {
     const was = this.#makingRoom;
     this.#makingRoom = true;
     try {
@@ -437,15 +427,12 @@ export class SinkPipeline {
         return true;
       }
     }
-    if (this.#spool !== undefined && this.#stats.spoolState === 'ok' && !this.#stopping) {
-      this.#sealToSpool = true;
-      try {
-        return this.#batcher.sealOldest();
-      } finally {
-        this.#sealToSpool = false;
-      }
+    this.#sealToSpool = this.#spool !== undefined && this.#stats.spoolState === 'ok' && !this.#stopping;
+    try {
+      return this.#batcher.sealOldest();
+    } finally {
+      this.#sealToSpool = false;
     }
-    return this.#batcher.sealOldest();
   }
 
   /** A queued batch must leave memory: to the spool when there is one, else dropped. */
@@ -488,13 +475,13 @@ export class SinkPipeline {
     // Until the spool has written it the batch is still in memory: it keeps counting against
     // the budget. Once written (the fsync may still run) its memory is free for new entries.
     this.#hold(batch.bytes);
-    this.#spoolWriting(batch.bytes);
+    this.#budget.spoolWriteBytes += batch.bytes;
     let inMemory = true;
     const leaveMemory = (): void => {
       if (!inMemory) return;
       inMemory = false;
       this.#hold(-batch.bytes);
-      this.#spoolWriting(-batch.bytes);
+      this.#budget.spoolWriteBytes -= batch.bytes;
     };
     const written = (): void => {
       leaveMemory();

@@ -59,6 +59,13 @@ export interface SpoolRecord {
   readonly lines: readonly string[];
 }
 
+/** A queued append encoded as the pieces of its record, waiting to be written with its neighbours. */
+interface PlannedRecord {
+  readonly item: QueuedAppend;
+  readonly parts: Buffer[];
+  readonly bytes: number;
+}
+
 interface QueuedAppend {
   readonly partition: string;
   readonly ndjson: Buffer;
@@ -532,7 +539,7 @@ export class Spool {
   private async appendQueuedLocked(): Promise<void> {
     const queue = this.appendQueue;
     this.appendQueue = [];
-    let group: Array<{ item: QueuedAppend; parts: Buffer[]; bytes: number }> = [];
+    let group: PlannedRecord[] = [];
     let groupSeg: Segment | undefined;
     try {
       if (this.syncError !== undefined) {
@@ -575,7 +582,7 @@ export class Spool {
   }
 
   /** Writes records to the end of `seg` in one call, then counts them and evicts for room. */
-  private async writeGroup(seg: Segment | undefined, group: ReadonlyArray<{ item: QueuedAppend; parts: Buffer[]; bytes: number }>): Promise<void> {
+  private async writeGroup(seg: Segment | undefined, group: readonly PlannedRecord[]): Promise<void> {
     if (seg === undefined || group.length === 0) return;
     const records = group.flatMap((g) => g.parts);
     try {
