@@ -52,7 +52,9 @@ export class SlabPool {
     const free = this.#free;
     const enough = Math.max(min, Math.floor(preferred * 0.75));
     let pick = -1;
-    for (let i = 0; i < free.length; i++) {
+    // Newest first: of equal buffers the last given back is taken, so a steady trickle keeps
+    // using the same few and the rest go idle and are let go (oldest first would cycle all).
+    for (let i = free.length - 1; i >= 0; i--) {
       const n = free[i]!.length;
       if (n < enough) continue;
       if (pick < 0) {

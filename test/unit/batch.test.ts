@@ -135,6 +135,23 @@ describe('SlabPool', () => {
     expect(pool.take(1024, 1024)).toBe(b);
   });
 
+  it('takes the buffer given back last, so at a steady trickle the spare ones go idle and are let go', () => {
+    let now = 0;
+    const pool = new SlabPool(1 << 30, 8, 5_000, () => now);
+    const spare = Buffer.allocUnsafeSlow(1024);
+    const used = Buffer.allocUnsafeSlow(1024);
+    pool.give(spare);
+    pool.give(used);
+    // One batch at a time goes around: it always gets the same buffer back.
+    for (let t = 1_000; t <= 8_000; t += 1_000) {
+      now = t;
+      expect(pool.take(1024, 1024)).toBe(used);
+      pool.give(used);
+    }
+    // The spare one was not taken for over 5 s: only the buffer in use is kept.
+    expect(pool.freeBytes).toBe(1024);
+  });
+
   it('hands out buffers that hold what the batch will need, and keeps the larger ones when full', () => {
     const pool = new SlabPool(1 << 30, 2);
     const small = Buffer.allocUnsafeSlow(64 * 1024);
