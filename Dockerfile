@@ -45,5 +45,8 @@ EXPOSE 9598
 # node directly (not npm) so SIGINT reaches the agent and its shutdown runs. No
 # --single-threaded-gc: it saved ~8 % CPU but let garbage pile up, and on the 256 MB VM the
 # spool's drain after a long outage then passed 200 MiB (docs/ARCHITECTURE.md, "One memory
-# budget"). npm run bench runs the agent with this CMD's node flags.
-CMD ["node", "dist/src/main.js"]
+# budget"). --liftoff-only: the HTTP client's response parser (undici's llhttp, WebAssembly)
+# stays in V8's baseline compiler; optimising it took ~24 MB of malloc at the first requests,
+# a third of which stayed resident, for a parser that reads a few hundred bytes per request.
+# npm run bench runs the agent with this CMD's node flags.
+CMD ["node", "--liftoff-only", "dist/src/main.js"]

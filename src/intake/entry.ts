@@ -61,7 +61,9 @@ export interface SubjectParts {
 const EMPTY_PARTS: SubjectParts = { app: '', region: '', instance: '' };
 // Subjects repeat (one per app instance), so splitting each once is enough. Subjects are
 // whatever the org's machines publish, so the cache is bounded: least recently seen goes.
-const SUBJECT_CACHE_MAX = 50_000;
+// lru-cache allocates its arrays for `max` up front (~22 bytes a slot, ~1 MiB at 50,000),
+// so the bound is the busiest org's running machines with room, not every machine ever seen.
+const SUBJECT_CACHE_MAX = 8_192;
 const subjectCache = new LRUCache<string, SubjectParts>({ max: SUBJECT_CACHE_MAX });
 
 // One string per distinct part (an app has many instances): the partition cache's Map
