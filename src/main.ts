@@ -68,9 +68,10 @@ async function main(): Promise<void> {
     oldestPendingAtMs?: (() => number | undefined) | undefined;
   }> = [];
   // One budget for the sinks that did not get a buffer of their own; free batch buffers kept
-  // for reuse: twice the requests they may have in flight.
+  // for reuse: as many as the requests they may have in flight (a buffer the pool does not
+  // keep is freed at once, so a few more allocations cost page faults, not a GC backlog).
   const sharing = config.sinks.filter((s) => !s.ownBuffer);
-  const sharedBudget = new BufferBudget(config.memory.bufferBudgetBytes, 2 * sharing.reduce((n, s) => n + s.settings.maxInFlight, 0));
+  const sharedBudget = new BufferBudget(config.memory.bufferBudgetBytes, sharing.reduce((n, s) => n + s.settings.maxInFlight, 0));
   const metrics = createMetrics({
     source: sourceStats,
     sinks: sinkStats,

@@ -51,12 +51,15 @@ export class SlabPool {
     this.#dropIdle();
     const free = this.#free;
     const enough = Math.max(min, Math.floor(preferred * 0.75));
+    // A much larger one is not taken: reused, all its pages are resident while the batch fills
+    // only the part it needs (a quiet partition would sit on a busy one's buffer).
+    const tooBig = preferred * 1.5 + 65_536;
     let pick = -1;
     // Newest first: of equal buffers the last given back is taken, so a steady trickle keeps
     // using the same few and the rest go idle and are let go (oldest first would cycle all).
     for (let i = free.length - 1; i >= 0; i--) {
       const n = free[i]!.length;
-      if (n < enough) continue;
+      if (n < enough || n > tooBig) continue;
       if (pick < 0) {
         pick = i;
         continue;
@@ -75,32 +78,35 @@ export class SlabPool {
 
   /** Takes back a buffer nobody uses any more. When full, it keeps the larger buffers: small ones would not be taken. */
   give(b: Buffer): void {
-    if (b.byteOffset !== 0 || b.length !== b.buffer.byteLength || b.length > this.#maxFreeBytes) return;
+    if (b.byteOffset !== 0 || b.length !== b.buffer.byteLength) return;
+    if (b.length > this.#maxFreeBytes) return freeNow(b);
     const now = this.#dropIdle();
     const free = this.#free;
     while (free.length >= this.#maxFree || this.#freeBytes + b.length > this.#maxFreeBytes) {
       let smallest = 0;
       for (let i = 1; i < free.length; i++) if (free[i]!.length < free[smallest]!.length) smallest = i;
       const dropped = free[smallest];
-      if (dropped === undefined || dropped.length >= b.length) return;
-      this.#remove(smallest);
+      if (dropped === undefined || dropped.length >= b.length) return freeNow(b);
+      this.#remove(smallest, true);
     }
     free.push(b);
     this.#freeSince.push(now);
     this.#freeBytes += b.length;
   }
 
-  #remove(i: number): void {
-    this.#freeBytes -= this.#free[i]!.length;
+  #remove(i: number, release = false): void {
+    const b = this.#free[i]!;
+    this.#freeBytes -= b.length;
     this.#free.splice(i, 1);
     this.#freeSince.splice(i, 1);
+    if (release) freeNow(b);
   }
 
   /** Lets go of buffers nobody took for `idleMs` (they are in the order they came back). Returns now. */
   #dropIdle(): number {
     const now = this.#now();
     const since = this.#freeSince;
-    while (since.length > 0 && now - since[0]! > this.#idleMs) this.#remove(0);
+    while (since.length > 0 && now - since[0]! > this.#idleMs) this.#remove(0, true);
     return now;
   }
 
@@ -114,6 +120,21 @@ export class SlabPool {
     if (!this.#lent.delete(ndjson)) return;
     this.give(Buffer.from(ndjson.buffer, 0, ndjson.buffer.byteLength));
   }
+
+  /** A delivered batch's NDJSON the pool should not keep: its memory is freed now. Anything not lent by this pool is ignored. */
+  release(ndjson: Uint8Array): void {
+    if (this.#lent.delete(ndjson)) freeNow(ndjson);
+  }
+}
+
+/**
+ * Frees a buffer the pool owns whole and nobody reads, at once: detaching its ArrayBuffer
+ * releases the memory, where dropping the last reference waits for a GC that counts
+ * external memory late (multi-megabyte batch buffers then pile up at full speed).
+ */
+export function freeNow(b: Uint8Array): void {
+  const memory = b.buffer;
+  if (memory instanceof ArrayBuffer && !memory.detached) memory.transfer(0);
 }
 
 /** Collects entry lines into one growing buffer: one copy per entry, no string, no object. */

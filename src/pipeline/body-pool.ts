@@ -7,8 +7,9 @@
 import { SlabPool } from './batch.js';
 
 // About as many bodies as are in flight at once (each sink's default max in flight is 4;
-// HTTP and Loki bodies are ~1 MiB, S3's up to 4 MiB).
-const pool = new SlabPool(24 * 1024 * 1024, 8);
+// HTTP and Loki bodies are ~1 MiB, S3's up to 4 MiB; the batches in flight hold at most half
+// the memory budget, a few MiB of bodies once compressed).
+const pool = new SlabPool(12 * 1024 * 1024, 8);
 
 /** A buffer of at least `min` bytes for a body, `preferred` when one has to be made. */
 export function takeBodyBuffer(min: number, preferred: number): Buffer {

@@ -25,8 +25,8 @@ export class BufferBudget {
   #reclaiming = false;
   #requestRoomWaiters: Array<() => void> = [];
 
-  /** `maxFreeSlabs`: free batch buffers kept for reuse (about twice the requests in flight at once). */
-  constructor(limitBytes: number, maxFreeSlabs = 8) {
+  /** `maxFreeSlabs`: free batch buffers kept for reuse (about as many as the requests in flight at once). */
+  constructor(limitBytes: number, maxFreeSlabs = 4) {
     this.limitBytes = limitBytes;
     this.slabs = new SlabPool(limitBytes, maxFreeSlabs);
   }

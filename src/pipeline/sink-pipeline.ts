@@ -161,7 +161,7 @@ export class SinkPipeline {
     this.#observe = deps.observeRequest;
     this.#encodedRatio = deps.sink.initialEncodedRatio ?? 1;
     this.#partitionKey = deps.sink.partitionKey?.bind(deps.sink);
-    this.#budget = deps.budget ?? new BufferBudget(deps.settings.bufferMaxBytes, 2 * deps.settings.maxInFlight);
+    this.#budget = deps.budget ?? new BufferBudget(deps.settings.bufferMaxBytes, deps.settings.maxInFlight);
     const stats = this.#stats;
     this.#member = {
       get heldBytes() {
@@ -602,6 +602,7 @@ export class SinkPipeline {
     const slabs = this.#slabs;
     const budget = this.#budget;
     if (budget.usedBytes + slabs.freeBytes + batch.ndjson.buffer.byteLength <= 1.5 * budget.limitBytes) slabs.giveBack(batch.ndjson);
+    else slabs.release(batch.ndjson);
   }
 
   /** Memory batches get a single attempt when a spool can take over the retrying. */

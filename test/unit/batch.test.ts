@@ -181,6 +181,44 @@ describe('SlabPool', () => {
     expect(bounded.freeBytes).toBe(0);
   });
 
+  it('frees at once the buffers it does not keep, and never hands a much larger one to a smaller batch', () => {
+    let now = 0;
+    const pool = new SlabPool(1024 * 1024, 1, 5_000, () => now);
+    // Larger than the byte bound: freed (its memory detached), not left to the GC.
+    const huge = Buffer.allocUnsafeSlow(2 * 1024 * 1024);
+    pool.give(huge);
+    expect(huge.buffer.detached).toBe(true);
+    // Full: the smaller of two goes, freed.
+    const kept = Buffer.allocUnsafeSlow(512 * 1024);
+    const smaller = Buffer.allocUnsafeSlow(64 * 1024);
+    pool.give(kept);
+    pool.give(smaller);
+    expect(smaller.buffer.detached).toBe(true);
+    expect(kept.buffer.detached).toBe(false);
+    // A batch expected to need 64 KiB does not get the 512 KiB buffer (all of it resident once
+    // used): it gets a new one of its size, and the large one stays free.
+    const fresh = pool.take(1024, 64 * 1024);
+    expect(fresh.length).toBe(64 * 1024);
+    expect(pool.freeBytes).toBe(512 * 1024);
+    // Unused for longer than idleMs: freed when the pool is next used.
+    now = 6_000;
+    pool.take(1024, 1024);
+    expect(kept.buffer.detached).toBe(true);
+    expect(pool.freeBytes).toBe(0);
+    // release: a lent batch buffer is freed; anything else is left alone.
+    const writer = new NdjsonWriter(64 * 1024, pool);
+    writer.append(plain(flyLine(1)));
+    const ndjson = writer.finish();
+    const other = Buffer.allocUnsafeSlow(1024);
+    pool.release(other);
+    expect(other.buffer.detached).toBe(false);
+    pool.lend(ndjson);
+    pool.release(ndjson);
+    expect((ndjson.buffer as ArrayBuffer).detached).toBe(true);
+    pool.giveBack(ndjson); // no longer lent: ignored
+    expect(pool.freeBytes).toBe(0);
+  });
+
   it('a writer that outgrows its buffer returns it to the pool', () => {
     const pool = new SlabPool(1 << 20);
     const writer = new NdjsonWriter(1024, pool);

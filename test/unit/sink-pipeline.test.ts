@@ -240,10 +240,10 @@ describe('SinkPipeline', () => {
     expect(gunzipSync(bodies[2]!).toString()).toBe(sink.sent.at(-1)!.ndjson.toString());
   });
 
-  it("keeps a delivered batch's buffer only while held entries plus free buffers fit 1.5 × the sink's buffer", async () => {
+  it("keeps a delivered batch's buffer only while held entries plus free buffers fit 1.5 × the sink's buffer, else frees it at once", async () => {
     // bufferMaxBytes 100,000: the bound is 150,000. The first batch (ten 1,000-byte lines, in a
     // fresh 64 KiB buffer) is acknowledged while 40 more entries (40,000 bytes) are held.
-    const run = async (freeBefore: number): Promise<{ kept: boolean; delivered: number }> => {
+    const run = async (freeBefore: number): Promise<{ kept: boolean; freed: boolean; delivered: number }> => {
       const givenBack: ArrayBufferLike[] = [];
       class WatchedPool extends SlabPool {
         override giveBack(ndjson: Uint8Array): void {
@@ -254,10 +254,12 @@ describe('SinkPipeline', () => {
       const slabs = new WatchedPool(10_000_000, 64);
       // Free buffers too small for these batches to take: they only add to the free bytes.
       for (let i = 0; i < freeBefore / 8_000; i++) slabs.give(Buffer.allocUnsafeSlow(8_000));
-      const sent: ArrayBufferLike[] = [];
+      const sent: ArrayBuffer[] = [];
+      const sentSizes: number[] = [];
       const stats = new SinkStats();
       const sink = new FakeSink(async (batch) => {
-        sent.push(batch.ndjson.buffer);
+        sent.push(batch.ndjson.buffer as ArrayBuffer);
+        sentSizes.push(batch.ndjson.buffer.byteLength);
         if (sent.length === 1) await waitFor(() => stats.bufferedBytes >= 50_000, { what: '40 more entries held' });
       });
       const p = new SinkPipeline({
@@ -271,13 +273,13 @@ describe('SinkPipeline', () => {
       });
       for (let i = 0; i < 50; i++) p.accept(entry(i, 'app', 1000));
       await waitFor(() => stats.delivered === 50, { what: 'all 50 delivered' });
-      expect(sent[0]!.byteLength).toBe(64 * 1024);
-      return { kept: givenBack.includes(sent[0]!), delivered: stats.delivered };
+      expect(sentSizes[0]).toBe(64 * 1024);
+      return { kept: givenBack.includes(sent[0]!), freed: sent[0]!.detached, delivered: stats.delivered };
     };
-    // 40,000 held + 96,000 free + 65,536 > 150,000: let go, not kept.
-    expect(await run(96_000)).toEqual({ kept: false, delivered: 50 });
+    // 40,000 held + 96,000 free + 65,536 > 150,000: not kept, its memory freed now (not left to the GC).
+    expect(await run(96_000)).toEqual({ kept: false, freed: true, delivered: 50 });
     // 40,000 held + nothing free + 65,536 fits: kept for the next batch.
-    expect(await run(0)).toEqual({ kept: true, delivered: 50 });
+    expect(await run(0)).toEqual({ kept: true, freed: false, delivered: 50 });
   });
 
   it('marks credentials refused', async () => {
