@@ -12,6 +12,7 @@
 // output buffers cost a page fault per 4 KiB written, which measured dearer than
 // compressing the page.
 import { constants, createGzip, createZstdCompress, type Gzip, type ZlibReset, type ZstdCompress } from 'node:zlib';
+import { freeNow } from '../pipeline/batch.js';
 import { lendBody, takeBodyBuffer } from '../pipeline/body-pool.js';
 
 /** The codecs a sink may compress with. */
@@ -127,6 +128,10 @@ function joinIntoPooledBody(chunks: readonly Buffer[]): Buffer {
   const out = takeBodyBuffer(total, total + (total >>> 3));
   let at = 0;
   for (const c of chunks) at += c.copy(out, at);
+  // The output chunks are garbage now, megabytes per body that the GC would free late. Each
+  // full output buffer is freed at once; the last chunk's may still be the stream's.
+  const last = chunks.at(-1)?.buffer;
+  for (const c of chunks) if (c.buffer !== last) freeNow(c);
   const body = out.subarray(0, total);
   lendBody(body);
   return body;
