@@ -6,8 +6,20 @@
 // TLS: undici connects through node:tls with Node's default trust store, so certificates are
 // always verified and NODE_EXTRA_CA_CERTS is honoured (test/integration/http-request.test.ts).
 import type { IncomingHttpHeaders } from 'node:http';
-import { Agent, errors as undiciErrors } from 'undici';
+import { createRequire } from 'node:module';
+import type { Dispatcher, Agent as UndiciAgent, errors as UndiciErrors } from 'undici';
 import { SinkNetworkError, SinkResponseError } from '../../src/errors.js';
+
+// undici's index also loads fetch, WebSocket, EventSource, its cache and mocks: ~3 MiB more
+// heap and ~10 MiB more resident memory than the three modules used here (docs/ARCHITECTURE.md,
+// "Where the resident memory is"). undici has no exports map, so these paths are public;
+// the lockfile pins the version and the integration tests load them. The request API is
+// the same function the index attaches to every dispatcher.
+const requireCjs = createRequire(import.meta.url);
+const Agent = requireCjs('undici/lib/dispatcher/agent.js') as typeof UndiciAgent;
+const undiciErrors = requireCjs('undici/lib/core/errors.js') as typeof UndiciErrors;
+const undiciRequest = requireCjs('undici/lib/api/api-request.js') as (this: Dispatcher, options: Dispatcher.RequestOptions) => Promise<Dispatcher.ResponseData>;
+type Agent = UndiciAgent;
 
 export interface HttpRequest {
   readonly url: URL | string;
@@ -106,7 +118,7 @@ export async function httpRequest(pool: HttpPool, req: HttpRequest): Promise<Htt
   let headers: IncomingHttpHeaders;
   let text: string;
   try {
-    const answer = await pool.agent.request({
+    const answer = await undiciRequest.call(pool.agent, {
       origin: url.origin,
       path: `${url.pathname}${url.search}`,
       method: req.method,
