@@ -1,9 +1,15 @@
 // The one HTTP listener: /metrics (Prometheus text) and /health (JSON). Dual-stack on
 // [::] so Fly's IPv6 6PN and IPv4 scrapers both reach it.
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
+import { createRequire } from 'node:module';
 import type { Registry } from 'prom-client';
 import type { HealthReport } from './health.js';
 import type { Logger } from './logger.js';
+
+// Required, not imported: an ES import of node:http reads every export, and its WebSocket
+// getters load Node's bundled undici (fetch and all): ~2.4 MiB of heap and ~12 MiB resident
+// for nothing (docs/ARCHITECTURE.md, "Where the resident memory is").
+const { createServer } = createRequire(import.meta.url)('node:http') as typeof import('node:http');
 
 export interface OpsServerOptions {
   readonly port: number;
