@@ -51,15 +51,12 @@ export class SlabPool {
     this.#dropIdle();
     const free = this.#free;
     const enough = Math.max(min, Math.floor(preferred * 0.75));
-    // A much larger one is not taken: reused, all its pages are resident while the batch fills
-    // only the part it needs (a quiet partition would sit on a busy one's buffer).
-    const tooBig = preferred * 1.5 + 65_536;
     let pick = -1;
     // Newest first: of equal buffers the last given back is taken, so a steady trickle keeps
     // using the same few and the rest go idle and are let go (oldest first would cycle all).
     for (let i = free.length - 1; i >= 0; i--) {
       const n = free[i]!.length;
-      if (n < enough || n > tooBig) continue;
+      if (n < enough) continue;
       if (pick < 0) {
         pick = i;
         continue;
