@@ -51,12 +51,15 @@ export class SlabPool {
     this.#dropIdle();
     const free = this.#free;
     const enough = Math.max(min, Math.floor(preferred * 0.75));
+    // Nor one many times larger: reused, all of it is resident while the batch fills only the
+    // part it needs (the buffers of a burst would serve a steady trickle for good).
+    const tooBig = preferred * 4 + 1024 * 1024;
     let pick = -1;
     // Newest first: of equal buffers the last given back is taken, so a steady trickle keeps
     // using the same few and the rest go idle and are let go (oldest first would cycle all).
     for (let i = free.length - 1; i >= 0; i--) {
       const n = free[i]!.length;
-      if (n < enough) continue;
+      if (n < enough || n > tooBig) continue;
       if (pick < 0) {
         pick = i;
         continue;

@@ -181,6 +181,20 @@ describe('SlabPool', () => {
     expect(bounded.freeBytes).toBe(0);
   });
 
+  it('never hands a buffer many times larger than a batch expects to it', () => {
+    const pool = new SlabPool(1 << 30, 4);
+    const burst = Buffer.allocUnsafeSlow(8 * 1024 * 1024);
+    pool.give(burst);
+    // A trickle's batch (256 KiB expected) gets a buffer of its own size, not the burst's 8 MiB
+    // (all of which would be resident once reused); the large one stays free until it idles out.
+    const fresh = pool.take(1024, 256 * 1024);
+    expect(fresh).not.toBe(burst);
+    expect(fresh.length).toBe(256 * 1024);
+    expect(pool.freeBytes).toBe(8 * 1024 * 1024);
+    // A batch expecting a few MiB takes it.
+    expect(pool.take(1024, 3 * 1024 * 1024)).toBe(burst);
+  });
+
   it('frees at once the buffers it does not keep', () => {
     let now = 0;
     const pool = new SlabPool(1024 * 1024, 1, 5_000, () => now);
