@@ -128,9 +128,10 @@ export class SlabPool {
 }
 
 /**
- * Frees a buffer the pool owns whole and nobody reads, at once: detaching its ArrayBuffer
- * releases the memory, where dropping the last reference waits for a GC that counts
- * external memory late (multi-megabyte batch buffers then pile up at full speed).
+ * Frees a buffer's memory at once; its caller holds the whole ArrayBuffer and nothing reads
+ * it any more (pools' buffers, zlib's used output chunks). Detaching releases the memory,
+ * where dropping the last reference waits for a GC that counts external memory late
+ * (multi-megabyte buffers then pile up at full speed).
  */
 export function freeNow(b: Uint8Array): void {
   const memory = b.buffer;
