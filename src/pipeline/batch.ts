@@ -7,6 +7,9 @@ import type { Batch } from './sink.js';
 const NEWLINE = 0x0a;
 const NO_SUBJECT: SubjectParts = { app: '', region: '', instance: '' };
 
+/** How long a free pooled buffer is kept for reuse: longer than full speed's turnaround, shorter than a one-second batch age. */
+export const SLAB_IDLE_MS = 250;
+
 /**
  * Batch buffers for reuse. At full speed a sink fills tens of MB of batch buffers a second;
  * allocating each afresh made V8 run a full GC every couple of hundred milliseconds (they
@@ -23,15 +26,18 @@ export class SlabPool {
   readonly #maxFree: number;
   readonly #idleMs: number;
   readonly #now: () => number;
+  // Lets idle buffers go when no take or give comes by to do it.
+  #sweep: NodeJS.Timeout | undefined;
   // Buffers lent out as whole batches; only these may come back (a split half is a view of one).
   readonly #lent = new WeakSet<Uint8Array>();
 
   /**
    * Keeps at most `maxFree` free buffers and `maxFreeBytes` in them, and none unused for
-   * `idleMs`: free buffers are resident memory. A burst needs many; a steady trickle needs
-   * the few that go around, and the rest would only hold memory.
+   * `idleMs`: free buffers are resident memory. At full speed a buffer comes back and is
+   * taken again within milliseconds; at a trickle, batches sealed by age all come back long
+   * before the next ones are sealed, and kept they would only hold memory in between.
    */
-  constructor(maxFreeBytes: number, maxFree = 2, idleMs = 5_000, now: () => number = Date.now) {
+  constructor(maxFreeBytes: number, maxFree = 2, idleMs = SLAB_IDLE_MS, now: () => number = Date.now) {
     this.#maxFreeBytes = maxFreeBytes;
     this.#maxFree = maxFree;
     this.#idleMs = idleMs;
@@ -92,6 +98,18 @@ export class SlabPool {
     free.push(b);
     this.#freeSince.push(now);
     this.#freeBytes += b.length;
+    this.#armSweep(this.#idleMs);
+  }
+
+  #armSweep(delayMs: number): void {
+    if (this.#sweep !== undefined) return;
+    this.#sweep = setTimeout(() => {
+      this.#sweep = undefined;
+      const now = this.#dropIdle();
+      const oldest = this.#freeSince[0];
+      if (oldest !== undefined) this.#armSweep(Math.max(1, oldest + this.#idleMs - now + 1));
+    }, delayMs);
+    this.#sweep.unref();
   }
 
   #remove(i: number, release = false): void {

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { batchEntries, batchFromLines, batchLines, firstEntry, makeBatch, NdjsonWriter, SlabPool, splitBatch } from '../../src/pipeline/batch.js';
 import { EntryView, intake, parseSubject, type LogEntry } from '../../src/intake/entry.js';
 import { makeFlyEntries } from '../support/fly-entries.js';
+import { waitFor } from '../support/poll.js';
 
 function flyLine(i: number, message = `m${i}`): string {
   return JSON.stringify({ fly: { app: { instance: 'i1', name: 'web' }, region: 'ams' }, log: { level: 'info' }, message, timestamp: `2026-11-26T20:00:${String(i % 60).padStart(2, '0')}.123456789Z` });
@@ -133,6 +134,25 @@ describe('SlabPool', () => {
     pool.give(b);
     expect(pool.freeBytes).toBe(1024);
     expect(pool.take(1024, 1024)).toBe(b);
+  });
+
+  it('frees idle buffers on its own when no take or give comes by (batches sealed by age come back long before the next ones)', async () => {
+    const pool = new SlabPool(1 << 30, 8, 30);
+    const a = Buffer.allocUnsafeSlow(64 * 1024);
+    const b = Buffer.allocUnsafeSlow(64 * 1024);
+    pool.give(a);
+    const gaveB = Date.now();
+    pool.give(b);
+    expect(pool.freeBytes).toBe(128 * 1024);
+    await waitFor(() => pool.freeBytes === 0, { what: 'the idle buffers let go without a take or give', timeoutMs: 2_000, intervalMs: 5 });
+    expect(Date.now() - gaveB).toBeGreaterThanOrEqual(25);
+    // Freed at once (detached), not left for a GC.
+    expect(a.buffer.byteLength).toBe(0);
+    expect(b.buffer.byteLength).toBe(0);
+    // The sweep arms again for buffers given back later.
+    const c = Buffer.allocUnsafeSlow(64 * 1024);
+    pool.give(c);
+    await waitFor(() => c.buffer.byteLength === 0, { what: 'a later idle buffer let go too', timeoutMs: 2_000, intervalMs: 5 });
   });
 
   it('takes the buffer given back last, so at a steady trickle the spare ones go idle and are let go', () => {
