@@ -12,6 +12,7 @@ import { createLogger, ThrottledLog, type Logger } from './ops/logger.js';
 import { createMetrics, type SpoolStoreStats } from './ops/metrics.js';
 import { NatsSource } from './source/nats-source.js';
 import { EntryRouter } from './intake/router.js';
+import { scanAllFlyFieldsAtIntake } from './intake/entry.js';
 import { BufferBudget } from './pipeline/buffer-budget.js';
 import { SinkPipeline } from './pipeline/sink-pipeline.js';
 import { Spool } from './spool/spool.js';
@@ -91,12 +92,14 @@ async function main(): Promise<void> {
   }
 
   const pipelines: SinkPipeline[] = [];
+  let sinksReadFlyFields = false;
   for (const configured of config.sinks) {
     const sink = configured.plugin.create(configured.config, {
       logger: logger.child({ sink: configured.plugin.kind }),
       settings: configured.settings,
       agentInstanceId: config.agentInstanceId,
     });
+    sinksReadFlyFields ||= sink.readsFlyFields === true;
     const stats = new SinkStats();
     const spool = config.spool === undefined ? undefined : await openSpool(config.spool, spoolMaxBytes!, sink.name, stats, logger);
     const pipeline = new SinkPipeline({
@@ -131,6 +134,7 @@ async function main(): Promise<void> {
     process.exit(1);
   });
 
+  scanAllFlyFieldsAtIntake(sinksReadFlyFields);
   const router = new EntryRouter(pipelines, config.excludeApps, sourceStats, throttled);
   const source = new NatsSource(config.nats, sourceStats, logger, throttled, router.handle);
   const watchdog = new StallWatchdog(sourceStats, config.stallTimeoutMs, { resubscribe: () => source.subscribe(), reconnect: () => source.reconnect() }, logger);

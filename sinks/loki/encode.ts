@@ -6,8 +6,27 @@
 // the body. Nothing is decoded or allocated per entry. A line the scan cannot read exactly
 // (escaped or duplicated keys, a field of another type, a line too long, ...) goes through
 // JSON.parse and into the same per-entry state and the same writers.
-import { readEntry } from '../../src/pipeline/batch.js';
-import { EntryView, appLevel, entryLevel, messageFields, parseBody, type FlyLogBody } from '../../src/intake/entry.js';
+import { FIELD_SPANS_STRIDE, SPANS_UNKNOWN, fieldSpansOf, readEntry } from '../../src/pipeline/batch.js';
+import {
+  EntryView,
+  FIELD_APP_INSTANCE,
+  FIELD_APP_NAME,
+  FIELD_HOST,
+  FIELD_LOG_LEVEL,
+  FIELD_MESSAGE,
+  FIELD_PROCESS_GROUP,
+  FIELD_PROVIDER,
+  FIELD_REGION,
+  FIELD_TIMESTAMP,
+  FIELD_ZONE,
+  FLY_FIELDS,
+  FLY_FIELD_SLOTS,
+  appLevel,
+  entryLevel,
+  messageFields,
+  parseBody,
+  type FlyLogBody,
+} from '../../src/intake/entry.js';
 import { gzip } from '../../src/codec/compress.js';
 import type { Batch, EncodedBatch } from '../../src/pipeline/sink.js';
 import type { LabelField, MetadataField } from './config.js';
@@ -25,7 +44,7 @@ import {
   type LokiEncodeOptions,
 } from './labels.js';
 import { LEVEL_NAMES, LEVEL_UNKNOWN, foldLevel, levelIndex } from './level-fold.js';
-import { ABSENT, NOT_PLAIN, fieldSchema, isCanonicalJsonString, scanJson, escapeJsonInto, type ScanResult } from '../../src/codec/json-scan.js';
+import { ABSENT, NOT_PLAIN, isCanonicalJsonString, scanJson, escapeJsonInto, type ScanResult } from '../../src/codec/json-scan.js';
 import { StreamKeys } from './stream-keys.js';
 import {
   entryLineEnd,
@@ -49,30 +68,17 @@ import { snappyBody } from './snappy.js';
 import { flyFractionNanos, wholeSeconds } from './timestamp-bytes.js';
 
 // Span slots of the fields the encoder reads from a line (start at [2k], end at [2k+1]).
-const SPAN_TIMESTAMP = 0;
-const SPAN_HOST = 1;
-const SPAN_MESSAGE = 2;
-const SPAN_PROVIDER = 3;
-const SPAN_LOG_LEVEL = 4;
-const SPAN_REGION = 5;
-const SPAN_APP_NAME = 6;
-const SPAN_APP_INSTANCE = 7;
-const SPAN_PROCESS_GROUP = 8;
-const SPAN_ZONE = 9;
-const SLOTS = 10;
-
-/** The fields of a Fly line the push needs; the message keeps its span when it has escapes (it is copied or escaped whole). */
-const LOKI_FIELDS = fieldSchema(
-  {
-    timestamp: SPAN_TIMESTAMP,
-    host: SPAN_HOST,
-    message: SPAN_MESSAGE,
-    event: { provider: SPAN_PROVIDER },
-    log: { level: SPAN_LOG_LEVEL },
-    fly: { region: SPAN_REGION, zone: SPAN_ZONE, app: { name: SPAN_APP_NAME, instance: SPAN_APP_INSTANCE, process_group: SPAN_PROCESS_GROUP } },
-  },
-  [SPAN_MESSAGE],
-);
+const SPAN_TIMESTAMP = FIELD_TIMESTAMP;
+const SPAN_HOST = FIELD_HOST;
+const SPAN_MESSAGE = FIELD_MESSAGE;
+const SPAN_PROVIDER = FIELD_PROVIDER;
+const SPAN_LOG_LEVEL = FIELD_LOG_LEVEL;
+const SPAN_REGION = FIELD_REGION;
+const SPAN_APP_NAME = FIELD_APP_NAME;
+const SPAN_APP_INSTANCE = FIELD_APP_INSTANCE;
+const SPAN_PROCESS_GROUP = FIELD_PROCESS_GROUP;
+const SPAN_ZONE = FIELD_ZONE;
+const SLOTS = FLY_FIELD_SLOTS;
 
 // The spans of the line scanned last and what the scan said (module scratch: encoding is synchronous).
 const lineSpans = new Int32Array(SLOTS * 2);
@@ -92,8 +98,24 @@ function presentAndNonEmpty(slot: number): boolean {
  * give exactly what JSON.parse would; false: take the JSON.parse path for this line.
  */
 function scanFlyLine(b: Buffer, start: number, end: number, checkMessage: boolean): boolean {
-  scanJson(b, LOKI_FIELDS, lineSpans, lineScan, start, end);
+  scanJson(b, FLY_FIELDS, lineSpans, lineScan, start, end);
   if (!lineScan.valid || lineScan.multiline || lineScan.ambiguous) return false;
+  return fieldsUsable(b, checkMessage);
+}
+
+/**
+ * scanFlyLine for a line the intake scanned already: its spans from the batch (entry `e` of
+ * fieldSpansOf), the same checks. The intake kept the line byte for byte only when it was
+ * valid, one line and unambiguous, with its routing fields plain.
+ */
+function readFlyLine(b: Buffer, spans: Int32Array, e: number, checkMessage: boolean): boolean {
+  const at = e * FIELD_SPANS_STRIDE;
+  for (let k = 0; k < SLOTS * 2; k++) lineSpans[k] = spans[at + k]!;
+  lineScan.escaped = spans[at + SLOTS * 2]!;
+  return fieldsUsable(b, checkMessage);
+}
+
+function fieldsUsable(b: Buffer, checkMessage: boolean): boolean {
   for (let k = 0; k < SLOTS; k++) if (lineSpans[k * 2] === NOT_PLAIN) return false;
   if (!(presentAndNonEmpty(SPAN_TIMESTAMP) && presentAndNonEmpty(SPAN_REGION) && presentAndNonEmpty(SPAN_APP_NAME) && presentAndNonEmpty(SPAN_APP_INSTANCE))) return false;
   const escaped = (lineScan.escaped & (1 << SPAN_MESSAGE)) !== 0;
@@ -211,13 +233,23 @@ export class BatchPushBuilder implements PushState {
     const ndjson = this.#ndjson;
     const limit = ndjson.length;
     const checkMessage = this.#messageLines;
+    // The intake's spans of each line, when the batch kept them (entry i is line i).
+    const spans = this.#parseEveryLine ? undefined : fieldSpansOf(ndjson);
+    let line = 0;
     let start = 0;
     while (start < limit) {
       const e = this.entryCount;
       if (e >= entryStream.length) growEntries(e + 1);
       let end = ndjson.indexOf(10, start);
       if (end < 0) end = limit;
-      if (end > start && !this.#parseEveryLine && scanFlyLine(ndjson, start, end, checkMessage) && this.#fastEntry(e, start, end)) {
+      const known = spans !== undefined && line * FIELD_SPANS_STRIDE < spans.length && spans[line * FIELD_SPANS_STRIDE] !== SPANS_UNKNOWN;
+      line++;
+      if (
+        end > start &&
+        !this.#parseEveryLine &&
+        (known ? readFlyLine(ndjson, spans, line - 1, checkMessage) : scanFlyLine(ndjson, start, end, checkMessage)) &&
+        this.#fastEntry(e, start, end)
+      ) {
         this.entryCount++;
         start = end + 1;
         continue;

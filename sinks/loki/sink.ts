@@ -90,6 +90,7 @@ export class LokiSink implements Sink {
    * ~0.5 with snappy protobuf, measured on the benchmark's mix); the core learns the real ratio.
    */
   readonly initialEncodedRatio: number;
+  readonly readsFlyFields: boolean;
   readonly #config: LokiConfig;
   readonly #agent: HttpPool;
   readonly #headers: Record<string, string>;
@@ -120,6 +121,8 @@ export class LokiSink implements Sink {
     this.#where = `${config.pushUrl.host}${config.pushUrl.pathname}`;
     this.#pushFormat = config.pushFormat;
     this.initialEncodedRatio = config.pushFormat === 'json' ? 0.2 : 0.5;
+    // logfmt lines are rebuilt from each parsed entry: no spans to reuse.
+    this.readsFlyFields = config.lineFormat !== 'logfmt';
   }
 
   get pushFormat(): PushFormat {
@@ -127,7 +130,8 @@ export class LokiSink implements Sink {
   }
 
   encode(batch: Batch): Promise<EncodedBatch> {
-    // Loki labels each entry by its fields: the batch's bytes are scanned once, here.
+    // Loki labels each entry by its fields: read from the intake's spans, or scanned here for
+    // batches without them (read back from the spool, split).
     return encodePush(batch, this.#encodeOptions, this.#pushFormat);
   }
 

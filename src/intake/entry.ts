@@ -3,7 +3,7 @@
 // entry that keeps the raw text, flagged under `logferry.malformed`.
 import { isUtf8 } from 'node:buffer';
 import { LRUCache } from 'lru-cache';
-import { fieldSchema, scanJson, type ScanResult } from '../codec/json-scan.js';
+import { fieldSchema, scanJson, type FieldSchema, type ScanResult } from '../codec/json-scan.js';
 
 /** The routing fields' span slots (start at [2k], end at [2k+1] of a spans array). */
 export const FIELD_TIMESTAMP = 0;
@@ -15,6 +15,35 @@ export const FLY_ROUTING_FIELDS = fieldSchema({
   timestamp: FIELD_TIMESTAMP,
   fly: { region: FIELD_REGION, app: { name: FIELD_APP_NAME, instance: FIELD_APP_INSTANCE } },
 });
+/** The other Fly fields a sink may read per entry (Loki: labels, level, message), after the routing ones. */
+export const FIELD_HOST = 4;
+export const FIELD_MESSAGE = 5;
+export const FIELD_PROVIDER = 6;
+export const FIELD_LOG_LEVEL = 7;
+export const FIELD_PROCESS_GROUP = 8;
+export const FIELD_ZONE = 9;
+export const FLY_FIELD_SLOTS = 10;
+/** Every Fly field a sink reads; the message keeps its span when it has escapes (it is copied or escaped whole). */
+export const FLY_FIELDS = fieldSchema(
+  {
+    timestamp: FIELD_TIMESTAMP,
+    host: FIELD_HOST,
+    message: FIELD_MESSAGE,
+    event: { provider: FIELD_PROVIDER },
+    log: { level: FIELD_LOG_LEVEL },
+    fly: { region: FIELD_REGION, zone: FIELD_ZONE, app: { name: FIELD_APP_NAME, instance: FIELD_APP_INSTANCE, process_group: FIELD_PROCESS_GROUP } },
+  },
+  [FIELD_MESSAGE],
+);
+
+// What the intake's one scan looks for: the routing fields, or every Fly field when a sink
+// reads them per entry (its batches then carry the spans, and it scans no line again).
+let intakeSchema: FieldSchema = FLY_ROUTING_FIELDS;
+
+/** Whether the intake scans every Fly field (FLY_FIELDS) and entries carry their spans; set once at start-up. */
+export function scanAllFlyFieldsAtIntake(on: boolean): void {
+  intakeSchema = on ? FLY_FIELDS : FLY_ROUTING_FIELDS;
+}
 
 /** scanJson for the routing fields (spans: 8 entries). */
 export function scanFlyJson(b: Uint8Array, spans: Int32Array, result: ScanResult, start = 0, end = b.length): void {
@@ -121,7 +150,9 @@ export class EntryView implements LogEntry {
   #subject: SubjectParts = EMPTY_PARTS;
   // Byte spans of the fields in `buf` (from the scan). Each field is decoded on first use:
   // the HTTP sink uses none, S3 the app and timestamp, so most are never made into strings.
-  readonly #spans = new Int32Array(8);
+  readonly #spans = new Int32Array(FLY_FIELD_SLOTS * 2);
+  #escapedFields = 0;
+  #allFields = false;
   #line: string | undefined;
   #app: string | undefined;
   #region: string | undefined;
@@ -167,19 +198,34 @@ export class EntryView implements LogEntry {
     return end - start >= 20 && this.buf[end - 1] === 90 /* Z */ && this.buf[start + 10] === 84 /* T */;
   }
 
+  /**
+   * Every Fly field's span (FLY_FIELDS slots, offsets into `buf`) when the intake scanned
+   * them all (see scanAllFlyFieldsAtIntake); undefined otherwise. Valid until the next message.
+   */
+  get allFieldSpans(): Int32Array | undefined {
+    return this.#allFields ? this.#spans : undefined;
+  }
+
+  /** With allFieldSpans: bit k set when slot k (the message) is a string with escapes. */
+  get escapedFields(): number {
+    return this.#escapedFields;
+  }
+
   /** A plain object with the same values, safe to keep. */
   toEntry(): LogEntry {
     return { line: this.line, bytes: this.bytes, app: this.app, region: this.region, instance: this.instance, timestamp: this.timestamp, receivedAtMs: this.receivedAtMs };
   }
 
   /** Points the view at a good line whose fields the scan found (spans: offsets into buf). */
-  setScanned(buf: Buffer, start: number, end: number, subject: SubjectParts, fieldSpans: Int32Array, receivedAtMs: number): void {
+  setScanned(buf: Buffer, start: number, end: number, subject: SubjectParts, fieldSpans: Int32Array, receivedAtMs: number, allFields = false, escapedFields = 0): void {
     this.buf = buf;
     this.start = start;
     this.end = end;
     this.receivedAtMs = receivedAtMs;
     this.#subject = subject;
     this.#spans.set(fieldSpans);
+    this.#allFields = allFields;
+    this.#escapedFields = escapedFields;
     this.#line = undefined;
     this.#app = undefined;
     this.#region = undefined;
@@ -193,6 +239,7 @@ export class EntryView implements LogEntry {
     this.start = 0;
     this.end = this.buf.length;
     this.receivedAtMs = entry.receivedAtMs;
+    this.#allFields = false;
     this.#line = entry.line;
     this.#app = entry.app;
     this.#region = entry.region;
@@ -224,7 +271,7 @@ function asciiAt(buf: Buffer, start: number, text: string): boolean {
 export type IntakeOutcome = 'entry' | 'empty_payload' | MalformedReason;
 
 // Scratch space for the scanner: the intake is synchronous, one message at a time.
-const spans = new Int32Array(8);
+const spans = new Int32Array(FLY_FIELD_SLOTS * 2);
 const scan: ScanResult = { valid: false, multiline: false, ambiguous: false, escaped: 0 };
 
 /**
@@ -236,9 +283,10 @@ const scan: ScanResult = { valid: false, multiline: false, ambiguous: false, esc
  */
 export function intake(fromSubject: SubjectParts, buf: Buffer, start: number, end: number, receivedAtMs: number, view: EntryView): IntakeOutcome {
   if (end <= start) return 'empty_payload';
-  scanFlyJson(buf, spans, scan, start, end);
+  const schema = intakeSchema;
+  scanJson(buf, schema, spans, scan, start, end);
   if (scan.valid && !scan.multiline && !scan.ambiguous && present(FIELD_TIMESTAMP) && present(FIELD_APP_NAME) && present(FIELD_REGION) && present(FIELD_APP_INSTANCE)) {
-    view.setScanned(buf, start, end, fromSubject, spans, receivedAtMs);
+    view.setScanned(buf, start, end, fromSubject, spans, receivedAtMs, schema === FLY_FIELDS, scan.escaped);
     return 'entry';
   }
   const result = parseSlowly(buf.subarray(start, end), fromSubject, receivedAtMs);

@@ -1,7 +1,7 @@
 // A batch's entries live as NDJSON bytes (each line followed by "\n"), written once into
 // one buffer as they arrive. NDJSON sinks send those bytes as they are; the spool stores
 // them; sinks that need fields per entry read them back once per batch.
-import { EntryView, intake, type LogEntry, type SubjectParts } from '../intake/entry.js';
+import { EntryView, FLY_FIELD_SLOTS, intake, type LogEntry, type SubjectParts } from '../intake/entry.js';
 import type { Batch } from './sink.js';
 
 const NEWLINE = 0x0a;
@@ -156,11 +156,31 @@ export function freeNow(b: Uint8Array): void {
   if (memory instanceof ArrayBuffer && !memory.detached) memory.transfer(0);
 }
 
+/**
+ * Per entry of a batch, FIELD_SPANS_STRIDE int32s: the spans of its Fly fields as the intake
+ * scanned them (FLY_FIELDS slots, offsets into the batch's NDJSON, ABSENT/NOT_PLAIN as the
+ * scanner writes them), then the scan's escaped bits. SPANS_UNKNOWN first: scan that line.
+ */
+export const FIELD_SPANS_STRIDE = FLY_FIELD_SLOTS * 2 + 1;
+export const SPANS_UNKNOWN = -3;
+
+// A sealed batch's field spans, by its NDJSON: whatever makes a new NDJSON (a split, a spool
+// read, a vendor's rewrite) has none, so its encoder scans, and nothing can pair stale spans
+// with other bytes.
+const fieldSpansByNdjson = new WeakMap<Uint8Array, Int32Array>();
+
+/** The field spans the intake found for this NDJSON's entries (see FIELD_SPANS_STRIDE), when its writer kept them. */
+export function fieldSpansOf(ndjson: Uint8Array): Int32Array | undefined {
+  return fieldSpansByNdjson.get(ndjson);
+}
+
 /** Collects entry lines into one growing buffer: one copy per entry, no string, no object. */
 export class NdjsonWriter {
   #buf: Buffer;
   #used = 0;
   readonly #pool: SlabPool | undefined;
+  // Field spans per entry, when kept (the sink reads fields; see fieldSpansOf).
+  #spans: Int32Array | undefined;
   /** Entries written. */
   count = 0;
   /** Their line bytes (without the newlines). */
@@ -169,11 +189,13 @@ export class NdjsonWriter {
   // The size of the first regrowth (0: double as usual); see Batcher's #openBatch.
   #firstGrowth: number;
 
-  constructor(capacity: number, pool?: SlabPool, firstGrowth = 0) {
+  constructor(capacity: number, pool?: SlabPool, firstGrowth = 0, keepFieldSpans = false) {
     this.#pool = pool;
     this.#firstGrowth = firstGrowth;
     const size = Math.max(capacity, 1024);
     this.#buf = pool === undefined ? Buffer.allocUnsafeSlow(size) : pool.take(Math.min(size, 64 * 1024), size);
+    // Fly lines are a few hundred bytes: room for the entries a buffer this size likely holds.
+    if (keepFieldSpans) this.#spans = new Int32Array(Math.max(64, size >>> 8) * FIELD_SPANS_STRIDE);
   }
 
   get capacity(): number {
@@ -186,7 +208,9 @@ export class NdjsonWriter {
       n = entry.end - entry.start;
       this.#reserve(n + 1);
       entry.buf.copy(this.#buf, this.#used, entry.start, entry.end);
+      if (this.#spans !== undefined) this.#keepSpans(entry);
     } else {
+      if (this.#spans !== undefined) this.#unknownSpans();
       // Entries made by hand or replayed: measure rather than trust `bytes`.
       n = Buffer.byteLength(entry.line);
       this.#reserve(n + 1);
@@ -204,10 +228,42 @@ export class NdjsonWriter {
    */
   finish(): Buffer {
     const used = this.#used;
-    if (this.#pool !== undefined || this.#buf.length - used <= used >>> 2) return this.#buf.subarray(0, used);
-    const exact = Buffer.allocUnsafeSlow(used);
-    this.#buf.copy(exact, 0, 0, used);
-    return exact;
+    let ndjson: Buffer;
+    if (this.#pool !== undefined || this.#buf.length - used <= used >>> 2) {
+      ndjson = this.#buf.subarray(0, used);
+    } else {
+      ndjson = Buffer.allocUnsafeSlow(used);
+      this.#buf.copy(ndjson, 0, 0, used);
+    }
+    if (this.#spans !== undefined) fieldSpansByNdjson.set(ndjson, this.#spans.subarray(0, this.count * FIELD_SPANS_STRIDE));
+    return ndjson;
+  }
+
+  /** The entry's field spans, moved from its message to where its line starts in this batch (before `count` counts it). */
+  #keepSpans(entry: EntryView): void {
+    const from = entry.allFieldSpans;
+    if (from === undefined) return this.#unknownSpans();
+    const spans = this.#spansFor(this.count);
+    const at = this.count * FIELD_SPANS_STRIDE;
+    const shift = this.#used - entry.start;
+    for (let k = 0; k < FIELD_SPANS_STRIDE - 1; k++) {
+      const v = from[k]!;
+      spans[at + k] = v >= 0 ? v + shift : v;
+    }
+    spans[at + FIELD_SPANS_STRIDE - 1] = entry.escapedFields;
+  }
+
+  #unknownSpans(): void {
+    this.#spansFor(this.count)[this.count * FIELD_SPANS_STRIDE] = SPANS_UNKNOWN;
+  }
+
+  /** The spans array with room for entry `e`. */
+  #spansFor(e: number): Int32Array {
+    const spans = this.#spans!;
+    if ((e + 1) * FIELD_SPANS_STRIDE <= spans.length) return spans;
+    const bigger = new Int32Array(spans.length * 2);
+    bigger.set(spans);
+    return (this.#spans = bigger);
   }
 
   #reserve(n: number): void {

@@ -39,14 +39,18 @@ export class Batcher {
   readonly #pool: SlabPool | undefined;
   readonly #warmUpBytes: number;
   readonly #keyPrefix: string;
+  // The sink reads Fly fields: batches keep the intake's spans (fieldSpansOf).
+  readonly #keepFieldSpans: boolean;
 
   /**
    * `warmUpBytes`: how large a partition's first batch buffer may jump once it outgrows its
    * start (see #openBatch); 0 doubles it like any other. `keyPrefix`: unique per process
    * (the agent instance id), so batch keys never repeat across agents and restarts.
+   * `keepFieldSpans`: batches keep the intake's field spans (the sink reads Fly fields).
    */
-  constructor(settings: BatchSettings, encodedRatio: () => number, onSeal: (batch: Batch) => void, pool?: SlabPool, warmUpBytes = 0, keyPrefix = 'batch') {
+  constructor(settings: BatchSettings, encodedRatio: () => number, onSeal: (batch: Batch) => void, pool?: SlabPool, warmUpBytes = 0, keyPrefix = 'batch', keepFieldSpans = false) {
     this.#settings = settings;
+    this.#keepFieldSpans = keepFieldSpans;
     this.#keyPrefix = keyPrefix;
     this.#pool = pool;
     this.#warmUpBytes = warmUpBytes;
@@ -122,7 +126,7 @@ export class Batcher {
     // jumped-to buffer cost nothing until written. Only for a few partitions at once: every
     // buffer's full size counts as V8 external memory.
     const warmUp = last === 0 && this.#open.size < WARM_UP_PARTITIONS ? Math.min(limit, this.#warmUpBytes) : 0;
-    const open: OpenBatch = { partition, writer: new NdjsonWriter(capacity, this.#pool, warmUp), receivedAtMs: firstReceivedAtMs, timer: undefined };
+    const open: OpenBatch = { partition, writer: new NdjsonWriter(capacity, this.#pool, warmUp, this.#keepFieldSpans), receivedAtMs: firstReceivedAtMs, timer: undefined };
     open.timer = setTimeout(() => this.#sealIfOpen(open), this.#settings.maxAgeMs);
     open.timer.unref();
     this.#open.set(partition, open);

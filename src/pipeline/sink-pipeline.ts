@@ -174,7 +174,7 @@ export class SinkPipeline {
     // speed allocated a batch buffer per batch: V8 runs a full GC per ~10 MB of such
     // external memory, and each fresh page written costs a page fault.
     this.#slabs = deps.slabs ?? this.#budget.slabs;
-    this.#batcher = new Batcher(deps.settings.batch, () => this.#encodedRatio, (batch) => this.#enqueue(batch), this.#slabs, deps.settings.bufferMaxBytes / 4, deps.runId);
+    this.#batcher = new Batcher(deps.settings.batch, () => this.#encodedRatio, (batch) => this.#enqueue(batch), this.#slabs, deps.settings.bufferMaxBytes / 4, deps.runId, deps.sink.readsFlyFields === true);
     this.#spool = deps.spool;
     this.#spoolSurvivesRestart = deps.spoolSurvivesRestart ?? false;
     this.#stats.bufferMaxBytes = this.#budget.limitBytes;

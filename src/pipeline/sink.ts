@@ -84,6 +84,12 @@ export interface Sink {
   readonly kind: SinkKind;
   /** Expected encoded/raw size ratio before the core has measured one (e.g. 0.15 for gzip). Default 1. */
   readonly initialEncodedRatio?: number;
+  /**
+   * Its encoder reads the Fly fields of every line (Loki: labels, level, message): the intake
+   * then scans them all in its one scan, and batches keep the spans (fieldSpansOf in
+   * pipeline/batch.ts), so the encoder reads them instead of scanning each line again.
+   */
+  readonly readsFlyFields?: boolean;
   /** Groups entries into batches (e.g. per app and hour for object storage). Omit to batch everything together. */
   partitionKey?(entry: LogEntry): string;
   /** Pure: turns a batch into one request body. May be async to compress off the main thread. */

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { EntryView, entryLevel, intake, messageFields, ownString, parseBody, parseFlyMessage, parseSubject, timestampNanos, utcDateHour, type LogEntry } from '../../src/intake/entry.js';
+import { EntryView, FIELD_MESSAGE, FLY_FIELD_SLOTS, entryLevel, intake, messageFields, ownString, parseBody, parseFlyMessage, parseSubject, scanAllFlyFieldsAtIntake, timestampNanos, utcDateHour, type LogEntry } from '../../src/intake/entry.js';
+import { generatedLines } from '../support/loki-variants.js';
 
 const enc = new TextEncoder();
 const samples = readFileSync(new URL('../fixtures/fly-log-samples.ndjson', import.meta.url), 'utf8').split('\n').filter((l) => l !== '');
@@ -213,5 +214,42 @@ describe('intake and EntryView', () => {
     expect(view.toEntry()).toMatchObject({ app: 'api', region: 'ams', instance: 'i1', receivedAtMs: 7 });
     expect(JSON.parse(view.line)).toMatchObject({ message: 'nope', logferry: { malformed: 'invalid_json' } });
     expect(intake(parseSubject('logs.api.ams.i1'), b, 3, 3, 0, view)).toBe('empty_payload');
+  });
+});
+
+describe('intake scanning every Fly field (a sink reads them)', () => {
+  it('takes the same entries as the routing-only scan, byte for byte, and gives their spans', () => {
+    const payloads = [...samples, ...generatedLines(4, 800), '', '{"broken', '[1]'].map((p) => Buffer.from(p, 'utf8'));
+    const subject = parseSubject('logs.app.ord.i1');
+    const run = (all: boolean): Array<[string, string, string, string]> => {
+      scanAllFlyFieldsAtIntake(all);
+      try {
+        const view = new EntryView();
+        return payloads.map((p) => {
+          const outcome = intake(subject, p, 0, p.length, 1, view);
+          return [outcome, outcome === 'empty_payload' ? '' : view.line, view.app, view.timestamp];
+        });
+      } finally {
+        scanAllFlyFieldsAtIntake(false);
+      }
+    };
+    expect(run(true)).toEqual(run(false));
+    scanAllFlyFieldsAtIntake(true);
+    try {
+      const view = new EntryView();
+      const line = Buffer.from(`xx${JSON.stringify({ timestamp: '2026-11-26T00:00:00Z', message: 'a \\"b\\"', fly: { app: { name: 'a', instance: 'i' }, region: 'r' } })}`);
+      expect(intake(subject, line, 2, line.length, 1, view)).toBe('entry');
+      const spans = view.allFieldSpans!;
+      expect(spans).toHaveLength(FLY_FIELD_SLOTS * 2);
+      // Offsets into the buffer the message came in; the message has escapes and keeps its span.
+      expect(line.toString('utf8', spans[FIELD_MESSAGE * 2]!, spans[FIELD_MESSAGE * 2 + 1]!)).toBe('a \\\\\\"b\\\\\\"');
+      expect(view.escapedFields & (1 << FIELD_MESSAGE)).not.toBe(0);
+      // An entry the slow path made has none.
+      const pretty = Buffer.from(JSON.stringify({ timestamp: '2026-11-26T00:00:00Z', fly: { app: { name: 'a', instance: 'i' }, region: 'r' } }, null, 2));
+      expect(intake(subject, pretty, 0, pretty.length, 1, view)).toBe('entry');
+      expect(view.allFieldSpans).toBeUndefined();
+    } finally {
+      scanAllFlyFieldsAtIntake(false);
+    }
   });
 });

@@ -5,9 +5,9 @@ import { ThrottledLog } from '../../src/ops/logger.js';
 import { SinkPipeline } from '../../src/pipeline/sink-pipeline.js';
 import type { Batch, EncodedBatch, PipelineSettings, SendResult, Sink } from '../../src/pipeline/sink.js';
 import { SinkStats, total } from '../../src/ops/stats.js';
-import type { LogEntry } from '../../src/intake/entry.js';
+import { EntryView, FIELD_MESSAGE, intake, parseSubject, scanAllFlyFieldsAtIntake, type LogEntry } from '../../src/intake/entry.js';
 import { waitFor } from '../support/poll.js';
-import { batchEntries, batchLines, SlabPool } from '../../src/pipeline/batch.js';
+import { batchEntries, batchLines, fieldSpansOf, FIELD_SPANS_STRIDE, SPANS_UNKNOWN, SlabPool } from '../../src/pipeline/batch.js';
 import { Batcher } from '../../src/pipeline/batcher.js';
 import { gzip } from '../../src/codec/compress.js';
 import { gunzipSync } from 'node:zlib';
@@ -81,6 +81,48 @@ describe('SinkPipeline', () => {
     expect(stats.pending).toBe(0);
     expect(stats.bufferedBytes).toBe(0);
     expect(accounted(stats)).toBe(stats.received);
+  });
+
+  it("keeps the intake's field spans beside the batches of a sink that reads Fly fields, and only of such a sink", async () => {
+    scanAllFlyFieldsAtIntake(true);
+    try {
+      const view = new EntryView();
+      const reads = new FakeSink();
+      Object.assign(reads, { readsFlyFields: true });
+      const spansSeen: Array<Int32Array | undefined> = [];
+      const original = reads.encode.bind(reads);
+      reads.encode = (batch) => {
+        spansSeen.push(fieldSpansOf(batch.ndjson));
+        return original(batch);
+      };
+      const plain = new FakeSink();
+      const a = pipeline(reads);
+      const b = pipeline(plain);
+      const plainSpans: Array<Int32Array | undefined> = [];
+      const plainEncode = plain.encode.bind(plain);
+      plain.encode = (batch) => {
+        plainSpans.push(fieldSpansOf(batch.ndjson));
+        return plainEncode(batch);
+      };
+      for (let i = 0; i < 10; i++) {
+        const payload = Buffer.from(entry(i).line.replace('"i":', '"message":"m","i":'));
+        expect(intake(parseSubject('logs.app.r.x'), payload, 0, payload.length, Date.now(), view)).toBe('entry');
+        a.p.accept(view);
+        b.p.accept(view);
+      }
+      await waitFor(() => a.stats.delivered === 10 && b.stats.delivered === 10, { what: 'both delivered' });
+      expect(spansSeen).toHaveLength(1);
+      const spans = spansSeen[0]!;
+      expect(spans).toHaveLength(10 * FIELD_SPANS_STRIDE);
+      // Entry 3's message span points at its "m" in the batch.
+      const line3 = reads.sent[0]!.ndjson.toString('latin1').split('\n')[3]!;
+      const at3 = reads.sent[0]!.ndjson.indexOf(line3);
+      expect(spans[3 * FIELD_SPANS_STRIDE]).not.toBe(SPANS_UNKNOWN);
+      expect(spans[3 * FIELD_SPANS_STRIDE + FIELD_MESSAGE * 2]! - at3).toBe(line3.indexOf('"m"') + 1);
+      expect(plainSpans).toEqual([undefined]);
+    } finally {
+      scanAllFlyFieldsAtIntake(false);
+    }
   });
 
   it('batches by estimated encoded bytes', async () => {

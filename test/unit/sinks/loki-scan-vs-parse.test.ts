@@ -2,8 +2,9 @@
 // scan where it can) and with every line through JSON.parse must give the same bytes, with
 // the same counts, for real-shaped lines and for generated lines full of edge cases.
 import { gunzipSync } from 'node:zlib';
-import { describe, expect, it } from 'vitest';
-import { batchFromLines, makeBatch } from '../../../src/pipeline/batch.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { FIELD_SPANS_STRIDE, NdjsonWriter, SPANS_UNKNOWN, batchFromLines, fieldSpansOf, makeBatch, splitBatch } from '../../../src/pipeline/batch.js';
+import { EntryView, intake, parseSubject, scanAllFlyFieldsAtIntake } from '../../../src/intake/entry.js';
 import type { Batch } from '../../../src/pipeline/sink.js';
 import { buildPush, encodePush, type LokiEncodeOptions } from '../../../sinks/loki/encode.js';
 import { loadSampleLines, makeFlyEntries } from '../../support/fly-entries.js';
@@ -98,6 +99,86 @@ describe('Loki encoding: the byte scan gives what JSON.parse gives', () => {
     const encoded = await encodePush(batch, defaults, 'json');
     expect(gunzipSync(encoded.body).toString('utf8')).toBe(buildPush(batch, defaults).body.toString('utf8'));
     expect(encoded.entryCount).toBe(batch.count);
+  });
+});
+
+/**
+ * The payloads as the agent batches them: one buffer like a NATS read (each payload at an
+ * offset), each through the intake (every Fly field scanned) into a writer that keeps the spans.
+ */
+function intakeBatch(payloads: readonly string[]): Batch {
+  scanAllFlyFieldsAtIntake(true);
+  const parts = payloads.map((p) => Buffer.from(p, 'utf8'));
+  const read = Buffer.concat([Buffer.from('MSG logs.x 1 0\r\n'), ...parts.flatMap((p) => [p, Buffer.from('\r\n')])]);
+  const writer = new NdjsonWriter(1024, undefined, 0, true);
+  const view = new EntryView();
+  const subject = parseSubject('logs.app.ord.instance1');
+  let at = Buffer.byteLength('MSG logs.x 1 0\r\n');
+  for (const p of parts) {
+    if (intake(subject, read, at, at + p.length, RECEIVED_AT_MS, view) !== 'empty_payload') writer.append(view);
+    at += p.length + 2;
+  }
+  return { id: 1, key: 'k', partition: 'p', ndjson: writer.finish(), count: writer.count, bytes: writer.lineBytes, receivedAtMs: RECEIVED_AT_MS };
+}
+
+/** How many of the batch's entries carry the intake's spans. */
+function withSpans(batch: Batch): number {
+  const spans = fieldSpansOf(batch.ndjson);
+  let n = 0;
+  for (let e = 0; spans !== undefined && e < batch.count; e++) if (spans[e * FIELD_SPANS_STRIDE] !== SPANS_UNKNOWN) n++;
+  return n;
+}
+
+describe("Loki encoding from the intake's spans gives what the encoder's own scan gives", () => {
+  afterEach(() => scanAllFlyFieldsAtIntake(false));
+
+  function sameAsScanned(batch: Batch, what: string): void {
+    // The same bytes in a buffer of their own carry no spans: the encoder scans them.
+    const scanned: Batch = { ...batch, ndjson: Buffer.from(batch.ndjson) };
+    expect(fieldSpansOf(scanned.ndjson)).toBeUndefined();
+    for (const [name, o] of VARIANTS) {
+      for (const format of ['json', 'protobuf'] as const) {
+        const want = buildPush(scanned, o, format);
+        const got = buildPush(batch, o, format);
+        expect(Buffer.compare(got.body, want.body), `${what}, ${name}, ${format}`).toBe(0);
+        expect(got.entryCount).toBe(want.entryCount);
+        expect(got.adjusted).toEqual(want.adjusted);
+      }
+      same(batch, o, `${what}, ${name}, against JSON.parse`);
+    }
+  }
+
+  it('on the real Fly samples, the benchmark mix and generated edge cases', () => {
+    const samples = intakeBatch(loadSampleLines());
+    expect(withSpans(samples)).toBeGreaterThan(samples.count / 2);
+    sameAsScanned(samples, 'samples');
+    const mix = intakeBatch(makeFlyEntries(3000, { seed: 11 }).map((e) => e.payload));
+    expect(withSpans(mix)).toBe(mix.count);
+    sameAsScanned(mix, 'benchmark mix');
+    for (let seed = 1; seed <= 6; seed++) {
+      const generated = intakeBatch(generatedLines(seed, 1500));
+      // Duplicates and multi-line JSON go the intake's slow way: those lines have no spans.
+      const kept = withSpans(generated);
+      expect(kept).toBeGreaterThan(0);
+      expect(kept).toBeLessThan(generated.count);
+      sameAsScanned(generated, `generated, seed ${seed}`);
+    }
+  });
+
+  it('a split half, a copy or a routing-only intake carries no spans', () => {
+    const batch = intakeBatch(makeFlyEntries(20, { seed: 2 }).map((e) => e.payload));
+    expect(withSpans(batch)).toBe(20);
+    const [head, tail] = splitBatch(batch, 100, 101);
+    expect(fieldSpansOf(head.ndjson)).toBeUndefined();
+    expect(fieldSpansOf(tail.ndjson)).toBeUndefined();
+    same(head, defaults, 'split half');
+    scanAllFlyFieldsAtIntake(false);
+    const writer = new NdjsonWriter(1024, undefined, 0, true);
+    const view = new EntryView();
+    const payload = Buffer.from(makeFlyEntries(1, { seed: 2 })[0]!.payload);
+    intake(parseSubject('logs.a.r.i'), payload, 0, payload.length, RECEIVED_AT_MS, view);
+    writer.append(view);
+    expect(fieldSpansOf(writer.finish())?.[0]).toBe(SPANS_UNKNOWN);
   });
 });
 
