@@ -67,21 +67,8 @@ import type { PushFormat } from './config.js';
 import { snappyBody } from './snappy.js';
 import { flyFractionNanos, wholeSeconds } from './timestamp-bytes.js';
 
-// Span slots of the fields the encoder reads from a line (start at [2k], end at [2k+1]).
-const SPAN_TIMESTAMP = FIELD_TIMESTAMP;
-const SPAN_HOST = FIELD_HOST;
-const SPAN_MESSAGE = FIELD_MESSAGE;
-const SPAN_PROVIDER = FIELD_PROVIDER;
-const SPAN_LOG_LEVEL = FIELD_LOG_LEVEL;
-const SPAN_REGION = FIELD_REGION;
-const SPAN_APP_NAME = FIELD_APP_NAME;
-const SPAN_APP_INSTANCE = FIELD_APP_INSTANCE;
-const SPAN_PROCESS_GROUP = FIELD_PROCESS_GROUP;
-const SPAN_ZONE = FIELD_ZONE;
-const SLOTS = FLY_FIELD_SLOTS;
-
 // The spans of the line scanned last and what the scan said (module scratch: encoding is synchronous).
-const lineSpans = new Int32Array(SLOTS * 2);
+const lineSpans = new Int32Array(FLY_FIELD_SLOTS * 2);
 const lineScan: ScanResult = { valid: false, multiline: false, ambiguous: false, escaped: 0 };
 /** Whether the last line's message has escapes, and (message lines) whether its raw bytes are JSON.stringify's. */
 const messageScan = { escaped: false, canonical: true };
@@ -104,23 +91,23 @@ function scanFlyLine(b: Buffer, start: number, end: number, checkMessage: boolea
 }
 
 /**
- * scanFlyLine for a line the intake scanned already: its spans from the batch (entry `e` of
+ * scanFlyLine for a line the intake scanned already: its spans from the batch (line `e` of
  * fieldSpansOf), the same checks. The intake kept the line byte for byte only when it was
  * valid, one line and unambiguous, with its routing fields plain.
  */
 function readFlyLine(b: Buffer, spans: Int32Array, e: number, checkMessage: boolean): boolean {
   const at = e * FIELD_SPANS_STRIDE;
-  for (let k = 0; k < SLOTS * 2; k++) lineSpans[k] = spans[at + k]!;
-  lineScan.escaped = spans[at + SLOTS * 2]!;
+  for (let k = 0; k < FLY_FIELD_SLOTS * 2; k++) lineSpans[k] = spans[at + k]!;
+  lineScan.escaped = spans[at + FLY_FIELD_SLOTS * 2]!;
   return fieldsUsable(b, checkMessage);
 }
 
 function fieldsUsable(b: Buffer, checkMessage: boolean): boolean {
-  for (let k = 0; k < SLOTS; k++) if (lineSpans[k * 2] === NOT_PLAIN) return false;
-  if (!(presentAndNonEmpty(SPAN_TIMESTAMP) && presentAndNonEmpty(SPAN_REGION) && presentAndNonEmpty(SPAN_APP_NAME) && presentAndNonEmpty(SPAN_APP_INSTANCE))) return false;
-  const escaped = (lineScan.escaped & (1 << SPAN_MESSAGE)) !== 0;
+  for (let k = 0; k < FLY_FIELD_SLOTS; k++) if (lineSpans[k * 2] === NOT_PLAIN) return false;
+  if (!(presentAndNonEmpty(FIELD_TIMESTAMP) && presentAndNonEmpty(FIELD_REGION) && presentAndNonEmpty(FIELD_APP_NAME) && presentAndNonEmpty(FIELD_APP_INSTANCE))) return false;
+  const escaped = (lineScan.escaped & (1 << FIELD_MESSAGE)) !== 0;
   messageScan.escaped = escaped;
-  messageScan.canonical = !escaped || !checkMessage || lineSpans[SPAN_MESSAGE * 2] === ABSENT || isCanonicalJsonString(b, lineSpans[SPAN_MESSAGE * 2]!, lineSpans[SPAN_MESSAGE * 2 + 1]!);
+  messageScan.canonical = !escaped || !checkMessage || lineSpans[FIELD_MESSAGE * 2] === ABSENT || isCanonicalJsonString(b, lineSpans[FIELD_MESSAGE * 2]!, lineSpans[FIELD_MESSAGE * 2 + 1]!);
   return true;
 }
 
@@ -131,14 +118,14 @@ const COPY_MESSAGE_BYTES = 128;
 const LEVEL_FIELD = -1;
 
 const FIELD_SLOTS: Readonly<Record<MetadataField, number>> = {
-  fly_app_name: SPAN_APP_NAME,
-  fly_region: SPAN_REGION,
-  fly_app_instance: SPAN_APP_INSTANCE,
-  host: SPAN_HOST,
-  event_provider: SPAN_PROVIDER,
+  fly_app_name: FIELD_APP_NAME,
+  fly_region: FIELD_REGION,
+  fly_app_instance: FIELD_APP_INSTANCE,
+  host: FIELD_HOST,
+  event_provider: FIELD_PROVIDER,
   level: LEVEL_FIELD,
-  process_group: SPAN_PROCESS_GROUP,
-  zone: SPAN_ZONE,
+  process_group: FIELD_PROCESS_GROUP,
+  zone: FIELD_ZONE,
 };
 
 // A level as a key component: one byte, its index in LEVEL_NAMES.
@@ -242,12 +229,12 @@ export class BatchPushBuilder implements PushState {
       if (e >= entryStream.length) growEntries(e + 1);
       let end = ndjson.indexOf(10, start);
       if (end < 0) end = limit;
-      const known = spans !== undefined && line * FIELD_SPANS_STRIDE < spans.length && spans[line * FIELD_SPANS_STRIDE] !== SPANS_UNKNOWN;
-      line++;
+      const l = line++;
+      const known = spans !== undefined && l * FIELD_SPANS_STRIDE < spans.length && spans[l * FIELD_SPANS_STRIDE] !== SPANS_UNKNOWN;
       if (
         end > start &&
         !this.#parseEveryLine &&
-        (known ? readFlyLine(ndjson, spans, line - 1, checkMessage) : scanFlyLine(ndjson, start, end, checkMessage)) &&
+        (known ? readFlyLine(ndjson, spans, l, checkMessage) : scanFlyLine(ndjson, start, end, checkMessage)) &&
         this.#fastEntry(e, start, end)
       ) {
         this.entryCount++;
@@ -272,8 +259,8 @@ export class BatchPushBuilder implements PushState {
     if (this.#messageLines) {
       // Raw message bytes go out as they are only when they are what JSON.stringify would write.
       if (!messageScan.canonical) return false;
-      lineStart = lineSpans[SPAN_MESSAGE * 2]!;
-      lineEnd = lineSpans[SPAN_MESSAGE * 2 + 1]!;
+      lineStart = lineSpans[FIELD_MESSAGE * 2]!;
+      lineEnd = lineSpans[FIELD_MESSAGE * 2 + 1]!;
       if (lineStart < 0) lineStart = lineEnd = 0;
       // Unescaping never makes text longer, so raw bytes within the limit are within it decoded.
       if (lineEnd - lineStart > o.maxLineBytes) return false;
@@ -307,8 +294,8 @@ export class BatchPushBuilder implements PushState {
       keys.streamOf[k] = stream;
     }
 
-    const tsStart = lineSpans[SPAN_TIMESTAMP * 2]!;
-    const tsEnd = lineSpans[SPAN_TIMESTAMP * 2 + 1]!;
+    const tsStart = lineSpans[FIELD_TIMESTAMP * 2]!;
+    const tsEnd = lineSpans[FIELD_TIMESTAMP * 2 + 1]!;
     const nanos = flyFractionNanos(ndjson, tsStart, tsEnd);
     let secs = -1;
     if (nanos >= 0) {
@@ -325,8 +312,8 @@ export class BatchPushBuilder implements PushState {
 
     entryLineStart[e] = lineStart;
     entryLineEnd[e] = lineEnd;
-    const msgStart = lineSpans[SPAN_MESSAGE * 2]!;
-    const msgEnd = lineSpans[SPAN_MESSAGE * 2 + 1]!;
+    const msgStart = lineSpans[FIELD_MESSAGE * 2]!;
+    const msgEnd = lineSpans[FIELD_MESSAGE * 2 + 1]!;
     // Nothing in an unescaped message needs escaping: no quote, backslash or control character.
     const copyMessage = !this.#messageLines && msgStart >= 0 && !messageScan.escaped && msgEnd - msgStart >= COPY_MESSAGE_BYTES;
     // Message lines: whether the raw bytes hold escapes (the protobuf push carries the text decoded).
@@ -339,8 +326,8 @@ export class BatchPushBuilder implements PushState {
   /** The folded level of the scanned line: the app's own when its message is JSON with one, else log.level. */
   #scannedLevel(): number {
     const ndjson = this.#ndjson;
-    const msgStart = lineSpans[SPAN_MESSAGE * 2]!;
-    const msgEnd = lineSpans[SPAN_MESSAGE * 2 + 1]!;
+    const msgStart = lineSpans[FIELD_MESSAGE * 2]!;
+    const msgEnd = lineSpans[FIELD_MESSAGE * 2 + 1]!;
     // A message can only be a JSON object with members when it starts with `{` (or an escape
     // that may decode to one) and has escapes (a member's key needs quotes, which are escaped).
     if (msgStart >= 0 && msgEnd - msgStart >= 2 && messageScan.escaped && (ndjson[msgStart] === 123 || ndjson[msgStart] === 92)) {
@@ -350,8 +337,8 @@ export class BatchPushBuilder implements PushState {
       const own = fields === undefined ? undefined : appLevel(fields);
       if (own !== undefined) return levelIndex(normaliseLevel(own));
     }
-    const s = lineSpans[SPAN_LOG_LEVEL * 2]!;
-    return s < 0 ? LEVEL_UNKNOWN : foldLevel(ndjson, s, lineSpans[SPAN_LOG_LEVEL * 2 + 1]!);
+    const s = lineSpans[FIELD_LOG_LEVEL * 2]!;
+    return s < 0 ? LEVEL_UNKNOWN : foldLevel(ndjson, s, lineSpans[FIELD_LOG_LEVEL * 2 + 1]!);
   }
 
   /** The scanned entry's structured metadata, written as JSON into #meta. */
